@@ -1,0 +1,99 @@
+"""instamrkt_proto: a sans-IO protocol core for the Instamrkt websocket API.
+
+No sockets, threads, clocks or random sources: bytes and time go in, bytes and events come
+out. ``ClientConnection`` is the client role, ``ServerConnection`` the server role; both share
+the codec, the events and the errors. See the README for a walk-through.
+"""
+
+from __future__ import annotations
+
+from .auth import Credentials, connection_url, digest
+from .client import ClientConfig, ClientConnection, Metrics
+from .codes import DEFAULT_OPCODES, DEFAULT_RESPONSE_CODES, IDEMPOTENT, REPLIES, Op, Res
+from .errors import (
+    AuthenticationError,
+    ConnectionClosed,
+    ConsumerTooSlow,
+    InstamrktError,
+    LocalProtocolError,
+    LogonError,
+    MessageTooBig,
+    OutcomeUnknown,
+    RemoteProtocolError,
+    RequestLimitExceeded,
+    RequestTimeout,
+    ServerError,
+)
+from .events import (
+    Closed,
+    CloseTransport,
+    Connected,
+    Connecting,
+    Event,
+    LateReply,
+    LoggedOn,
+    LogonFailed,
+    OpcodeTable,
+    Pong,
+    ProtocolError,
+    Push,
+    PushesDropped,
+    Reconnected,
+    RequestFailed,
+    RequestSettled,
+    Response,
+    Stale,
+    UncorrelatedError,
+)
+from .state import State
+from .timing import Backoff, ClockEstimate, RateLimit
+
+__all__ = (
+    "DEFAULT_OPCODES",
+    "DEFAULT_RESPONSE_CODES",
+    "IDEMPOTENT",
+    "REPLIES",
+    "AuthenticationError",
+    "Backoff",
+    "ClientConfig",
+    "ClientConnection",
+    "ClockEstimate",
+    "CloseTransport",
+    "Closed",
+    "Connected",
+    "Connecting",
+    "ConnectionClosed",
+    "ConsumerTooSlow",
+    "Credentials",
+    "Event",
+    "InstamrktError",
+    "LateReply",
+    "LocalProtocolError",
+    "LoggedOn",
+    "LogonError",
+    "LogonFailed",
+    "MessageTooBig",
+    "Metrics",
+    "Op",
+    "OpcodeTable",
+    "OutcomeUnknown",
+    "Pong",
+    "ProtocolError",
+    "Push",
+    "PushesDropped",
+    "RateLimit",
+    "Reconnected",
+    "RemoteProtocolError",
+    "RequestFailed",
+    "RequestLimitExceeded",
+    "RequestSettled",
+    "RequestTimeout",
+    "Res",
+    "Response",
+    "ServerError",
+    "Stale",
+    "State",
+    "UncorrelatedError",
+    "connection_url",
+    "digest",
+)

@@ -1,0 +1,795 @@
+"""The client role: one Instamrkt session over a succession of websocket connections.
+
+The caller drives ``ClientConnection`` with three kinds of input and reads two outputs
+(the contract of websockets' sans-I/O layer, plus aioquic's timers):
+
+* transport reports: ``connection_made``, ``connection_failed``, ``connection_lost`` and
+  ``receive_message`` (one websocket text message, ``bytes`` or ``str``);
+* caller actions: ``connect``, ``send_request`` (and ``ping``/``get_opcodes``/``logon``),
+  ``close``;
+* time: ``handle_timer(now)`` at ``next_deadline()``.
+
+After each call, write out ``data_to_send()`` (one websocket text message per item) and act on
+``events_received()``: ``Connecting`` means open a socket to its URL, ``CloseTransport`` means
+close the socket. State changes happen inside these calls, never while events are read.
+
+Every time is monotonic seconds passed in by the caller; epoch milliseconds for the request
+header and the nonce come from the injected ``wall_clock``, and backoff jitter from the
+injected ``random``. The core reads no clock and no random source, so a test replays a run
+exactly.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+import orjson
+
+from . import codes
+from .auth import Credentials, connection_url
+from .codec import converter, decode_server_message, encode_params, frame_request
+from .correlation import Correlator, PendingRequest
+from .errors import (
+    AuthenticationError,
+    ConnectionClosed,
+    InstamrktError,
+    LocalProtocolError,
+    LogonError,
+    MessageTooBig,
+    OutcomeUnknown,
+    RemoteProtocolError,
+    RequestLimitExceeded,
+    RequestTimeout,
+    ServerError,
+)
+from .events import (
+    Closed,
+    CloseTransport,
+    Connected,
+    Connecting,
+    Event,
+    LateReply,
+    LoggedOn,
+    LogonFailed,
+    OpcodeTable,
+    Pong,
+    ProtocolError,
+    Push,
+    Reconnected,
+    RequestFailed,
+    Response,
+    Stale,
+    UncorrelatedError,
+)
+from .state import IGNORED, TRANSITIONS, USER_SENDABLE, Input, State
+from .timing import Backoff, ClockEstimate, ClockEstimator, RateLimit, RateLimiter
+
+__all__ = ("ClientConfig", "ClientConnection", "Metrics")
+
+log = logging.getLogger("instamrkt_proto.client")
+wire_log = logging.getLogger("instamrkt_proto.wire")
+
+_CONNECTED = frozenset({State.OPEN, State.LOGGING_ON, State.LOGGED_ON, State.RESTORING})
+_FATAL_STATUS = frozenset({400, 401, 403})
+_DEFAULT: Any = object()
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class ClientConfig:
+    """Policy knobs; every default is documented in the README ("Configuration").
+
+    ``None`` disables a timer or a limit.
+    """
+
+    request_timeout: float | None = 30.0
+    keepalive_interval: float | None = 20.0
+    keepalive_timeout: float = 10.0
+    connect_timeout: float | None = 10.0
+    reconnect: bool = True
+    backoff: Backoff = Backoff()
+    max_reconnect_attempts: int | None = None
+    stable_after: float = 30.0
+    max_message_size: int | None = 1 << 20
+    max_outstanding: int | None = 1024
+    rate_limit: RateLimit | None = None
+    game_stale_after: float | None = None
+    retry_idempotent: bool = False
+    restore_session: bool = True
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class Metrics:
+    """A snapshot of what an operator wants on a dashboard."""
+
+    state: State
+    rtt: float | None
+    rtt_min: float | None
+    reconnects: int
+    outstanding: int
+    last_message_age: float | None
+
+
+@attrs.define(slots=True)
+class _Restore:
+    logon: bool
+    rejoin: list[Any] = attrs.Factory(list)
+    waiting: int = 0
+    rejoined: list[str] = attrs.Factory(list)
+    failed: list[str] = attrs.Factory(list)
+
+
+class ClientConnection:
+    """A sans-IO Instamrkt client session. Not thread-safe: serialise calls into it."""
+
+    def __init__(
+        self,
+        url: str,
+        credentials: Credentials,
+        *,
+        wall_clock: Callable[[], int],
+        random: Callable[[], float],
+        config: ClientConfig | None = None,
+        nonce_factory: Callable[[int], str] | None = None,
+    ) -> None:
+        self.url = url
+        self.credentials = credentials
+        self.config = config or ClientConfig()
+        self._wall = wall_clock
+        self._random = random
+        self._nonce_factory = nonce_factory
+        self._key_json = orjson.dumps(credentials.session_key)
+        self._state = State.IDLE
+        self._events: list[Event] = []
+        self._out: list[bytes] = []
+        self._corr = Correlator()
+        self._limiter = RateLimiter(self.config.rate_limit)
+        self._clock = ClockEstimator()
+        self._opcodes: dict[str, int] = dict(codes.DEFAULT_OPCODES)
+        self._res_names: dict[int, str] = {v: k for k, v in codes.DEFAULT_RESPONSE_CODES.items()}
+        self._next_id = 1
+        self._last_nonce = 0
+        self._had_logon = False
+        self._joined: dict[str, Any] = {}
+        self._game_seen: dict[str, float] = {}
+        self._stale: set[str] = set()
+        self._now = 0.0
+        self._last_inbound: float | None = None
+        self._keepalive: PendingRequest | None = None
+        self._connect_deadline: float | None = None
+        self._reconnect_at: float | None = None
+        self._pacing_at: float | None = None
+        self._connected_at: float | None = None
+        self._disconnected_at: float | None = None
+        self._attempt = 0
+        self._penalty = 0
+        self._restore: _Restore | None = None
+        self._reconnects = 0
+        self._rtt: float | None = None
+        self._rtt_min: float | None = None
+        self.closed_error: InstamrktError | None = None
+        """Why the session ended (set once the state is CLOSED)."""
+
+    def __repr__(self) -> str:
+        return f"<ClientConnection user_id={self.credentials.user_id!r} state={self._state.value}>"
+
+    # -- outputs -----------------------------------------------------------------------------
+
+    def data_to_send(self) -> list[bytes]:
+        """Messages to write, in order, each as one websocket text message."""
+        out, self._out = self._out, []
+        return out
+
+    def events_received(self) -> list[Event]:
+        events, self._events = self._events, []
+        return events
+
+    @property
+    def state(self) -> State:
+        return self._state
+
+    @property
+    def logged_on(self) -> bool:
+        return self._state is State.LOGGED_ON
+
+    @property
+    def joined_games(self) -> tuple[str, ...]:
+        """Games joined on this session (re-joined after a reconnect)."""
+        return tuple(self._joined)
+
+    @property
+    def clock(self) -> ClockEstimate | None:
+        """Server clock offset and uncertainty from pings, or None before the first pong."""
+        return self._clock.estimate
+
+    def metrics(self, now: float) -> Metrics:
+        age = None if self._last_inbound is None else max(0.0, now - self._last_inbound)
+        outstanding = sum(1 for r in self._corr.live() if r.internal is None)
+        return Metrics(
+            state=self._state,
+            rtt=self._rtt,
+            rtt_min=self._rtt_min,
+            reconnects=self._reconnects,
+            outstanding=outstanding,
+            last_message_age=age,
+        )
+
+    def opcode(self, op: int | str) -> int:
+        """The number of ``op`` (a number, or a name from the documented or received table)."""
+        if isinstance(op, bool):
+            raise LocalProtocolError("op must be an int or a name")
+        if isinstance(op, int):
+            return op
+        try:
+            return self._opcodes[op]
+        except KeyError:
+            raise LocalProtocolError(f"unknown op name {op!r}") from None
+        except TypeError:
+            raise LocalProtocolError("op must be an int or a name") from None
+
+    def response_name(self, res: int) -> str | None:
+        return self._res_names.get(res)
+
+    # -- caller actions ----------------------------------------------------------------------
+
+    def connect(self, now: float) -> None:
+        """Start the first connection attempt: emits ``Connecting``."""
+        self._now = now
+        self._move(Input.CONNECT)
+        self._start_attempt(now)
+
+    def close(self, now: float, reason: str = "closed by client") -> None:
+        """End the session for good. Idempotent. Outstanding requests fail."""
+        self._now = now
+        if self._state is State.CLOSED:
+            return
+        if self._state in _CONNECTED or self._state is State.CONNECTING:
+            self._events.append(CloseTransport(code=1000, reason=reason))
+        self._finish(Input.CLOSE, ConnectionClosed(reason, 1000), code=1000, reason=reason)
+
+    def send_request(
+        self,
+        op: int | str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        now: float,
+        timeout: float | None = _DEFAULT,
+        idempotent: bool | None = None,
+        expect: frozenset[int] | None = None,
+        retry: bool | None = None,
+    ) -> int:
+        """Queue a request; returns its local id, which its settling event will carry.
+
+        The request goes on the wire at once unless the correlation rules, pacing, or a
+        reconnect in progress hold it back. ``idempotent`` defaults to the documented
+        classification (``codes.IDEMPOTENT``); ``expect`` to the documented replies; ``retry``
+        (idempotent reads only) re-sends it once on a new connection if its connection drops.
+        """
+        self._now = now
+        if self._state is State.IDLE:
+            raise LocalProtocolError("call connect() before sending requests")
+        if self._state is State.CLOSED:
+            raise LocalProtocolError("the connection is closed")
+        number = self.opcode(op)
+        is_read = number in codes.IDEMPOTENT if idempotent is None else idempotent
+        wants_retry = self.config.retry_idempotent if retry is None else retry
+        if retry and not is_read:
+            raise LocalProtocolError(f"op {number} is not idempotent; it cannot be retried")
+        limit = self.config.max_outstanding
+        if limit is not None and sum(1 for r in self._corr.live() if r.internal is None) >= limit:
+            raise RequestLimitExceeded(limit)
+        request = self._new_request(number, params or {}, now, timeout, expect, is_read)
+        request.retries = 1 if (wants_retry and is_read) else 0
+        self._corr.submit(request)
+        self._pump(now)
+        return request.id
+
+    def request(self, op: int | str, now: float, /, **params: Any) -> int:
+        """``send_request(op, params, now=now)`` with the parameters as keywords."""
+        return self.send_request(op, params, now=now)
+
+    def ping(self, now: float, *, timeout: float | None = _DEFAULT) -> int:
+        return self.send_request(codes.Op.PING, None, now=now, timeout=timeout)
+
+    def get_opcodes(self, now: float, *, timeout: float | None = _DEFAULT) -> int:
+        return self.send_request(codes.Op.GET_OPCODES, None, now=now, timeout=timeout)
+
+    def logon(self, now: float, *, timeout: float | None = _DEFAULT) -> int:
+        return self.send_request(codes.Op.LOGON, None, now=now, timeout=timeout)
+
+    # -- transport reports -------------------------------------------------------------------
+
+    def connection_made(self, now: float) -> None:
+        """The websocket handshake for the last ``Connecting`` succeeded."""
+        self._now = now
+        restoring = self._disconnected_at is not None
+        if self._ignored(Input.MADE):
+            return
+        self._move(Input.MADE_RESTORE if restoring else Input.MADE)
+        self._connect_deadline = None
+        self._connected_at = self._last_inbound = now
+        self._events.append(Connected())
+        if restoring:
+            self._begin_restore(now)
+        self._pump(now)
+
+    def connection_failed(self, now: float, status: int | None = None, reason: str = "") -> None:
+        """The attempt failed: HTTP ``status`` if the server refused the handshake."""
+        self._now = now
+        if self._ignored(Input.FAILED):
+            return
+        if status in _FATAL_STATUS:
+            self._finish(Input.FATAL, AuthenticationError(status, reason), code=None, reason=reason)
+            return
+        text = f"connection failed: {reason}" if reason else "connection failed"
+        if status:
+            text = f"{text} (HTTP {status})"
+        self._lost(now, None, text)
+
+    def connection_lost(self, now: float, code: int | None = None, reason: str = "") -> None:
+        """The socket closed (``code``/``reason`` from the close frame, if any)."""
+        self._now = now
+        if self._ignored(Input.LOST):
+            return
+        self._lost(now, code, reason or "connection lost")
+
+    def receive_message(self, data: bytes | str, now: float) -> None:
+        """One complete websocket message from the server."""
+        self._now = now
+        if self._state not in _CONNECTED:
+            return  # arrived after the core gave up on the connection
+        self._last_inbound = now
+        size = len(data)
+        if wire_log.isEnabledFor(logging.DEBUG):
+            wire_log.debug("recv %s", data[:2048])
+        limit = self.config.max_message_size
+        if limit is not None and size > limit:
+            error = MessageTooBig(size, limit)
+            self._events.append(ProtocolError(error=error, size=size))
+            self._drop(now, 1009, "message too big")
+            return
+        try:
+            message = decode_server_message(data)
+        except RemoteProtocolError as error:
+            self._events.append(ProtocolError(error=error, size=size))
+            return
+        res, fields, t = message.res, message.fields, message.t
+        if res == codes.ERROR_RES:
+            self._server_error(fields, t, now)
+        else:
+            request = self._corr.match(res, fields)
+            if request is None:
+                self._push(res, fields, t, now)
+            else:
+                self._corr.remove(request)
+                if request.settled:
+                    if request.internal is None:
+                        self._events.append(LateReply(request_id=request.id, op=request.op,
+                                                      res=res, fields=fields, server_time=t))
+                elif request.internal is not None:
+                    self._internal_reply(request, res, fields, t, now)
+                else:
+                    self._reply(request, res, fields, t, now)
+        self._pump(now)
+
+    # -- time --------------------------------------------------------------------------------
+
+    def next_deadline(self) -> float | None:
+        """The earliest time at which ``handle_timer`` has work, or None."""
+        state = self._state
+        if state is State.CONNECTING:
+            candidates = [self._connect_deadline]
+        elif state is State.BACKOFF:
+            candidates = [self._reconnect_at]
+        else:
+            candidates = [self._pacing_at]
+            if state in _CONNECTED:
+                candidates.append(self._keepalive_deadline())
+                stale_after = self.config.game_stale_after
+                if stale_after is not None:
+                    candidates.extend(
+                        seen + stale_after for gid, seen in self._game_seen.items()
+                        if gid not in self._stale
+                    )
+        candidates.extend(r.deadline for r in self._corr.live())
+        present = [c for c in candidates if c is not None]
+        return min(present) if present else None
+
+    def handle_timer(self, now: float) -> None:
+        """Act on every deadline at or before ``now``; early or repeated calls are harmless."""
+        self._now = now
+        state = self._state
+        if state is State.CONNECTING and self._due(self._connect_deadline, now):
+            self._events.append(CloseTransport(code=1006, reason="connect timed out"))
+            self._lost(now, None, "connect timed out")
+        elif state is State.BACKOFF and self._due(self._reconnect_at, now):
+            self._move(Input.BACKOFF_EXPIRED)
+            self._reconnect_at = None
+            self._start_attempt(now)
+        for request in list(self._corr.live()):
+            if self._due(request.deadline, now):
+                self._expire(request, now)
+        if self._state in _CONNECTED:
+            self._check_keepalive(now)
+        if self._state in _CONNECTED and self.config.game_stale_after is not None:
+            for gid, seen in self._game_seen.items():
+                if gid not in self._stale and now >= seen + self.config.game_stale_after:
+                    self._stale.add(gid)
+                    self._events.append(Stale(game_id=gid, age=now - seen))
+        self._pump(now)
+
+    @staticmethod
+    def _due(deadline: float | None, now: float) -> bool:
+        return deadline is not None and now >= deadline
+
+    def _keepalive_deadline(self) -> float | None:
+        interval = self.config.keepalive_interval
+        if interval is None or self._last_inbound is None:
+            return None
+        ping = self._keepalive
+        if ping is None:
+            return self._last_inbound + interval
+        if ping.sent_at is None:
+            return None  # queued behind pacing; the pacing deadline covers it
+        return ping.sent_at + self.config.keepalive_timeout
+
+    def _check_keepalive(self, now: float) -> None:
+        interval = self.config.keepalive_interval
+        if interval is None or self._last_inbound is None:
+            return
+        ping = self._keepalive
+        if ping is not None and ping.sent_at is not None:
+            if now < ping.sent_at + self.config.keepalive_timeout:
+                return
+            if self._last_inbound < ping.sent_at:
+                log.info("no message for %.3g s after a keepalive ping: peer is dead",
+                         now - ping.sent_at)
+                self._drop(now, 1011, "keepalive timed out")
+                return
+            ping.settled = True  # the peer is alive, only this pong is late: keep a tombstone
+            self._keepalive = ping = None
+        if ping is None and now >= self._last_inbound + interval:
+            ping = self._new_request(codes.Op.PING, {}, now, None, None, True, internal="keepalive")
+            self._keepalive = ping
+            self._corr.submit(ping, first=True)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _move(self, event: Input) -> None:
+        key = (self._state, event)
+        try:
+            new = TRANSITIONS[key]
+        except KeyError:
+            raise LocalProtocolError(
+                f"cannot handle {event.value} in state {self._state.value}"
+            ) from None
+        if new is not self._state:
+            log.info("state %s -> %s (%s)", self._state.value, new.value, event.value)
+        self._state = new
+
+    def _try_move(self, event: Input) -> None:
+        if (self._state, event) in TRANSITIONS:
+            self._move(event)
+
+    def _ignored(self, event: Input) -> bool:
+        return (self._state, event) in IGNORED
+
+    def _new_request(
+        self,
+        op: int,
+        params: Mapping[str, Any],
+        now: float,
+        timeout: float | None,
+        expect: frozenset[int] | None,
+        idempotent: bool,
+        internal: str | None = None,
+    ) -> PendingRequest:
+        if timeout is _DEFAULT:
+            timeout = self.config.request_timeout
+        if timeout is not None and timeout <= 0:
+            raise LocalProtocolError("timeout must be positive or None")
+        body = encode_params(op, params)  # validates before anything changes
+        request = PendingRequest(
+            id=self._next_id,
+            op=op,
+            params=dict(params),
+            expects=expect or codes.REPLIES.get(op, frozenset({op})),
+            idempotent=idempotent,
+            deadline=None if timeout is None else now + timeout,
+            timeout=timeout,
+            internal=internal,
+        )
+        request.body = body
+        self._next_id += 1
+        return request
+
+    def _start_attempt(self, now: float) -> None:
+        wall = self._wall()
+        if self._nonce_factory is not None:
+            nonce = self._nonce_factory(wall)
+        else:  # epoch millis, strictly increasing even within one millisecond
+            self._last_nonce = max(wall, self._last_nonce + 1)
+            nonce = str(self._last_nonce)
+        event = Connecting(url=connection_url(self.url, self.credentials, nonce),
+                           attempt=self._attempt)
+        log.info("connecting to %s (attempt %d)", event.redacted_url, self._attempt)
+        self._events.append(event)
+        timeout = self.config.connect_timeout
+        self._connect_deadline = None if timeout is None else now + timeout
+
+    def _pump(self, now: float) -> None:
+        """Send every queued request that the state, correlation and pacing allow."""
+        self._pacing_at = None
+        if self._state not in _CONNECTED:
+            return
+        debug = wire_log.isEnabledFor(logging.DEBUG)
+        while True:
+            callers = self._state in USER_SENDABLE
+            request = self._corr.next_sendable(callers_allowed=callers)
+            if request is None:
+                return
+            at = self._limiter.available_at(now)
+            if at > now:
+                self._pacing_at = at
+                return
+            wall = self._wall()
+            data = frame_request(request.op, request.body, self._key_json, wall)
+            self._corr.mark_sent(request, now, wall)
+            self._limiter.record(now)
+            self._out.append(data)
+            if debug:
+                wire_log.debug("send %s", data.replace(self._key_json, b'"***"'))
+            if request.op == codes.Op.LOGON and request.internal is None:
+                self._try_move(Input.LOGON_SENT)
+
+    def _settle(self, request: PendingRequest, event: Event) -> None:
+        if request.internal is None:
+            self._events.append(event)
+
+    def _fail(self, request: PendingRequest, error: InstamrktError) -> None:
+        self._settle(request, RequestFailed(request_id=request.id, op=request.op, error=error))
+
+    def _reply(
+        self, request: PendingRequest, res: int, fields: dict[str, Any], t: int | None, now: float
+    ) -> None:
+        rid, op = request.id, request.op
+        event: Event
+        if op == codes.Op.PING and res == codes.Res.PONG:
+            event = Pong(request_id=rid, op=op, rtt=self._pong(request, t, now), server_time=t)
+        elif op == codes.Op.GET_OPCODES and res == codes.Res.OPCODES:
+            try:
+                opcodes = converter.structure(fields.get("opcodes") or {}, dict[str, int])
+                res_codes = converter.structure(fields.get("response_codes") or {},
+                                                dict[str, int])
+            except Exception:
+                event = RequestFailed(request_id=rid, op=op, error=RemoteProtocolError(
+                    "res 2: 'opcodes' and 'response_codes' must map names to numbers"))
+            else:
+                self._opcodes.update(opcodes)
+                self._res_names.update({v: k for k, v in res_codes.items()})
+                event = OpcodeTable(request_id=rid, op=op, opcodes=opcodes,
+                                    response_codes=res_codes, server_time=t)
+        elif op == codes.Op.LOGON and res in (codes.Res.LOGON_SUCCESS,
+                                              codes.Res.LOGON_FAIL_ALREADY_LOGGED_IN):
+            self._had_logon = True
+            self._try_move(Input.LOGON_OK)
+            event = LoggedOn(request_id=rid, op=op, server_time=t, fields=fields,
+                             already_logged_in=res == codes.Res.LOGON_FAIL_ALREADY_LOGGED_IN)
+        elif op == codes.Op.LOGON and res == codes.Res.LOGON_FAIL:
+            self._had_logon = False
+            self._try_move(Input.LOGON_REFUSED)
+            event = LogonFailed(request_id=rid, op=op, server_time=t, fields=fields)
+        else:
+            self._track_games(request, res, now)
+            event = Response(request_id=rid, op=op, res=res, name=self._res_names.get(res),
+                             fields=fields, server_time=t)
+        self._events.append(event)
+
+    def _pong(self, request: PendingRequest, t: int | None, now: float) -> float:
+        rtt = now - (request.sent_at if request.sent_at is not None else now)
+        self._rtt = rtt
+        self._rtt_min = rtt if self._rtt_min is None else min(self._rtt_min, rtt)
+        if t is not None and request.sent_wall is not None:
+            self._clock.add(request.sent_wall, t, self._wall())
+        return rtt
+
+    def _track_games(self, request: PendingRequest, res: int, now: float) -> None:
+        game = request.params.get("game_id")
+        if game is None:
+            return
+        if request.op == codes.Op.JOIN_GAME and res == codes.Res.GAME_JOINED:
+            self._joined[str(game)] = game
+            self._game_seen[str(game)] = now
+            self._stale.discard(str(game))
+        elif request.op == codes.Op.LEAVE_GAME and res == codes.Res.GAME_LEFT:
+            self._joined.pop(str(game), None)
+            self._game_seen.pop(str(game), None)
+            self._stale.discard(str(game))
+
+    def _push(self, res: int, fields: dict[str, Any], t: int | None, now: float) -> None:
+        game = fields.get("game_id")
+        if game is not None and str(game) in self._game_seen:
+            self._game_seen[str(game)] = now
+            self._stale.discard(str(game))
+        self._events.append(Push(res=res, name=self._res_names.get(res), fields=fields,
+                                 server_time=t))
+
+    def _server_error(self, fields: dict[str, Any], t: int | None, now: float) -> None:
+        raw = fields.get("text")
+        text = raw if raw is None or isinstance(raw, str) else str(raw)
+        wire = self._corr.wire
+        if len(wire) != 1:
+            self._events.append(UncorrelatedError(
+                text=text, server_time=t,
+                candidates=tuple(r.id for r in wire if r.internal is None)))
+            return
+        request = wire[0]
+        self._corr.remove(request)
+        if request.settled:
+            if request.internal is None:
+                self._events.append(LateReply(request_id=request.id, op=request.op,
+                                              res=codes.ERROR_RES, fields=fields, server_time=t))
+        elif request.internal is not None:
+            self._internal_reply(request, codes.ERROR_RES, fields, t, now)
+        else:
+            self._fail(request, ServerError(text, request.op))
+
+    def _expire(self, request: PendingRequest, now: float) -> None:
+        """A request's own timeout fired."""
+        timeout = request.timeout or 0.0
+        if request.sent_at is None:
+            self._corr.remove(request)
+            self._fail(request, RequestTimeout(request.op, timeout, sent=False))
+            return
+        request.settled = True  # tombstone: its late reply must not answer anyone else
+        if request.internal is not None:
+            self._internal_reply(request, None, {}, None, now)
+        elif request.idempotent:
+            self._fail(request, RequestTimeout(request.op, timeout, sent=True))
+        else:
+            self._fail(request, OutcomeUnknown(request.op, request.params,
+                                               f"no reply within {timeout:g} s"))
+
+    # -- connection loss and reconnect -------------------------------------------------------
+
+    def _drop(self, now: float, code: int, reason: str) -> None:
+        """The core itself abandons the current connection."""
+        self._events.append(CloseTransport(code=code, reason=reason))
+        self._lost(now, code, reason)
+
+    def _lost(self, now: float, code: int | None, reason: str) -> None:
+        cfg = self.config
+        if self._connected_at is not None and now - self._connected_at >= cfg.stable_after:
+            self._attempt = self._penalty = 0  # the last connection was stable
+        self._connected_at = None
+        self._connect_deadline = None
+        error = ConnectionClosed(reason, code)
+        exhausted = (cfg.max_reconnect_attempts is not None
+                     and self._attempt >= cfg.max_reconnect_attempts)
+        if not cfg.reconnect or exhausted:
+            self._finish(Input.FATAL, error, code=code, reason=reason)
+            return
+        if code == 1008 or "too many" in reason.lower():
+            self._penalty += 2  # the server says we send too much: back off harder
+        self._abandon_wire(error, keep_queue=True)
+        if self._disconnected_at is None:
+            self._disconnected_at = now
+        delay = cfg.backoff.delay(self._attempt, self._random, self._penalty)
+        self._attempt += 1
+        self._reconnect_at = now + delay
+        self._move(Input.LOST)
+        log.info("connection lost (%s); reconnecting in %.3f s", reason, delay)
+        self._events.append(Closed(code=code, reason=reason, error=error,
+                                   reconnect_at=self._reconnect_at))
+
+    def _finish(
+        self, event: Input, error: InstamrktError, *, code: int | None, reason: str
+    ) -> None:
+        """The session ends for good: everything outstanding fails with ``error``."""
+        self._abandon_wire(error, keep_queue=False)
+        self._move(event)
+        self.closed_error = error
+        self._reconnect_at = self._connect_deadline = self._pacing_at = None
+        self._events.append(Closed(code=code, reason=reason or str(error), error=error))
+
+    def _abandon_wire(self, error: InstamrktError, *, keep_queue: bool) -> None:
+        """Settle what this connection carried; keep queued requests for the next one."""
+        self._keepalive = None
+        self._restore = None
+        retry: list[PendingRequest] = []
+        for request in self._corr.wire:
+            if request.settled or request.internal is not None:
+                continue
+            if not request.idempotent:
+                self._fail(request, OutcomeUnknown(request.op, request.params, error.args[0]))
+            elif keep_queue and request.retries > 0:
+                request.retries -= 1
+                request.sent_at = request.sent_wall = None
+                retry.append(request)
+            else:
+                self._fail(request, error)
+        self._corr.wire = []
+        queue = [r for r in self._corr.queue if r.internal is None]
+        if not keep_queue:
+            for request in queue:
+                self._fail(request, error)
+            queue = []
+        self._corr.queue = retry + queue
+
+    def _begin_restore(self, now: float) -> None:
+        logon = self._had_logon and self.config.restore_session
+        self._restore = _Restore(logon=logon)
+        if logon:
+            self._corr.submit(self._new_request(codes.Op.LOGON, {}, now, _DEFAULT, None, False,
+                                                internal="logon"), first=True)
+        else:
+            self._rejoin(now)
+
+    def _rejoin(self, now: float) -> None:
+        restore = self._restore
+        assert restore is not None
+        games = list(self._joined.values()) if self.config.restore_session else []
+        for game in reversed(games):
+            request = self._new_request(codes.Op.JOIN_GAME, {"game_id": game}, now, _DEFAULT,
+                                        None, False, internal="rejoin")
+            self._corr.submit(request, first=True)
+        restore.waiting = len(games)
+        if not games:
+            self._end_restore(now)
+
+    def _internal_reply(
+        self, request: PendingRequest, res: int | None, fields: dict[str, Any],
+        t: int | None, now: float,
+    ) -> None:
+        kind = request.internal
+        if kind == "keepalive":
+            if res == codes.Res.PONG:
+                self._pong(request, t, now)
+            if self._keepalive is request:
+                self._keepalive = None
+            return
+        restore = self._restore
+        if restore is None:
+            return
+        if kind == "logon":
+            if res in (codes.Res.LOGON_SUCCESS, codes.Res.LOGON_FAIL_ALREADY_LOGGED_IN):
+                self._rejoin(now)
+            elif res == codes.Res.LOGON_FAIL:
+                event = LogonFailed(request_id=request.id, op=request.op, server_time=t,
+                                    fields=fields)
+                self._events.append(CloseTransport(code=1000, reason="logon refused"))
+                self._finish(Input.FATAL, LogonError(event), code=1000, reason="logon refused")
+            else:
+                self._drop(now, 1011, "re-logon after reconnect got no answer")
+            return
+        game = str(request.params.get("game_id"))
+        if res == codes.Res.GAME_JOINED:
+            restore.rejoined.append(game)
+            self._game_seen[game] = now
+        else:
+            restore.failed.append(game)
+            if res == codes.ERROR_RES:
+                self._joined.pop(game, None)  # the server refused it: forget the game
+                self._game_seen.pop(game, None)
+        restore.waiting -= 1
+        if restore.waiting <= 0:
+            self._end_restore(now)
+
+    def _end_restore(self, now: float) -> None:
+        restore = self._restore
+        assert restore is not None and self._disconnected_at is not None
+        self._move(Input.RESTORED if restore.logon else Input.RESTORED_OPEN)
+        advice = ["get_my_current_balance"] if restore.logon else []
+        for game in restore.rejoined:
+            advice += [f"get_game_details(game_id={game})",
+                       f"list_all_betting_pools_for_game(game_id={game})",
+                       f"list_my_running_pools_for_game(game_id={game})"]
+        self._reconnects += 1
+        self._events.append(Reconnected(
+            disconnected_at=self._disconnected_at, reconnected_at=now, attempts=self._attempt,
+            relogged_on=restore.logon, rejoined=tuple(restore.rejoined),
+            rejoin_failed=tuple(restore.failed), advice=tuple(advice)))
+        self._disconnected_at = None
+        self._restore = None

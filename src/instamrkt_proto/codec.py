@@ -1,0 +1,185 @@
+"""JSON wire codec for both roles: requests and server messages as UTF-8 JSON bytes.
+
+Decoding is strict where a mistake would misroute a message (a message must be a JSON object;
+``res`` and ``op`` must be ints) and lenient where the doc is inconsistent (a missing or empty
+``response_header``, ``t`` sent as a string or float). The hot path (a pong) is one
+``orjson.loads`` and a few dict lookups; cattrs (with the orjson preset) structures the
+payloads that need types: the op-2 tables and the typed push payloads in ``payloads``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import orjson
+from cattrs.preconf.orjson import make_converter
+
+from .errors import LocalProtocolError, RemoteProtocolError
+
+__all__ = (
+    "API_VERSION",
+    "ClientRequest",
+    "ServerMessage",
+    "converter",
+    "decode_request",
+    "decode_server_message",
+    "encode_params",
+    "encode_request",
+    "frame_request",
+    "encode_response",
+    "lenient_int",
+)
+
+API_VERSION = 1.0
+_RESERVED = frozenset({"header", "op"})
+_RESERVED_RES = frozenset({"response_header", "res"})
+_loads = orjson.loads
+_dumps = orjson.dumps
+
+
+def lenient_int(value: Any) -> int | None:
+    """An int from an int, an integral float or a numeric string; None for null/"None"."""
+    if value is None or value == "None" or value == "":
+        return None
+    if type(value) is int:
+        return value
+    if isinstance(value, bool):
+        raise ValueError("a boolean is not a number")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError(f"{value!r} is not integral")
+        return int(value)
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return int(text)
+        except ValueError:
+            number = float(text)
+            if not number.is_integer():
+                raise ValueError(f"{value!r} is not integral") from None
+            return int(number)
+    raise ValueError(f"{type(value).__name__} is not a number")
+
+
+converter = make_converter(detailed_validation=False)
+"""The cattrs converter (orjson preset) used for typed payloads; numbers may be strings."""
+converter.register_structure_hook(int, lambda v, _t: _strict(lenient_int(v)))
+
+
+def _strict(value: int | None) -> int:
+    if value is None:
+        raise ValueError("missing number")
+    return value
+
+
+@attrs.frozen(slots=True)
+class ServerMessage:
+    """A decoded server message: ``res``, the header's ``t`` and the remaining fields."""
+
+    res: int
+    t: int | None
+    fields: dict[str, Any]
+
+
+@attrs.frozen(slots=True)
+class ClientRequest:
+    """A decoded client request (server role). ``header`` may hold the session key."""
+
+    op: int
+    t: int | None
+    header: Mapping[str, Any] = attrs.field(repr=False)
+    params: dict[str, Any] = attrs.field(factory=dict)
+
+
+def _object(data: bytes | str) -> dict[str, Any]:
+    try:
+        obj = _loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise RemoteProtocolError(f"message is not valid JSON: {exc.msg}") from None
+    if type(obj) is not dict:
+        raise RemoteProtocolError(f"message is a JSON {type(obj).__name__}, not an object")
+    return obj
+
+
+def _header_t(header: Any, key: str) -> int | None:
+    if header is None:
+        return None
+    if type(header) is not dict:
+        raise RemoteProtocolError(f"{key} is a {type(header).__name__}, not an object")
+    t = header.get("t")
+    if t is None or type(t) is int:
+        return t
+    try:
+        return lenient_int(t)
+    except ValueError:
+        return None  # a garbled timestamp is not worth dropping the message over
+
+
+def decode_server_message(data: bytes | str) -> ServerMessage:
+    """Decode one server message. Raises ``RemoteProtocolError`` if it cannot be routed."""
+    obj = _object(data)
+    res = obj.pop("res", None)
+    if type(res) is not int:
+        what = "missing" if res is None else f"a {type(res).__name__}"
+        raise RemoteProtocolError(f"'res' must be an int, got {what}")
+    t = _header_t(obj.pop("response_header", None), "response_header")
+    return ServerMessage(res, t, obj)
+
+
+def decode_request(data: bytes | str) -> ClientRequest:
+    """Decode one client request (server role). Raises ``RemoteProtocolError``."""
+    obj = _object(data)
+    op = obj.pop("op", None)
+    if type(op) is not int:
+        what = "missing" if op is None else f"a {type(op).__name__}"
+        raise RemoteProtocolError(f"'op' must be an int, got {what}")
+    header = obj.pop("header", None)
+    if type(header) is not dict:
+        raise RemoteProtocolError("request has no 'header' object")
+    return ClientRequest(op, _header_t(header, "header"), header, obj)
+
+
+def _check_params(params: Mapping[str, Any], reserved: frozenset[str]) -> None:
+    clash = reserved.intersection(params)
+    if clash:
+        raise LocalProtocolError(f"parameter names {sorted(clash)} are reserved")
+
+
+def encode_params(op: int, params: Mapping[str, Any]) -> bytes:
+    """The parameters of a request as a JSON object, checked once at submission.
+
+    Raises ``LocalProtocolError`` for reserved names or values JSON cannot carry.
+    """
+    if not params:
+        return b"{}"
+    _check_params(params, _RESERVED)
+    try:
+        return _dumps(params)
+    except TypeError as exc:
+        raise LocalProtocolError(f"op {op}: parameters are not JSON-serialisable: {exc}") from None
+
+
+def frame_request(op: int, body: bytes, key_json: bytes, t: int) -> bytes:
+    """Splice the header in front of pre-encoded parameters (``body`` from encode_params).
+
+    ``key_json`` is the session key already JSON-encoded. Building the header by hand saves
+    a second serialisation of the parameters at send time, when ``t`` is known.
+    """
+    head = b'{"header":{"session_key":%b,"t":%d,"api_version":1.0},"op":%d' % (key_json, t, op)
+    if body == b"{}":
+        return head + b"}"
+    return head + b"," + body[1:]
+
+
+def encode_request(op: int, params: Mapping[str, Any], *, session_key: str, t: int) -> bytes:
+    """``{"header": {session_key, t, api_version}, "op": op, **params}`` as UTF-8 bytes."""
+    return frame_request(op, encode_params(op, params), _dumps(session_key), t)
+
+
+def encode_response(res: int, fields: Mapping[str, Any], *, t: int | None) -> bytes:
+    """``{"response_header": {"t": t}, "res": res, **fields}`` as UTF-8 bytes."""
+    _check_params(fields, _RESERVED_RES)
+    header = {} if t is None else {"t": t}
+    return _dumps({"response_header": header, "res": res, **fields})

@@ -1,0 +1,146 @@
+"""Matching replies to requests on a protocol that has no request ids.
+
+The rules (api-notes section 4, issue "session continuity" item 1), all honest about doubt:
+
+* A request expects a set of response codes (``codes.REPLIES``). A reply goes to the oldest
+  request on the wire that expects its code, narrowed by an echoed key where the reply
+  carries one (``codes.ECHO_KEYS``: two join_game calls for different games can be told
+  apart by ``game_id``).
+* Two requests that expect the same code and cannot be told apart by an echoed key never
+  share the wire, unless both are idempotent reads: those pipeline FIFO. Anything else waits
+  in the queue until the first is answered, so no reply can ever go to the wrong request.
+* A request that timed out stays on the wire as a *tombstone* until its reply arrives (it is
+  then reported as ``LateReply``) or the connection ends: a late reply must not be taken for
+  the answer to a newer request.
+* A res 666 carries nothing to match on; it belongs to a request only when exactly one is on
+  the wire.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import attrs
+
+from .codes import ECHO_KEYS
+
+__all__ = ("Correlator", "PendingRequest")
+
+
+@attrs.define(slots=True, eq=False)
+class PendingRequest:
+    """One request from submission until its reply (or the end of its connection)."""
+
+    id: int
+    op: int
+    params: dict[str, Any]
+    expects: frozenset[int]
+    idempotent: bool
+    deadline: float | None
+    timeout: float | None
+    internal: str | None = None  # None for the caller's requests
+    retries: int = 0
+    sent_at: float | None = None
+    sent_wall: int | None = None
+    settled: bool = False  # True for a tombstone: settled, reply still expected
+    body: bytes = b"{}"  # the parameters, JSON-encoded once at submission
+
+
+def _same(a: Any, b: Any) -> bool:
+    return a == b or str(a) == str(b)
+
+
+def _distinguishable(a: PendingRequest, b: PendingRequest, shared: frozenset[int]) -> bool:
+    for res in shared:
+        key = ECHO_KEYS.get(res)
+        if key is None:
+            return False
+        va, vb = a.params.get(key), b.params.get(key)
+        if va is None or vb is None or _same(va, vb):
+            return False
+    return True
+
+
+def conflicts(a: PendingRequest, b: PendingRequest) -> bool:
+    """True if a reply to one could be mistaken for a reply to the other."""
+    shared = a.expects & b.expects
+    if not shared:
+        return False
+    if a.idempotent and b.idempotent:
+        return False
+    return not _distinguishable(a, b, shared)
+
+
+class Correlator:
+    """The queue of requests waiting to be sent and the list of those on the wire."""
+
+    __slots__ = ("queue", "wire")
+
+    def __init__(self) -> None:
+        self.queue: list[PendingRequest] = []
+        self.wire: list[PendingRequest] = []
+
+    def __iter__(self) -> Iterator[PendingRequest]:
+        yield from self.queue
+        yield from self.wire
+
+    def submit(self, request: PendingRequest, *, first: bool = False) -> None:
+        if first:
+            self.queue.insert(0, request)
+        else:
+            self.queue.append(request)
+
+    def next_sendable(self, *, callers_allowed: bool) -> PendingRequest | None:
+        """The first queued request that may go on the wire now, without removing it.
+
+        A request is held while it conflicts with one on the wire or with an earlier queued
+        one (so requests expecting the same reply keep their order); unrelated requests
+        overtake a held one. Caller requests are skipped while ``callers_allowed`` is False
+        (during a reconnect's restore), internal ones are not.
+        """
+        held: list[PendingRequest] = []
+        for request in self.queue:
+            if request.internal is None and not callers_allowed:
+                continue
+            if any(conflicts(request, other) for other in self.wire) or any(
+                conflicts(request, other) for other in held
+            ):
+                held.append(request)
+                continue
+            return request
+        return None
+
+    def mark_sent(self, request: PendingRequest, now: float, wall: int) -> None:
+        self.queue.remove(request)
+        request.sent_at = now
+        request.sent_wall = wall
+        self.wire.append(request)
+
+    def match(self, res: int, fields: Mapping[str, Any]) -> PendingRequest | None:
+        """The request (possibly a tombstone) that this reply answers, or None for a push."""
+        candidates = [r for r in self.wire if res in r.expects]
+        if not candidates:
+            return None
+        key = ECHO_KEYS.get(res)
+        if key is not None and key in fields:
+            echoed = fields[key]
+            exact = [r for r in candidates if key in r.params and _same(r.params[key], echoed)]
+            if exact:
+                return exact[0]
+            candidates = [r for r in candidates if key not in r.params]
+            if not candidates:
+                return None
+        if len(candidates) == 1 or all(r.idempotent for r in candidates):
+            return candidates[0]
+        return None  # ambiguous: better a push and a timeout than a wrong attribution
+
+    def remove(self, request: PendingRequest) -> None:
+        if request in self.wire:
+            self.wire.remove(request)
+        elif request in self.queue:
+            self.queue.remove(request)
+
+    def live(self) -> Iterator[PendingRequest]:
+        """Requests not yet settled (queued or on the wire)."""
+        return (r for r in self if not r.settled)

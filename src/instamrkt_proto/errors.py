@@ -1,0 +1,137 @@
+"""The exception hierarchy shared by the core and every transport.
+
+Why two families: a caller who misuses the API (``LocalProtocolError``) must fix their code,
+while a peer that misbehaves (``RemoteProtocolError``) is a fact of life the program must
+survive. The remaining classes are *outcomes* of a request or a connection; the core builds
+them and hands them out inside events, and the transports raise them. Keeping them here means
+every layer agrees on one set of types.
+
+No exception message ever contains a session key or a digest: messages are built only from
+op codes, response codes, sizes, states and server-supplied text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = (
+    "AuthenticationError",
+    "ConnectionClosed",
+    "ConsumerTooSlow",
+    "InstamrktError",
+    "LocalProtocolError",
+    "LogonError",
+    "MessageTooBig",
+    "OutcomeUnknown",
+    "RemoteProtocolError",
+    "RequestLimitExceeded",
+    "RequestTimeout",
+    "ServerError",
+)
+
+
+class InstamrktError(Exception):
+    """Base of every error this library raises on purpose."""
+
+
+class LocalProtocolError(InstamrktError):
+    """The caller used the API in a way the current state does not allow."""
+
+
+class RequestLimitExceeded(LocalProtocolError):
+    """More requests are outstanding than ``max_outstanding`` allows."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"{limit} requests are already outstanding (max_outstanding={limit})")
+        self.limit = limit
+
+
+class RemoteProtocolError(InstamrktError):
+    """The server sent something the protocol does not allow (malformed, wrong types...)."""
+
+
+class MessageTooBig(RemoteProtocolError):
+    """A received message exceeded our own ``max_message_size``."""
+
+    def __init__(self, size: int, max_size: int) -> None:
+        super().__init__(
+            f"received a message of {size} bytes; this client's max_message_size is {max_size}"
+        )
+        self.size = size
+        self.max_size = max_size
+
+
+class ConnectionClosed(InstamrktError, ConnectionError):
+    """The connection closed before the request could be answered, or is closed now."""
+
+    def __init__(self, reason: str = "connection closed", code: int | None = None) -> None:
+        super().__init__(reason if code is None else f"{reason} (code {code})")
+        self.reason = reason
+        self.code = code
+
+
+class AuthenticationError(InstamrktError):
+    """The server refused the websocket handshake (HTTP 403/400/401): a fatal error."""
+
+    def __init__(self, status: int | None, reason: str = "") -> None:
+        text = f"handshake refused with HTTP {status}" if status else "handshake refused"
+        super().__init__(f"{text}: {reason}" if reason else text)
+        self.status = status
+        self.reason = reason
+
+
+class RequestTimeout(InstamrktError, TimeoutError):
+    """No reply came within the request's timeout.
+
+    ``sent`` tells whether the request ever reached the wire: a request held back (by the
+    correlation rules, pacing or a reconnect) that times out was never sent at all.
+    """
+
+    def __init__(self, op: int, timeout: float, *, sent: bool) -> None:
+        where = "" if sent else " (it was never sent)"
+        super().__init__(f"op {op}: no reply within {timeout:g} s{where}")
+        self.op = op
+        self.timeout = timeout
+        self.sent = sent
+
+
+class ServerError(InstamrktError):
+    """The server answered res 666; ``text`` is its explanation, verbatim."""
+
+    def __init__(self, text: str | None, op: int | None = None) -> None:
+        prefix = f"op {op}: " if op is not None else ""
+        super().__init__(f"{prefix}server error: {text}")
+        self.text = text
+        self.op = op
+
+
+class LogonError(InstamrktError):
+    """Logon was refused (res 110). ``event`` is the ``LogonFailed`` event."""
+
+    def __init__(self, event: Any) -> None:
+        super().__init__("logon refused by the server (res 110)")
+        self.event = event
+
+
+class OutcomeUnknown(InstamrktError):
+    """A non-idempotent request was sent but its reply never came.
+
+    The request may or may not have taken effect on the server (a bet may be placed). It is
+    never re-sent automatically; reconcile with a read (for example get_my_current_balance or
+    list_my_running_pools_for_game) before deciding to send it again.
+    """
+
+    def __init__(self, op: int, params: Mapping[str, Any], reason: str) -> None:
+        super().__init__(f"op {op}: outcome unknown ({reason}); it was not re-sent")
+        self.op = op
+        self.params = dict(params)
+        self.reason = reason
+
+
+class ConsumerTooSlow(InstamrktError):
+    """The push queue overflowed under the ``fail`` overflow policy."""
+
+    def __init__(self, capacity: int) -> None:
+        super().__init__(f"push queue overflowed its capacity of {capacity} events")
+        self.capacity = capacity

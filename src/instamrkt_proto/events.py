@@ -1,0 +1,256 @@
+"""Everything the core reports, as frozen, slotted, keyword-only attrs classes.
+
+Two kinds of event come out of ``events_received()``:
+
+* ``RequestSettled`` subclasses carry the ``request_id`` that ``send_request`` returned. Each
+  request gets exactly one of them: its reply, a ``LogonFailed``, or a ``RequestFailed``
+  holding the error (timeout, connection closed, outcome unknown, server error). Adapters
+  use the id to settle a future; these never enter a push queue.
+* Everything else is a push or a lifecycle event for the application.
+
+Fields that hold secrets (the connection URL carries the digest) are excluded from ``repr``.
+Events compare by value and are not meant to be subclassed by users.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import attrs
+
+from .errors import InstamrktError, RemoteProtocolError
+
+__all__ = (
+    "CloseTransport",
+    "Closed",
+    "Connected",
+    "Connecting",
+    "Event",
+    "LateReply",
+    "LoggedOn",
+    "LogonFailed",
+    "OpcodeTable",
+    "Pong",
+    "ProtocolError",
+    "Push",
+    "PushesDropped",
+    "Reconnected",
+    "RequestFailed",
+    "RequestSettled",
+    "Response",
+    "Stale",
+    "UncorrelatedError",
+)
+
+_event = attrs.frozen(slots=True, kw_only=True)
+
+
+def redact_url(url: str) -> str:
+    """``url`` with the digest (``h``) replaced by ``***``: safe to log or print."""
+    parts = urlsplit(url)
+    query = urlencode(
+        [(k, "***" if k == "h" else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)],
+        safe="*",
+    )
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
+
+
+@_event
+class Event:
+    """Base class of all events."""
+
+
+# -- lifecycle ------------------------------------------------------------------------------
+
+
+@_event
+class Connecting(Event):
+    """The transport must open a websocket to ``url`` now (it carries a fresh nonce).
+
+    ``url`` embeds the handshake digest, so it is hidden from ``repr``; log
+    ``redacted_url`` instead.
+    """
+
+    url: str = attrs.field(repr=False)
+    attempt: int = 0
+
+    @property
+    def redacted_url(self) -> str:
+        return redact_url(self.url)
+
+
+@_event
+class Connected(Event):
+    """The websocket handshake succeeded; requests can flow."""
+
+
+@_event
+class CloseTransport(Event):
+    """The core gave up on this connection (dead peer, oversized message, close()).
+
+    The transport must close the socket; it need not report ``connection_lost`` for it.
+    """
+
+    code: int
+    reason: str
+
+
+@_event
+class Closed(Event):
+    """The connection is gone. ``reconnect_at`` is set when the core will try again."""
+
+    code: int | None
+    reason: str
+    error: InstamrktError | None = None
+    reconnect_at: float | None = None
+
+    @property
+    def will_reconnect(self) -> bool:
+        return self.reconnect_at is not None
+
+
+@_event
+class Reconnected(Event):
+    """A new connection replaced a lost one and the session was restored on it.
+
+    Pushes sent between ``disconnected_at`` and ``reconnected_at`` (monotonic seconds) are
+    lost: re-run the calls in ``advice`` (list/details reads per rejoined game) to resync.
+    """
+
+    disconnected_at: float
+    reconnected_at: float
+    attempts: int
+    relogged_on: bool
+    rejoined: tuple[str, ...] = ()
+    rejoin_failed: tuple[str, ...] = ()
+    advice: tuple[str, ...] = ()
+
+    @property
+    def gap(self) -> float:
+        return self.reconnected_at - self.disconnected_at
+
+
+# -- replies (settle exactly one request) ---------------------------------------------------
+
+
+@_event
+class RequestSettled(Event):
+    """Base of the events that settle the request with ``request_id``."""
+
+    request_id: int
+    op: int
+
+
+@_event
+class Pong(RequestSettled):
+    """Reply to ping: ``rtt`` in seconds (monotonic), ``server_time`` in epoch ms."""
+
+    rtt: float
+    server_time: int | None = None
+
+
+@_event
+class OpcodeTable(RequestSettled):
+    """Reply to get_opcodes: name -> number maps as the server sent them."""
+
+    opcodes: Mapping[str, int]
+    response_codes: Mapping[str, int]
+    server_time: int | None = None
+
+
+@_event
+class LoggedOn(RequestSettled):
+    """Logon succeeded. ``already_logged_in`` is True for res 112, which is success too."""
+
+    already_logged_in: bool = False
+    server_time: int | None = None
+    fields: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
+
+
+@_event
+class LogonFailed(RequestSettled):
+    """Logon refused (res 110): the session key is not (or no longer) valid."""
+
+    server_time: int | None = None
+    fields: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
+
+
+@_event
+class Response(RequestSettled):
+    """The reply to a generic request."""
+
+    res: int
+    name: str | None
+    fields: Mapping[str, Any]
+    server_time: int | None = None
+
+
+@_event
+class RequestFailed(RequestSettled):
+    """The request ended without a reply; ``error`` says how (and is what adapters raise)."""
+
+    error: InstamrktError
+
+
+# -- pushes and diagnostics -----------------------------------------------------------------
+
+
+@_event
+class Push(Event):
+    """A server message that answers no outstanding request."""
+
+    res: int
+    name: str | None
+    fields: Mapping[str, Any]
+    server_time: int | None = None
+
+
+@_event
+class LateReply(Event):
+    """The reply to a request that had already been settled (timed out, outcome unknown).
+
+    It is reported here, never handed to another request: use it to reconcile.
+    """
+
+    request_id: int
+    op: int
+    res: int
+    fields: Mapping[str, Any]
+    server_time: int | None = None
+
+
+@_event
+class UncorrelatedError(Event):
+    """A res 666 that could belong to more than one outstanding request.
+
+    The outstanding requests keep waiting (and time out if nothing else comes).
+    """
+
+    text: str | None
+    server_time: int | None = None
+    candidates: tuple[int, ...] = ()
+
+
+@_event
+class ProtocolError(Event):
+    """A received message was malformed; the connection carries on (unless it was too big)."""
+
+    error: RemoteProtocolError
+    size: int
+
+
+@_event
+class Stale(Event):
+    """No push for a joined game for ``age`` seconds (only if game staleness is enabled)."""
+
+    game_id: str
+    age: float
+
+
+@_event
+class PushesDropped(Event):
+    """The drop-oldest overflow policy discarded ``count`` pushes just before this event."""
+
+    count: int

@@ -1,0 +1,102 @@
+"""Pure time arithmetic the core's timers are built from: backoff, pacing, clock offset.
+
+None of these read a clock: every method takes ``now`` (monotonic seconds) or wall-clock
+epoch milliseconds supplied by the caller, and the backoff takes its randomness as a
+``random()`` callable, so a test replays them exactly.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+
+import attrs
+
+__all__ = ("Backoff", "ClockEstimate", "ClockEstimator", "RateLimit", "RateLimiter")
+
+
+@attrs.frozen(slots=True)
+class Backoff:
+    """Exponential backoff with full jitter: ``random() * min(cap, base * 2**attempt)``.
+
+    ``penalty`` extra doublings apply after the server closed us for sending too much
+    (close code 1008 or a "too many requests" reason).
+    """
+
+    base: float = 0.5
+    cap: float = 30.0
+
+    def delay(self, attempt: int, random: Callable[[], float], penalty: int = 0) -> float:
+        ceiling = min(self.cap, self.base * 2.0 ** min(attempt + penalty, 62))
+        return max(0.0, min(1.0, random())) * ceiling
+
+
+@attrs.frozen(slots=True)
+class RateLimit:
+    """At most ``count`` messages in any rolling window of ``window`` seconds."""
+
+    count: int = attrs.field(validator=attrs.validators.ge(1))
+    window: float = attrs.field(validator=attrs.validators.gt(0))
+
+
+class RateLimiter:
+    """A strict rolling-window limiter (not a bucket: no burst above ``count`` ever)."""
+
+    __slots__ = ("_limit", "_sent")
+
+    def __init__(self, limit: RateLimit | None) -> None:
+        self._limit = limit
+        self._sent: deque[float] = deque()
+
+    def available_at(self, now: float) -> float:
+        """The earliest time >= now at which one more message may be sent."""
+        limit = self._limit
+        if limit is None:
+            return now
+        sent = self._sent
+        while sent and sent[0] + limit.window <= now:
+            sent.popleft()
+        if len(sent) < limit.count:
+            return now
+        return sent[0] + limit.window
+
+    def record(self, now: float) -> None:
+        if self._limit is not None:
+            self._sent.append(now)
+
+
+@attrs.frozen(slots=True)
+class ClockEstimate:
+    """Server clock offset (server minus local, ms) from the ping with the smallest RTT.
+
+    ``uncertainty`` is half that RTT in ms: the true offset lies within +/- of ``offset``.
+    """
+
+    offset: float
+    uncertainty: float
+    rtt: float
+    samples: int
+
+
+class ClockEstimator:
+    """NTP-style offset from (request wall time, server ``t``, reply wall time) triples."""
+
+    __slots__ = ("_samples", "_size", "_total")
+
+    def __init__(self, size: int = 8) -> None:
+        self._samples: deque[tuple[float, float]] = deque(maxlen=size)
+        self._size = size
+        self._total = 0
+
+    def add(self, sent_wall: int, server_t: int, received_wall: int) -> None:
+        rtt = max(0, received_wall - sent_wall)
+        offset = server_t - (sent_wall + received_wall) / 2.0
+        self._samples.append((rtt, offset))
+        self._total += 1
+
+    @property
+    def estimate(self) -> ClockEstimate | None:
+        if not self._samples:
+            return None
+        rtt, offset = min(self._samples)
+        return ClockEstimate(offset=offset, uncertainty=rtt / 2.0, rtt=rtt, samples=self._total)

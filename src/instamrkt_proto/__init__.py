@@ -8,8 +8,9 @@ the codec, the events and the errors. See the README for a walk-through.
 from __future__ import annotations
 
 from .auth import Credentials, connection_url, digest
-from .client import ClientConfig, ClientConnection, Metrics
+from .client import ClientConnection
 from .codes import DEFAULT_OPCODES, DEFAULT_RESPONSE_CODES, IDEMPOTENT, REPLIES, Op, Res
+from .config import ClientConfig, Metrics
 from .errors import (
     AuthenticationError,
     ConnectionClosed,

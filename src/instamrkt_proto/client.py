@@ -25,12 +25,12 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import attrs
 import orjson
 
 from . import codes
 from .auth import Credentials, connection_url
 from .codec import converter, decode_server_message, encode_params, frame_request
+from .config import ClientConfig, Metrics
 from .correlation import Correlator, PendingRequest
 from .errors import (
     AuthenticationError,
@@ -61,13 +61,13 @@ from .events import (
     Reconnected,
     RequestFailed,
     Response,
-    Stale,
     UncorrelatedError,
 )
+from .session import GameRegistry, Restore
 from .state import IGNORED, TRANSITIONS, USER_SENDABLE, Input, State
-from .timing import Backoff, ClockEstimate, ClockEstimator, RateLimit, RateLimiter
+from .timing import ClockEstimate, ClockEstimator, RateLimiter
 
-__all__ = ("ClientConfig", "ClientConnection", "Metrics")
+__all__ = ("ClientConfig", "ClientConnection", "Metrics")  # config re-exported for convenience
 
 log = logging.getLogger("instamrkt_proto.client")
 wire_log = logging.getLogger("instamrkt_proto.wire")
@@ -75,50 +75,6 @@ wire_log = logging.getLogger("instamrkt_proto.wire")
 _CONNECTED = frozenset({State.OPEN, State.LOGGING_ON, State.LOGGED_ON, State.RESTORING})
 _FATAL_STATUS = frozenset({400, 401, 403})
 _DEFAULT: Any = object()
-
-
-@attrs.frozen(slots=True, kw_only=True)
-class ClientConfig:
-    """Policy knobs; every default is documented in the README ("Configuration").
-
-    ``None`` disables a timer or a limit.
-    """
-
-    request_timeout: float | None = 30.0
-    keepalive_interval: float | None = 20.0
-    keepalive_timeout: float = 10.0
-    connect_timeout: float | None = 10.0
-    reconnect: bool = True
-    backoff: Backoff = Backoff()
-    max_reconnect_attempts: int | None = None
-    stable_after: float = 30.0
-    max_message_size: int | None = 1 << 20
-    max_outstanding: int | None = 1024
-    rate_limit: RateLimit | None = None
-    game_stale_after: float | None = None
-    retry_idempotent: bool = False
-    restore_session: bool = True
-
-
-@attrs.frozen(slots=True, kw_only=True)
-class Metrics:
-    """A snapshot of what an operator wants on a dashboard."""
-
-    state: State
-    rtt: float | None
-    rtt_min: float | None
-    reconnects: int
-    outstanding: int
-    last_message_age: float | None
-
-
-@attrs.define(slots=True)
-class _Restore:
-    logon: bool
-    rejoin: list[Any] = attrs.Factory(list)
-    waiting: int = 0
-    rejoined: list[str] = attrs.Factory(list)
-    failed: list[str] = attrs.Factory(list)
 
 
 class ClientConnection:
@@ -152,9 +108,7 @@ class ClientConnection:
         self._next_id = 1
         self._last_nonce = 0
         self._had_logon = False
-        self._joined: dict[str, Any] = {}
-        self._game_seen: dict[str, float] = {}
-        self._stale: set[str] = set()
+        self._games = GameRegistry()
         self._now = 0.0
         self._last_inbound: float | None = None
         self._keepalive: PendingRequest | None = None
@@ -165,7 +119,7 @@ class ClientConnection:
         self._disconnected_at: float | None = None
         self._attempt = 0
         self._penalty = 0
-        self._restore: _Restore | None = None
+        self._restore: Restore | None = None
         self._reconnects = 0
         self._rtt: float | None = None
         self._rtt_min: float | None = None
@@ -197,7 +151,7 @@ class ClientConnection:
     @property
     def joined_games(self) -> tuple[str, ...]:
         """Games joined on this session (re-joined after a reconnect)."""
-        return tuple(self._joined)
+        return tuple(self._games)
 
     @property
     def clock(self) -> ClockEstimate | None:
@@ -389,10 +343,7 @@ class ClientConnection:
                 candidates.append(self._keepalive_deadline())
                 stale_after = self.config.game_stale_after
                 if stale_after is not None:
-                    candidates.extend(
-                        seen + stale_after for gid, seen in self._game_seen.items()
-                        if gid not in self._stale
-                    )
+                    candidates.extend(self._games.stale_deadlines(stale_after))
         candidates.extend(r.deadline for r in self._corr.live())
         present = [c for c in candidates if c is not None]
         return min(present) if present else None
@@ -414,10 +365,7 @@ class ClientConnection:
         if self._state in _CONNECTED:
             self._check_keepalive(now)
         if self._state in _CONNECTED and self.config.game_stale_after is not None:
-            for gid, seen in self._game_seen.items():
-                if gid not in self._stale and now >= seen + self.config.game_stale_after:
-                    self._stale.add(gid)
-                    self._events.append(Stale(game_id=gid, age=now - seen))
+            self._events.extend(self._games.due_stale(now, self.config.game_stale_after))
         self._pump(now)
 
     @staticmethod
@@ -582,7 +530,7 @@ class ClientConnection:
             self._try_move(Input.LOGON_REFUSED)
             event = LogonFailed(request_id=rid, op=op, server_time=t, fields=fields)
         else:
-            self._track_games(request, res, now)
+            self._games.track(op, res, request.params, now)
             event = Response(request_id=rid, op=op, res=res, name=self._res_names.get(res),
                              fields=fields, server_time=t)
         self._events.append(event)
@@ -595,24 +543,10 @@ class ClientConnection:
             self._clock.add(request.sent_wall, t, self._wall())
         return rtt
 
-    def _track_games(self, request: PendingRequest, res: int, now: float) -> None:
-        game = request.params.get("game_id")
-        if game is None:
-            return
-        if request.op == codes.Op.JOIN_GAME and res == codes.Res.GAME_JOINED:
-            self._joined[str(game)] = game
-            self._game_seen[str(game)] = now
-            self._stale.discard(str(game))
-        elif request.op == codes.Op.LEAVE_GAME and res == codes.Res.GAME_LEFT:
-            self._joined.pop(str(game), None)
-            self._game_seen.pop(str(game), None)
-            self._stale.discard(str(game))
-
     def _push(self, res: int, fields: dict[str, Any], t: int | None, now: float) -> None:
         game = fields.get("game_id")
-        if game is not None and str(game) in self._game_seen:
-            self._game_seen[str(game)] = now
-            self._stale.discard(str(game))
+        if game is not None:
+            self._games.saw(game, now)
         self._events.append(Push(res=res, name=self._res_names.get(res), fields=fields,
                                  server_time=t))
 
@@ -720,7 +654,7 @@ class ClientConnection:
 
     def _begin_restore(self, now: float) -> None:
         logon = self._had_logon and self.config.restore_session
-        self._restore = _Restore(logon=logon)
+        self._restore = Restore(logon=logon)
         if logon:
             self._corr.submit(self._new_request(codes.Op.LOGON, {}, now, _DEFAULT, None, False,
                                                 internal="logon"), first=True)
@@ -730,7 +664,7 @@ class ClientConnection:
     def _rejoin(self, now: float) -> None:
         restore = self._restore
         assert restore is not None
-        games = list(self._joined.values()) if self.config.restore_session else []
+        games = self._games.game_ids() if self.config.restore_session else []
         for game in reversed(games):
             request = self._new_request(codes.Op.JOIN_GAME, {"game_id": game}, now, _DEFAULT,
                                         None, False, internal="rejoin")
@@ -767,12 +701,11 @@ class ClientConnection:
         game = str(request.params.get("game_id"))
         if res == codes.Res.GAME_JOINED:
             restore.rejoined.append(game)
-            self._game_seen[game] = now
+            self._games.saw(game, now)
         else:
             restore.failed.append(game)
             if res == codes.ERROR_RES:
-                self._joined.pop(game, None)  # the server refused it: forget the game
-                self._game_seen.pop(game, None)
+                self._games.forget(game)  # the server refused it: forget the game
         restore.waiting -= 1
         if restore.waiting <= 0:
             self._end_restore(now)
@@ -781,15 +714,10 @@ class ClientConnection:
         restore = self._restore
         assert restore is not None and self._disconnected_at is not None
         self._move(Input.RESTORED if restore.logon else Input.RESTORED_OPEN)
-        advice = ["get_my_current_balance"] if restore.logon else []
-        for game in restore.rejoined:
-            advice += [f"get_game_details(game_id={game})",
-                       f"list_all_betting_pools_for_game(game_id={game})",
-                       f"list_my_running_pools_for_game(game_id={game})"]
         self._reconnects += 1
         self._events.append(Reconnected(
             disconnected_at=self._disconnected_at, reconnected_at=now, attempts=self._attempt,
             relogged_on=restore.logon, rejoined=tuple(restore.rejoined),
-            rejoin_failed=tuple(restore.failed), advice=tuple(advice)))
+            rejoin_failed=tuple(restore.failed), advice=restore.advice()))
         self._disconnected_at = None
         self._restore = None

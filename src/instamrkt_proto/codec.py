@@ -27,8 +27,8 @@ __all__ = (
     "decode_server_message",
     "encode_params",
     "encode_request",
-    "frame_request",
     "encode_response",
+    "frame_request",
     "lenient_int",
 )
 
@@ -41,7 +41,7 @@ _dumps = orjson.dumps
 
 def lenient_int(value: Any) -> int | None:
     """An int from an int, an integral float or a numeric string; None for null/"None"."""
-    if value is None or value == "None" or value == "":
+    if value is None or value in {"None", ""}:
         return None
     if type(value) is int:
         return value

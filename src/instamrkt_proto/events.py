@@ -44,7 +44,6 @@ __all__ = (
     "UncorrelatedError",
 )
 
-_event = attrs.frozen(slots=True, kw_only=True)
 
 
 def redact_url(url: str) -> str:
@@ -57,7 +56,7 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
 
 
-@_event
+@attrs.frozen(slots=True, kw_only=True)
 class Event:
     """Base class of all events."""
 
@@ -65,7 +64,7 @@ class Event:
 # -- lifecycle ------------------------------------------------------------------------------
 
 
-@_event
+@attrs.frozen(slots=True, kw_only=True)
 class Connecting(Event):
     """The transport must open a websocket to ``url`` now (it carries a fresh nonce).
 
@@ -81,12 +80,12 @@ class Connecting(Event):
         return redact_url(self.url)
 
 
-@_event
+@attrs.frozen(slots=True, kw_only=True)
 class Connected(Event):
     """The websocket handshake succeeded; requests can flow."""
 
 
-@_event
+@attrs.frozen(slots=True, kw_only=True)
 class CloseTransport(Event):
     """The core gave up on this connection (dead peer, oversized message, close()).
 
@@ -97,7 +96,7 @@ class CloseTransport(Event):
     reason: str
 
 
-@_event
+@attrs.frozen(slots=True, kw_only=True)
 class Closed(Event):
     """The connection is gone. ``reconnect_at`` is set when the core will try again."""
 
@@ -111,7 +110,7 @@ class Closed(Event):
         return self.reconnect_at is not None
 
 
-@_event
+@attrs.frozen(slots=True, kw_only=True)
 class Reconnected(Event):
     """A new connection replaced a lost one and the session was restored on it.
 
@@ -135,7 +134,7 @@ class Reconnected(Event):
 # -- replies (settle exactly one request) ---------------------------------------------------
 
 
-@_event
+@attrs.frozen(slots=True, kw_only=True)
 class RequestSettled(Event):
     """Base of the events that settle the request with ``request_id``."""
 
@@ -143,7 +142,7 @@ class RequestSettled(Event):
     op: int
 
 
-@_event
+@attrs.frozen(slots=True, kw_only=True)
 class Pong(RequestSettled):
     """Reply to ping: ``rtt`` in seconds (monotonic), ``server_time`` in epoch ms."""
 
@@ -151,7 +150,7 @@ class Pong(RequestSettled):
     server_time: int | None = None
 
 
-@_event
+@attrs.frozen(slots=True, kw_only=True)
 class OpcodeTable(RequestSettled):
     """Reply to get_opcodes: name -> number maps as the server sent them."""
 
@@ -160,7 +159,7 @@ class OpcodeTable(RequestSettled):
     server_time: int | None = None
 
 
-@_event
+@attrs.frozen(slots=True, kw_only=True)
 class LoggedOn(RequestSettled):
     """Logon succeeded. ``already_logged_in`` is True for res 112, which is success too."""
 
@@ -169,7 +168,7 @@ class LoggedOn(RequestSettled):
     fields: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
 
 
-@_event
+@attrs.frozen(slots=True, kw_only=True)
 class LogonFailed(RequestSettled):
     """Logon refused (res 110): the session key is not (or no longer) valid."""
 
@@ -177,7 +176,7 @@ class LogonFailed(RequestSettled):
     fields: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
 
 
-@_event
+@attrs.frozen(slots=True, kw_only=True)
 class Response(RequestSettled):
     """The reply to a generic request."""
 
@@ -187,7 +186,7 @@ class Response(RequestSettled):
     server_time: int | None = None
 
 
-@_event
+@attrs.frozen(slots=True, kw_only=True)
 class RequestFailed(RequestSettled):
     """The request ended without a reply; ``error`` says how (and is what adapters raise)."""
 
@@ -197,7 +196,7 @@ class RequestFailed(RequestSettled):
 # -- pushes and diagnostics -----------------------------------------------------------------
 
 
-@_event
+@attrs.frozen(slots=True, kw_only=True)
 class Push(Event):
     """A server message that answers no outstanding request."""
 
@@ -207,7 +206,7 @@ class Push(Event):
     server_time: int | None = None
 
 
-@_event
+@attrs.frozen(slots=True, kw_only=True)
 class LateReply(Event):
     """The reply to a request that had already been settled (timed out, outcome unknown).
 
@@ -221,7 +220,7 @@ class LateReply(Event):
     server_time: int | None = None
 
 
-@_event
+@attrs.frozen(slots=True, kw_only=True)
 class UncorrelatedError(Event):
     """A res 666 that could belong to more than one outstanding request.
 
@@ -233,7 +232,7 @@ class UncorrelatedError(Event):
     candidates: tuple[int, ...] = ()
 
 
-@_event
+@attrs.frozen(slots=True, kw_only=True)
 class ProtocolError(Event):
     """A received message was malformed; the connection carries on (unless it was too big)."""
 
@@ -241,7 +240,7 @@ class ProtocolError(Event):
     size: int
 
 
-@_event
+@attrs.frozen(slots=True, kw_only=True)
 class Stale(Event):
     """No push for a joined game for ``age`` seconds (only if game staleness is enabled)."""
 
@@ -249,7 +248,7 @@ class Stale(Event):
     age: float
 
 
-@_event
+@attrs.frozen(slots=True, kw_only=True)
 class PushesDropped(Event):
     """The drop-oldest overflow policy discarded ``count`` pushes just before this event."""
 

@@ -20,7 +20,7 @@ import enum
 from collections.abc import Mapping
 from types import MappingProxyType
 
-__all__ = ("IGNORED", "Input", "State", "TRANSITIONS", "USER_SENDABLE")
+__all__ = ("IGNORED", "TRANSITIONS", "USER_SENDABLE", "Input", "State")
 
 
 class State(enum.Enum):
@@ -50,7 +50,7 @@ class Input(enum.Enum):
     BACKOFF_EXPIRED = "backoff_expired"
 
 
-S, I = State, Input
+S, I = State, Input  # noqa: E741
 _CONNECTED = (S.OPEN, S.LOGGING_ON, S.LOGGED_ON, S.RESTORING)
 
 _table: dict[tuple[State, Input], State] = {

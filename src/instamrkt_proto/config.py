@@ -1,0 +1,63 @@
+"""Policy for a client session, and the metrics snapshot it reports.
+
+Every default here is documented in the README ("Configuration"); ``None`` disables a timer
+or a limit. The defaults absorb the documented fan-out bursts (one register_game_event can
+produce hundreds of pushes) and never reconnect faster than the backoff allows.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from .state import State
+from .timing import Backoff, RateLimit
+
+__all__ = ("ClientConfig", "Metrics")
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class ClientConfig:
+    """How a ``ClientConnection`` times out, keeps alive, reconnects and limits itself.
+
+    * ``request_timeout``: seconds from submission to reply (None: wait forever).
+    * ``keepalive_interval``: send ping (op 1) after this long without any inbound message.
+    * ``keepalive_timeout``: declare the peer dead if nothing at all arrives this long after
+      a keepalive ping (so detection takes at most interval + timeout).
+    * ``connect_timeout``: give up on a connection attempt after this long.
+    * ``reconnect``, ``backoff``, ``max_reconnect_attempts``, ``stable_after``: reconnect
+      with full-jitter exponential backoff; the attempt count resets once a connection has
+      stayed up ``stable_after`` seconds.
+    * ``max_message_size``: bytes per received message (None: unlimited).
+    * ``max_outstanding``: caller requests queued or in flight (None: unlimited).
+    * ``rate_limit``: strict rolling-window pacing of everything sent.
+    * ``game_stale_after``: emit ``Stale`` when a joined game has been silent this long.
+    * ``retry_idempotent``: re-send reads once on a new connection if theirs dropped.
+    * ``restore_session``: re-logon and re-join games after a reconnect.
+    """
+
+    request_timeout: float | None = 30.0
+    keepalive_interval: float | None = 20.0
+    keepalive_timeout: float = 10.0
+    connect_timeout: float | None = 10.0
+    reconnect: bool = True
+    backoff: Backoff = attrs.field(factory=Backoff)
+    max_reconnect_attempts: int | None = None
+    stable_after: float = 30.0
+    max_message_size: int | None = 1 << 20
+    max_outstanding: int | None = 1024
+    rate_limit: RateLimit | None = None
+    game_stale_after: float | None = None
+    retry_idempotent: bool = False
+    restore_session: bool = True
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class Metrics:
+    """A snapshot of what an operator wants on a dashboard."""
+
+    state: State
+    rtt: float | None
+    rtt_min: float | None
+    reconnects: int
+    outstanding: int
+    last_message_age: float | None

@@ -29,9 +29,9 @@ import orjson
 
 from . import codes
 from .auth import Credentials, connection_url
-from .codec import converter, decode_server_message, encode_params, frame_request
+from .codec import decode_server_message, encode_params, frame_request
 from .config import ClientConfig, Metrics
-from .correlation import Correlator, PendingRequest
+from .correlation import Correlator, PendingRequest, timeout_outcome
 from .errors import (
     AuthenticationError,
     ConnectionClosed,
@@ -39,10 +39,8 @@ from .errors import (
     LocalProtocolError,
     LogonError,
     MessageTooBig,
-    OutcomeUnknown,
     RemoteProtocolError,
     RequestLimitExceeded,
-    RequestTimeout,
     ServerError,
 )
 from .events import (
@@ -55,7 +53,6 @@ from .events import (
     LoggedOn,
     LogonFailed,
     OpcodeTable,
-    Pong,
     ProtocolError,
     Push,
     Reconnected,
@@ -63,6 +60,8 @@ from .events import (
     Response,
     UncorrelatedError,
 )
+from .keepalive import Keepalive, Verdict
+from .replies import reply_event
 from .session import GameRegistry, Restore
 from .state import IGNORED, TRANSITIONS, USER_SENDABLE, Input, State
 from .timing import ClockEstimate, ClockEstimator, RateLimiter
@@ -110,8 +109,8 @@ class ClientConnection:
         self._had_logon = False
         self._games = GameRegistry()
         self._now = 0.0
-        self._last_inbound: float | None = None
-        self._keepalive: PendingRequest | None = None
+        self._alive = Keepalive(self.config.keepalive_interval, self.config.keepalive_timeout)
+        self._last_message: float | None = None
         self._connect_deadline: float | None = None
         self._reconnect_at: float | None = None
         self._pacing_at: float | None = None
@@ -159,7 +158,8 @@ class ClientConnection:
         return self._clock.estimate
 
     def metrics(self, now: float) -> Metrics:
-        age = None if self._last_inbound is None else max(0.0, now - self._last_inbound)
+        last = self._last_message
+        age = None if last is None else max(0.0, now - last)
         outstanding = sum(1 for r in self._corr.live() if r.internal is None)
         return Metrics(
             state=self._state,
@@ -263,7 +263,8 @@ class ClientConnection:
             return
         self._move(Input.MADE_RESTORE if restoring else Input.MADE)
         self._connect_deadline = None
-        self._connected_at = self._last_inbound = now
+        self._connected_at = self._last_message = now
+        self._alive.reset(now)
         self._events.append(Connected())
         if restoring:
             self._begin_restore(now)
@@ -294,7 +295,7 @@ class ClientConnection:
         self._now = now
         if self._state not in _CONNECTED:
             return  # arrived after the core gave up on the connection
-        self._last_inbound = now
+        self._alive.last_inbound = self._last_message = now
         size = len(data)
         if wire_log.isEnabledFor(logging.DEBUG):
             wire_log.debug("recv %s", data[:2048])
@@ -340,7 +341,7 @@ class ClientConnection:
         else:
             candidates = [self._pacing_at]
             if state in _CONNECTED:
-                candidates.append(self._keepalive_deadline())
+                candidates.append(self._alive.deadline())
                 stale_after = self.config.game_stale_after
                 if stale_after is not None:
                     candidates.extend(self._games.stale_deadlines(stale_after))
@@ -372,35 +373,15 @@ class ClientConnection:
     def _due(deadline: float | None, now: float) -> bool:
         return deadline is not None and now >= deadline
 
-    def _keepalive_deadline(self) -> float | None:
-        interval = self.config.keepalive_interval
-        if interval is None or self._last_inbound is None:
-            return None
-        ping = self._keepalive
-        if ping is None:
-            return self._last_inbound + interval
-        if ping.sent_at is None:
-            return None  # queued behind pacing; the pacing deadline covers it
-        return ping.sent_at + self.config.keepalive_timeout
-
     def _check_keepalive(self, now: float) -> None:
-        interval = self.config.keepalive_interval
-        if interval is None or self._last_inbound is None:
-            return
-        ping = self._keepalive
-        if ping is not None and ping.sent_at is not None:
-            if now < ping.sent_at + self.config.keepalive_timeout:
-                return
-            if self._last_inbound < ping.sent_at:
-                log.info("no message for %.3g s after a keepalive ping: peer is dead",
-                         now - ping.sent_at)
-                self._drop(now, 1011, "keepalive timed out")
-                return
-            ping.settled = True  # the peer is alive, only this pong is late: keep a tombstone
-            self._keepalive = ping = None
-        if ping is None and now >= self._last_inbound + interval:
+        verdict = self._alive.check(now)
+        if verdict is Verdict.DEAD:
+            log.info("nothing received within %g s of a keepalive ping: peer is dead",
+                     self._alive.timeout)
+            self._drop(now, 1011, "keepalive timed out")
+        elif verdict is Verdict.PING:
             ping = self._new_request(codes.Op.PING, {}, now, None, None, True, internal="keepalive")
-            self._keepalive = ping
+            self._alive.ping = ping
             self._corr.submit(ping, first=True)
 
     # -- internals ---------------------------------------------------------------------------
@@ -502,37 +483,21 @@ class ClientConnection:
     def _reply(
         self, request: PendingRequest, res: int, fields: dict[str, Any], t: int | None, now: float
     ) -> None:
-        rid, op = request.id, request.op
-        event: Event
-        if op == codes.Op.PING and res == codes.Res.PONG:
-            event = Pong(request_id=rid, op=op, rtt=self._pong(request, t, now), server_time=t)
-        elif op == codes.Op.GET_OPCODES and res == codes.Res.OPCODES:
-            try:
-                opcodes = converter.structure(fields.get("opcodes") or {}, dict[str, int])
-                res_codes = converter.structure(fields.get("response_codes") or {},
-                                                dict[str, int])
-            except Exception:
-                event = RequestFailed(request_id=rid, op=op, error=RemoteProtocolError(
-                    "res 2: 'opcodes' and 'response_codes' must map names to numbers"))
-            else:
-                self._opcodes.update(opcodes)
-                self._res_names.update({v: k for k, v in res_codes.items()})
-                event = OpcodeTable(request_id=rid, op=op, opcodes=opcodes,
-                                    response_codes=res_codes, server_time=t)
-        elif op == codes.Op.LOGON and res in (codes.Res.LOGON_SUCCESS,
-                                              codes.Res.LOGON_FAIL_ALREADY_LOGGED_IN):
+        is_pong = request.op == codes.Op.PING and res == codes.Res.PONG
+        rtt = self._pong(request, t, now) if is_pong else 0.0
+        event = reply_event(request.id, request.op, res, fields, t, rtt=rtt,
+                            name=self._res_names.get(res))
+        if isinstance(event, OpcodeTable):
+            self._opcodes.update(event.opcodes)
+            self._res_names.update({v: k for k, v in event.response_codes.items()})
+        elif isinstance(event, LoggedOn):
             self._had_logon = True
             self._try_move(Input.LOGON_OK)
-            event = LoggedOn(request_id=rid, op=op, server_time=t, fields=fields,
-                             already_logged_in=res == codes.Res.LOGON_FAIL_ALREADY_LOGGED_IN)
-        elif op == codes.Op.LOGON and res == codes.Res.LOGON_FAIL:
+        elif isinstance(event, LogonFailed):
             self._had_logon = False
             self._try_move(Input.LOGON_REFUSED)
-            event = LogonFailed(request_id=rid, op=op, server_time=t, fields=fields)
-        else:
-            self._games.track(op, res, request.params, now)
-            event = Response(request_id=rid, op=op, res=res, name=self._res_names.get(res),
-                             fields=fields, server_time=t)
+        elif isinstance(event, Response):
+            self._games.track(request.op, res, request.params, now)
         self._events.append(event)
 
     def _pong(self, request: PendingRequest, t: int | None, now: float) -> float:
@@ -571,20 +536,15 @@ class ClientConnection:
             self._fail(request, ServerError(text, request.op))
 
     def _expire(self, request: PendingRequest, now: float) -> None:
-        """A request's own timeout fired."""
-        timeout = request.timeout or 0.0
+        """A request's own timeout fired; a sent one stays behind as a tombstone."""
         if request.sent_at is None:
             self._corr.remove(request)
-            self._fail(request, RequestTimeout(request.op, timeout, sent=False))
-            return
-        request.settled = True  # tombstone: its late reply must not answer anyone else
+        else:
+            request.settled = True
         if request.internal is not None:
             self._internal_reply(request, None, {}, None, now)
-        elif request.idempotent:
-            self._fail(request, RequestTimeout(request.op, timeout, sent=True))
         else:
-            self._fail(request, OutcomeUnknown(request.op, request.params,
-                                               f"no reply within {timeout:g} s"))
+            self._fail(request, timeout_outcome(request))
 
     # -- connection loss and reconnect -------------------------------------------------------
 
@@ -629,28 +589,10 @@ class ClientConnection:
         self._events.append(Closed(code=code, reason=reason or str(error), error=error))
 
     def _abandon_wire(self, error: InstamrktError, *, keep_queue: bool) -> None:
-        """Settle what this connection carried; keep queued requests for the next one."""
-        self._keepalive = None
+        self._alive.reset(None)
         self._restore = None
-        retry: list[PendingRequest] = []
-        for request in self._corr.wire:
-            if request.settled or request.internal is not None:
-                continue
-            if not request.idempotent:
-                self._fail(request, OutcomeUnknown(request.op, request.params, error.args[0]))
-            elif keep_queue and request.retries > 0:
-                request.retries -= 1
-                request.sent_at = request.sent_wall = None
-                retry.append(request)
-            else:
-                self._fail(request, error)
-        self._corr.wire = []
-        queue = [r for r in self._corr.queue if r.internal is None]
-        if not keep_queue:
-            for request in queue:
-                self._fail(request, error)
-            queue = []
-        self._corr.queue = retry + queue
+        for request, outcome in self._corr.abandon(error, keep_queue=keep_queue):
+            self._fail(request, outcome)
 
     def _begin_restore(self, now: float) -> None:
         logon = self._had_logon and self.config.restore_session
@@ -681,8 +623,8 @@ class ClientConnection:
         if kind == "keepalive":
             if res == codes.Res.PONG:
                 self._pong(request, t, now)
-            if self._keepalive is request:
-                self._keepalive = None
+            if self._alive.ping is request:
+                self._alive.ping = None
             return
         restore = self._restore
         if restore is None:

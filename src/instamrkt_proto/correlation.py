@@ -24,8 +24,9 @@ from typing import Any
 import attrs
 
 from .codes import ECHO_KEYS
+from .errors import InstamrktError, OutcomeUnknown, RequestTimeout
 
-__all__ = ("Correlator", "PendingRequest")
+__all__ = ("Correlator", "PendingRequest", "timeout_outcome")
 
 
 @attrs.define(slots=True, eq=False)
@@ -144,3 +145,42 @@ class Correlator:
     def live(self) -> Iterator[PendingRequest]:
         """Requests not yet settled (queued or on the wire)."""
         return (r for r in self if not r.settled)
+
+    def abandon(
+        self, error: InstamrktError, *, keep_queue: bool
+    ) -> list[tuple[PendingRequest, InstamrktError]]:
+        """The connection is gone: settle what it carried; returns (request, error) pairs.
+
+        A non-idempotent request on the wire gets ``OutcomeUnknown`` (it may have taken
+        effect; it is never re-sent). A read with a retry left goes back to the front of the
+        queue. Queued requests never reached the wire: they wait for the next connection
+        (``keep_queue``) or fail with ``error``. Internal requests and tombstones vanish.
+        """
+        failed: list[tuple[PendingRequest, InstamrktError]] = []
+        retry: list[PendingRequest] = []
+        for request in self.wire:
+            if request.settled or request.internal is not None:
+                continue
+            if not request.idempotent:
+                failed.append((request, OutcomeUnknown(request.op, request.params, str(error))))
+            elif keep_queue and request.retries > 0:
+                request.retries -= 1
+                request.sent_at = request.sent_wall = None
+                retry.append(request)
+            else:
+                failed.append((request, error))
+        queue = [r for r in self.queue if r.internal is None]
+        if not keep_queue:
+            failed.extend((request, error) for request in queue)
+            queue = []
+        self.wire = []
+        self.queue = retry + queue
+        return failed
+
+
+def timeout_outcome(request: PendingRequest) -> InstamrktError:
+    """What a caller's request becomes when its own timeout fires."""
+    timeout = request.timeout or 0.0
+    if request.sent_at is None or request.idempotent:
+        return RequestTimeout(request.op, timeout, sent=request.sent_at is not None)
+    return OutcomeUnknown(request.op, request.params, f"no reply within {timeout:g} s")

@@ -1,0 +1,63 @@
+"""Transport liveness: a ping (op 1) after idle, and a verdict if nothing answers.
+
+Any inbound message counts as a sign of life (websockets#1005: a big message must not look
+like a dead peer). The peer is declared dead only when *nothing at all* arrived within
+``timeout`` of a keepalive ping; if other messages arrived but this pong is late, the ping is
+left behind as a tombstone (so its late pong cannot answer a newer ping) and a fresh
+keepalive cycle starts.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from .correlation import PendingRequest
+
+__all__ = ("Keepalive", "Verdict")
+
+
+class Verdict(enum.Enum):
+    WAIT = "wait"
+    PING = "ping"
+    DEAD = "dead"
+
+
+class Keepalive:
+    __slots__ = ("interval", "last_inbound", "ping", "timeout")
+
+    def __init__(self, interval: float | None, timeout: float) -> None:
+        self.interval = interval
+        self.timeout = timeout
+        self.last_inbound: float | None = None  # None while no connection is up
+        self.ping: PendingRequest | None = None
+
+    def reset(self, now: float | None) -> None:
+        """A new connection is up at ``now`` (or, with None, none is)."""
+        self.last_inbound = now
+        self.ping = None
+
+    def deadline(self) -> float | None:
+        if self.interval is None or self.last_inbound is None:
+            return None
+        ping = self.ping
+        if ping is None:
+            return self.last_inbound + self.interval
+        if ping.sent_at is None:
+            return None  # held back by pacing: the pacing deadline covers it
+        return ping.sent_at + self.timeout
+
+    def check(self, now: float) -> Verdict:
+        """``PING``: submit a keepalive ping and store it in ``self.ping``."""
+        if self.interval is None or self.last_inbound is None:
+            return Verdict.WAIT
+        ping = self.ping
+        if ping is not None and ping.sent_at is not None:
+            if now < ping.sent_at + self.timeout:
+                return Verdict.WAIT
+            if self.last_inbound < ping.sent_at:
+                return Verdict.DEAD
+            ping.settled = True  # alive, only this pong is late: leave a tombstone
+            self.ping = ping = None
+        if ping is None and now >= self.last_inbound + self.interval:
+            return Verdict.PING
+        return Verdict.WAIT

@@ -1,0 +1,54 @@
+"""Turning a matched reply into the event that settles its request.
+
+Pure functions of (request, message): the client applies the side effects (state moves,
+name tables, the game registry) to whatever event comes back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .codec import converter
+from .codes import Op, Res
+from .errors import RemoteProtocolError
+from .events import (
+    Event,
+    LoggedOn,
+    LogonFailed,
+    OpcodeTable,
+    Pong,
+    RequestFailed,
+    Response,
+)
+
+__all__ = ("reply_event",)
+
+_LOGON_OK = frozenset({Res.LOGON_SUCCESS, Res.LOGON_FAIL_ALREADY_LOGGED_IN})
+
+
+def _opcode_table(rid: int, op: int, fields: dict[str, Any], t: int | None) -> Event:
+    try:
+        opcodes = converter.structure(fields.get("opcodes") or {}, dict[str, int])
+        response_codes = converter.structure(fields.get("response_codes") or {}, dict[str, int])
+    except Exception:
+        error = RemoteProtocolError("res 2: 'opcodes' and 'response_codes' must map names to ints")
+        return RequestFailed(request_id=rid, op=op, error=error)
+    return OpcodeTable(request_id=rid, op=op, opcodes=opcodes, response_codes=response_codes,
+                       server_time=t)
+
+
+def reply_event(
+    rid: int, op: int, res: int, fields: dict[str, Any], t: int | None, *,
+    rtt: float, name: str | None,
+) -> Event:
+    """The settling event for request ``rid`` (op ``op``) answered by ``res``."""
+    if op == Op.PING and res == Res.PONG:
+        return Pong(request_id=rid, op=op, rtt=rtt, server_time=t)
+    if op == Op.GET_OPCODES and res == Res.OPCODES:
+        return _opcode_table(rid, op, fields, t)
+    if op == Op.LOGON and res in _LOGON_OK:
+        return LoggedOn(request_id=rid, op=op, server_time=t, fields=fields,
+                        already_logged_in=res == Res.LOGON_FAIL_ALREADY_LOGGED_IN)
+    if op == Op.LOGON and res == Res.LOGON_FAIL:
+        return LogonFailed(request_id=rid, op=op, server_time=t, fields=fields)
+    return Response(request_id=rid, op=op, res=res, name=name, fields=fields, server_time=t)

@@ -290,6 +290,15 @@ class ClientConnection:
             return
         self._lost(now, code, reason or "connection lost")
 
+    def note_alive(self, now: float) -> None:
+        """The transport knows the peer is alive although no message was read.
+
+        Under back-pressure the adapter stops reading, so unread messages wait in the socket;
+        calling this keeps the keepalive from mistaking the pause for a dead peer.
+        """
+        if self._state in _CONNECTED:
+            self._alive.last_inbound = now
+
     def receive_message(self, data: bytes | str, now: float) -> None:
         """One complete websocket message from the server."""
         self._now = now

@@ -1,0 +1,109 @@
+"""Bounded, observable delivery of pushes and lifecycle events to the application.
+
+Every adapter keeps its pushes in one ``PushBuffer``; only the waiting differs (an anyio
+event, a condition variable, a blocking read). Replies never come here: they settle their
+request. The overflow policy is the caller's choice, because no default is right for every
+app (client-features #6):
+
+* ``Overflow.BACKPRESSURE`` (default): when full, the adapter stops reading the socket, so
+  TCP pushes back on the server. Nothing is lost; the buffer may exceed ``capacity`` by at
+  most the messages of one read (one network chunk).
+* ``Overflow.FAIL``: the push that does not fit is discarded and the next read of events
+  raises ``ConsumerTooSlow`` (once); delivery then carries on.
+* ``Overflow.DROP_OLDEST``: the oldest push is discarded; the consumer then receives a
+  ``PushesDropped(count)`` event exactly where the gap is, with the exact count.
+
+The default capacity (10,000) absorbs the documented fan-out of one register_game_event
+(366 + N x 362 + N x 815) for any realistic N.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import deque
+
+import attrs
+
+from instamrkt_proto import ConsumerTooSlow, Event, PushesDropped
+
+__all__ = ("DeliveryMetrics", "Overflow", "PushBuffer")
+
+
+class Overflow(enum.Enum):
+    BACKPRESSURE = "backpressure"
+    FAIL = "fail"
+    DROP_OLDEST = "drop_oldest"
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class DeliveryMetrics:
+    depth: int
+    high_water: int
+    dropped: int
+    delivered: int
+
+
+class PushBuffer:
+    """A FIFO of events with a capacity and an overflow policy. Not thread-safe itself."""
+
+    __slots__ = ("_events", "_gap", "_pending_error", "capacity", "delivered", "dropped",
+                 "high_water", "overflow")
+
+    def __init__(self, capacity: int | None = 10_000,
+                 overflow: Overflow | str = Overflow.BACKPRESSURE) -> None:
+        if capacity is not None and capacity < 1:
+            raise ValueError("capacity must be at least 1 (or None for unbounded)")
+        self.capacity = capacity
+        self.overflow = Overflow(overflow)
+        self._events: deque[Event] = deque()
+        self._gap = 0
+        self._pending_error: ConsumerTooSlow | None = None
+        self.high_water = 0
+        self.dropped = 0
+        self.delivered = 0
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+    @property
+    def full(self) -> bool:
+        """True when a back-pressure adapter must stop reading."""
+        return self.capacity is not None and len(self._events) >= self.capacity
+
+    def put(self, event: Event) -> None:
+        events = self._events
+        if self.capacity is not None and len(events) >= self.capacity:
+            if self.overflow is Overflow.DROP_OLDEST:
+                events.popleft()
+                self._gap += 1
+                self.dropped += 1
+            elif self.overflow is Overflow.FAIL:
+                self.dropped += 1
+                self._pending_error = ConsumerTooSlow(self.capacity)
+                return
+        events.append(event)
+        self.high_water = max(self.high_water, len(events))
+
+    def get(self) -> Event | None:
+        """The next event, ``PushesDropped`` for a gap, or None if empty.
+
+        Raises ``ConsumerTooSlow`` once after an overflow under ``Overflow.FAIL``.
+        """
+        error = self._pending_error
+        if error is not None:
+            self._pending_error = None
+            raise error
+        if self._gap:
+            gap, self._gap = self._gap, 0
+            return PushesDropped(count=gap)
+        if not self._events:
+            return None
+        self.delivered += 1
+        return self._events.popleft()
+
+    def ready(self) -> bool:
+        return bool(self._events or self._gap or self._pending_error)
+
+    def metrics(self) -> DeliveryMetrics:
+        return DeliveryMetrics(depth=len(self._events), high_water=self.high_water,
+                               dropped=self.dropped, delivered=self.delivered)

@@ -46,6 +46,15 @@ from .events import (
     Stale,
     UncorrelatedError,
 )
+from .server import (
+    BadRequest,
+    Handshake,
+    RequestAnswered,
+    RequestReceived,
+    ServerConnection,
+    ServerEvent,
+    ServerState,
+)
 from .state import State
 from .timing import Backoff, ClockEstimate, RateLimit
 
@@ -56,6 +65,7 @@ __all__ = (
     "REPLIES",
     "AuthenticationError",
     "Backoff",
+    "BadRequest",
     "ClientConfig",
     "ClientConnection",
     "ClockEstimate",
@@ -67,6 +77,7 @@ __all__ = (
     "ConsumerTooSlow",
     "Credentials",
     "Event",
+    "Handshake",
     "InstamrktError",
     "LateReply",
     "LocalProtocolError",
@@ -85,13 +96,18 @@ __all__ = (
     "RateLimit",
     "Reconnected",
     "RemoteProtocolError",
+    "RequestAnswered",
     "RequestFailed",
     "RequestLimitExceeded",
+    "RequestReceived",
     "RequestSettled",
     "RequestTimeout",
     "Res",
     "Response",
+    "ServerConnection",
     "ServerError",
+    "ServerEvent",
+    "ServerState",
     "Stale",
     "State",
     "UncorrelatedError",

@@ -1,0 +1,524 @@
+"""A local reference Instamrkt server on anyio, for rehearsals, tests and demos.
+
+It speaks real websocket framing through the sans-I/O layer of the ``websockets`` library
+(no compression extension is offered) and the Instamrkt protocol through
+``instamrkt_proto.ServerConnection``, so a client tested against it meets the same codec and
+handshake rules it would meet in production, plus the faults in ``Faults``. The application
+behind it is the in-memory ``Market`` from ``rehearsal.py``. It runs on asyncio and trio.
+
+Each connection has one reader task (feeds bytes in, answers requests), one writer task
+(drains a bounded queue of outgoing messages, applying delays and drops) and one push task.
+Writes to the socket go through a lock, because the reader also writes (pongs, close
+echoes). A full queue blocks the reader (backpressure) for replies and drops pushes
+(counted in ``stats.pushes_dropped``), as a server protecting itself from a slow consumer.
+
+Authentication happens before the upgrade: a bad digest or unknown user gets HTTP 403, a
+missing parameter HTTP 400, and no websocket is ever opened. The websockets library's own
+debug log would print the request target, which holds the digest, so its logger is kept
+below DEBUG.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import ssl
+import time
+from collections.abc import Callable, Iterator, Mapping
+from types import TracebackType
+from typing import Any
+
+import anyio
+import anyio.abc
+import attrs
+from anyio.streams.tls import TLSStream
+from websockets.frames import Frame, Opcode
+from websockets.http11 import Request
+from websockets.protocol import State
+from websockets.server import ServerProtocol
+
+from instamrkt_proto.auth import Credentials
+from instamrkt_proto.server import (
+    BadRequest,
+    RequestAnswered,
+    RequestReceived,
+    ServerConnection,
+)
+
+from .rehearsal import Faults, Market, ServerStats
+
+__all__ = ("ReferenceServer",)
+
+log = logging.getLogger("instamrkt_transports.server")
+_DATA = frozenset({Opcode.TEXT, Opcode.BINARY, Opcode.CONT})
+_NETWORK_ERRORS = (anyio.BrokenResourceError, anyio.ClosedResourceError, anyio.EndOfStream,
+                   OSError, ssl.SSLError)
+
+
+class _NoDebugLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """websockets logs request targets (with the digest) at DEBUG: never enable it."""
+
+    def isEnabledFor(self, level: int) -> bool:
+        return level > logging.DEBUG and self.logger.isEnabledFor(level)
+
+
+_WS_LOG = _NoDebugLogger(logging.getLogger("instamrkt_transports.server.websockets"), {})
+
+
+def _wall_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class _Out:
+    __slots__ = ("code", "data", "kind")
+
+    def __init__(self, kind: str, data: bytes = b"", code: int = 1000) -> None:
+        self.kind = kind  # "reply", "push", "raw" or "close" (data is then the reason)
+        self.data = data
+        self.code = code
+
+
+class _Session:
+    """One accepted websocket connection and what the server tracks about it."""
+
+    def __init__(self, stream: anyio.abc.ByteStream, proto: ServerProtocol,
+                 core: ServerConnection, user_id: str, queue_size: int) -> None:
+        self.stream = stream
+        self.proto = proto
+        self.core = core
+        self.user_id = user_id
+        self.out_send, self.out_recv = anyio.create_memory_object_stream[_Out](queue_size)
+        self.lock = anyio.Lock()
+        self.scope = anyio.CancelScope()
+        self.joined: set[str] = set()
+        self.sources: dict[str, Iterator[tuple[int, dict[str, Any]]]] = {}
+        self.fragments: list[bytes] = []
+        self.requests = 0
+        self.replies = 0
+        self.closing = False
+        self.eof_sent = False
+
+
+class ReferenceServer:
+    """The reference server. Use ``async with ReferenceServer(...) as server:``.
+
+    ``users`` maps user id to session key (``add_user`` adds more while running). ``port=0``
+    picks a free port (read ``port``/``url`` after start). ``ssl_context`` turns on TLS
+    (``wss://``). ``faults`` are the server-wide fault knobs; ``faults_for(user_id)`` gives a
+    user their own. ``max_message_size`` (bytes, ``None`` = unlimited) closes a connection
+    that sends more with code 1009; ``queue_size`` bounds each connection's outgoing queue.
+    ``require_logon`` makes ops other than 1, 2 and 100 fail with 666 before logon.
+    ``close_timeout`` bounds the closing handshake and graceful shutdown (seconds).
+
+    ``start()`` and ``aclose()`` must be awaited from the same task (they enter and leave a
+    task group); prefer ``async with``. Everything else must run on the server's event loop;
+    from another thread use ``ServerThread``.
+    """
+
+    def __init__(
+        self,
+        users: Mapping[str | int, str] | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        ssl_context: ssl.SSLContext | None = None,
+        faults: Faults | None = None,
+        max_message_size: int | None = 2**20,
+        queue_size: int = 256,
+        initial_balance: int = 1000,
+        require_logon: bool = False,
+        handshake_timeout: float = 10.0,
+        close_timeout: float = 2.0,
+        wall_clock: Callable[[], int] = _wall_ms,
+    ) -> None:
+        self.users: dict[str, str] = {str(k): v for k, v in (users or {}).items()}
+        self.host = host
+        self._port = port
+        self.ssl_context = ssl_context
+        self.faults = faults or Faults()
+        self.user_faults: dict[str, Faults] = {}
+        self.max_message_size = max_message_size
+        self.queue_size = queue_size
+        self.require_logon = require_logon
+        self.handshake_timeout = handshake_timeout
+        self.close_timeout = close_timeout
+        self._wall = wall_clock
+        self.market = Market(wall_clock, initial_balance)
+        self.stats = ServerStats()
+        self._sessions: set[_Session] = set()
+        self._tg: anyio.abc.TaskGroup | None = None
+        self._listener: anyio.abc.Listener[Any] | None = None
+        self._accept_scope: anyio.CancelScope | None = None
+        self._drained: anyio.Event | None = None
+
+    def __repr__(self) -> str:
+        where = self.url if self._tg is not None else "not started"
+        return f"<ReferenceServer {where} users={len(self.users)} sessions={len(self._sessions)}>"
+
+    # -- configuration -----------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """``ws://host:port/`` or ``wss://``; valid once started."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{'wss' if self.ssl_context else 'ws'}://{host}:{self._port}/"
+
+    def add_user(self, user_id: str | int, session_key: str) -> Credentials:
+        """Register a user (effective for the next handshake) and return its credentials."""
+        credentials = Credentials(user_id, session_key)
+        self.users[credentials.user_id] = session_key
+        return credentials
+
+    def credentials(self, user_id: str | int | None = None) -> Credentials:
+        """Credentials of ``user_id`` (default: the first user)."""
+        uid = str(user_id) if user_id is not None else next(iter(self.users))
+        return Credentials(uid, self.users[uid])
+
+    def faults_for(self, user_id: str | int) -> Faults:
+        """The user's own fault knobs, created on first use as a copy of the server-wide ones."""
+        uid = str(user_id)
+        if uid not in self.user_faults:
+            self.user_faults[uid] = attrs.evolve(self.faults)
+        return self.user_faults[uid]
+
+    def _faults(self, user_id: str) -> Faults:
+        return self.user_faults.get(user_id, self.faults)
+
+    def connected_users(self) -> list[str]:
+        """User ids of the open connections (one entry per connection)."""
+        return sorted(s.user_id for s in self._sessions)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def __aenter__(self) -> ReferenceServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        await self.aclose()
+
+    async def start(self) -> None:
+        """Bind and start accepting connections."""
+        if self._tg is not None:
+            raise RuntimeError("the server is already started")
+        listener = await anyio.create_tcp_listener(local_host=self.host, local_port=self._port)
+        self._port = listener.extra(anyio.abc.SocketAttribute.local_port)
+        self._listener = listener
+        tg = anyio.create_task_group()
+        await tg.__aenter__()
+        self._tg = tg
+        self._accept_scope = anyio.CancelScope()
+        tg.start_soon(self._accept_loop, listener, self._accept_scope)
+        log.info("reference server listening on %s", self.url)
+
+    async def _accept_loop(self, listener: anyio.abc.Listener[Any],
+                           scope: anyio.CancelScope) -> None:
+        assert self._tg is not None
+        try:
+            with scope:
+                await listener.serve(self._connection, self._tg)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await listener.aclose()
+            self._listener = None
+
+    async def aclose(self) -> None:
+        """Graceful shutdown: stop accepting, close every websocket with 1001, then cancel.
+
+        Connections get ``close_timeout`` seconds to complete the closing handshake.
+        """
+        tg, self._tg = self._tg, None
+        if tg is None:
+            return
+        try:
+            if self._accept_scope is not None:
+                self._accept_scope.cancel()
+            while self._listener is not None:  # the accept loop closes it as it exits
+                await anyio.sleep(0)
+            self._drained = anyio.Event()
+            with anyio.move_on_after(self.close_timeout):
+                async with anyio.create_task_group() as closers:
+                    for session in list(self._sessions):
+                        closers.start_soon(self._send_close, session, 1001, "server shutting down")
+                if self._sessions:
+                    await self._drained.wait()
+        finally:
+            tg.cancel_scope.cancel()
+            await tg.__aexit__(None, None, None)
+            log.info("reference server on port %d closed", self._port)
+
+    # -- on-demand actions (call on the server's loop) ---------------------------------------
+
+    def push(self, user_id: str | int | None, res: int, /, **fields: Any) -> int:
+        """Push ``res`` with ``fields`` to every connection of ``user_id`` (None: everyone).
+
+        Returns how many connections it was queued to (a full queue drops it).
+        """
+        targets = [s for s in self._sessions if user_id is None or s.user_id == str(user_id)]
+        return sum(self._push_nowait(s, res, fields) for s in targets)
+
+    def burst(self, game_id: str | int, n: int) -> int:
+        """Queue ``n`` pushes (366, 362, 815 in turn) to every connection that joined the game.
+
+        Returns the number of messages queued.
+        """
+        game = str(game_id)
+        queued = 0
+        for session in [s for s in self._sessions if game in s.joined]:
+            source = self._source(session, game)
+            queued += sum(self._push_nowait(session, *next(source)) for _ in range(n))
+        return queued
+
+    def close_connections(self, user_id: str | int | None = None, code: int = 1001,
+                          reason: str = "") -> int:
+        """Close the connections of ``user_id`` (None: all) with ``code`` after queued replies."""
+        targets = [s for s in self._sessions if user_id is None or s.user_id == str(user_id)]
+        for session in targets:
+            self._queue_close(session, code, reason)
+        return len(targets)
+
+    # -- per connection ----------------------------------------------------------------------
+
+    async def _connection(self, raw: anyio.abc.ByteStream) -> None:
+        try:
+            async with raw:
+                stream = raw
+                if self.ssl_context is not None:
+                    with anyio.fail_after(self.handshake_timeout):
+                        stream = await TLSStream.wrap(raw, server_side=True,
+                                                      ssl_context=self.ssl_context,
+                                                      standard_compatible=False)
+                await self._handshake(stream)
+        except (*_NETWORK_ERRORS, TimeoutError):
+            pass
+        except Exception:  # never let one connection take the server down
+            log.exception("reference server: connection handler failed")
+
+    async def _handshake(self, stream: anyio.abc.ByteStream) -> None:
+        proto = ServerProtocol(max_size=self.max_message_size, logger=_WS_LOG)
+        request: Request | None = None
+        with anyio.move_on_after(self.handshake_timeout):
+            while request is None and proto.state is State.CONNECTING and not proto.eof_sent:
+                try:
+                    proto.receive_data(await stream.receive(65536))
+                except anyio.EndOfStream:
+                    proto.receive_eof()
+                events = proto.events_received()
+                if events and isinstance(events[0], Request):
+                    request = events[0]
+        if request is None:
+            await self._write(stream, proto)
+            return
+        core = ServerConnection(self.users, wall_clock=self._wall,
+                                refuse_logon=lambda uid: self._faults(uid).refuse_logon,
+                                require_logon=self.require_logon)
+        verdict = core.accept(request.path)
+        if verdict.accepted:
+            response = proto.accept(request)
+        else:
+            response = proto.reject(verdict.status, f"{verdict.reason}\n")
+        proto.send_response(response)
+        await self._write(stream, proto)
+        if response.status_code != 101:
+            self.stats.rejected[response.status_code] += 1
+            return
+        assert verdict.user_id is not None
+        self.stats.connections += 1
+        session = _Session(stream, proto, core, verdict.user_id, self.queue_size)
+        self._sessions.add(session)
+        try:
+            with session.scope:
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(self._writer, session)
+                    tg.start_soon(self._push_loop, session)
+                    await self._reader(session)
+                    tg.cancel_scope.cancel()
+        finally:
+            core.close()
+            self._sessions.discard(session)
+            if self._drained is not None and not self._sessions:
+                self._drained.set()
+
+    async def _write(self, stream: anyio.abc.ByteStream, proto: ServerProtocol) -> bool:
+        """Write what ``proto`` has for the wire; True once it signalled end of stream."""
+        eof = False
+        for chunk in proto.data_to_send():
+            if chunk:
+                await stream.send(chunk)
+            else:
+                eof = True
+                with contextlib.suppress(NotImplementedError):  # TLS streams cannot half-close
+                    await stream.send_eof()
+        return eof
+
+    async def _flush(self, session: _Session) -> None:
+        async with session.lock:
+            if self._faults(session.user_id).silent:
+                session.proto.data_to_send()  # half-open: nothing ever reaches the wire
+                return
+            if await self._write(session.stream, session.proto):
+                session.eof_sent = True
+
+    async def _reader(self, session: _Session) -> None:
+        proto = session.proto
+        while not session.eof_sent and proto.state is not State.CLOSED:
+            try:
+                proto.receive_data(await session.stream.receive(65536))
+            except _NETWORK_ERRORS:
+                proto.receive_eof()
+            for frame in proto.events_received():
+                if isinstance(frame, Frame) and frame.opcode in _DATA:
+                    session.fragments.append(bytes(frame.data))
+                    if frame.fin:
+                        message = b"".join(session.fragments)
+                        session.fragments.clear()
+                        await self._on_message(session, message)
+            await self._flush(session)
+
+    async def _on_message(self, session: _Session, data: bytes) -> None:
+        if session.closing:
+            return
+        faults = self._faults(session.user_id)
+        core = session.core
+        core.clock_skew_ms = faults.clock_skew_ms
+        core.receive_message(data)
+        replies = core.data_to_send()
+        pushes: list[tuple[int, dict[str, Any]]] = []
+        for event in core.events_received():
+            if isinstance(event, BadRequest):
+                self.stats.malformed += 1
+                continue
+            if not isinstance(event, (RequestAnswered, RequestReceived)):
+                continue
+            session.requests += 1
+            self.stats.record(time.monotonic(), session.user_id, event.op, dict(event.params))
+            if isinstance(event, RequestReceived):
+                pushes = self._execute(session, event, faults)
+                replies += core.data_to_send()
+        limit = faults.too_many_requests_after
+        if limit is not None and session.requests > limit:
+            self.stats.closed_by_fault["too_many_requests"] += 1
+            self._queue_close(session, 1008, "too many requests")
+            return
+        for reply in replies:
+            await self._queue_reply(session, reply, faults)
+        for res, fields in pushes:
+            self._push_nowait(session, res, fields)
+
+    def _execute(self, session: _Session, event: RequestReceived, faults: Faults
+                 ) -> list[tuple[int, dict[str, Any]]]:
+        if faults.silent:
+            session.core.error("not executed: the server is silent")  # discarded anyway
+            return []
+        try:
+            res, fields, pushes = self.market.handle(session.user_id, event.op,
+                                                     dict(event.params), session.joined)
+            session.core.reply(res, **fields)
+        except Exception:
+            log.exception("reference server: op %d failed", event.op)
+            session.core.error(f"op {event.op}: internal error")
+            return []
+        return pushes
+
+    async def _queue_reply(self, session: _Session, reply: bytes, faults: Faults) -> None:
+        send = session.out_send.send
+        for _ in range(faults.pushes_before_reply):
+            game = min(session.joined) if session.joined else "none"
+            res, fields = next(self._source(session, game))
+            session.core.push(res, **fields)
+            for data in session.core.data_to_send():
+                await send(_Out("push", data))
+        if faults.oversized:
+            await send(_Out("push", self._oversized(session, faults.oversized)))
+        if faults.malformed == "before":
+            await send(_Out("raw", faults.malformed_payload))
+        payload = faults.malformed_payload if faults.malformed == "instead" else reply
+        await send(_Out("reply", payload))
+
+    def _oversized(self, session: _Session, size: int) -> bytes:
+        session.core.push(901, sender="server", text="", received_at=self._wall(), channel=None)
+        base = session.core.data_to_send()[0]
+        session.core.push(901, sender="server", text="x" * max(0, size - len(base)),
+                          received_at=self._wall(), channel=None)
+        return session.core.data_to_send()[0]
+
+    def _source(self, session: _Session, game: str) -> Iterator[tuple[int, dict[str, Any]]]:
+        if game not in session.sources:
+            session.sources[game] = self.market.push_stream(game, session.user_id)
+        return session.sources[game]
+
+    def _push_nowait(self, session: _Session, res: int, fields: Mapping[str, Any]) -> bool:
+        if session.closing:
+            return False
+        session.core.push(res, **fields)
+        try:
+            for data in session.core.data_to_send():
+                session.out_send.send_nowait(_Out("push", data))
+        except (anyio.WouldBlock, anyio.BrokenResourceError, anyio.ClosedResourceError):
+            self.stats.pushes_dropped += 1
+            return False
+        return True
+
+    def _queue_close(self, session: _Session, code: int, reason: str) -> None:
+        if session.closing:
+            return
+        session.closing = True
+        try:
+            session.out_send.send_nowait(_Out("close", reason.encode(), code))
+        except anyio.WouldBlock:  # queue full: close at once, dropping the queue
+            session.scope.cancel()
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            pass
+
+    async def _push_loop(self, session: _Session) -> None:
+        """The push source of the connection's joined games, paced by ``push_interval``."""
+        while True:
+            interval = self._faults(session.user_id).push_interval
+            if not interval:
+                await anyio.sleep(0.1)  # poll: the knob may be turned on at any moment
+                continue
+            await anyio.sleep(interval)
+            for game in sorted(session.joined):
+                self._push_nowait(session, *next(self._source(session, game)))
+
+    async def _writer(self, session: _Session) -> None:
+        async for out in session.out_recv:
+            faults = self._faults(session.user_id)
+            if out.kind == "close":
+                await self._send_close(session, out.code, out.data.decode())
+                continue
+            if out.kind == "reply" and faults.reply_delay > 0:
+                await anyio.sleep(faults.reply_delay)
+            if session.proto.state is not State.OPEN:
+                continue
+            session.proto.send_text(out.data)
+            await self._flush(session)
+            if out.kind != "reply":
+                self.stats.pushes_sent += out.kind == "push"
+                continue
+            self.stats.replies_sent += 1
+            session.replies += 1
+            drop = faults.drop_after_replies
+            if drop is not None and session.replies >= drop and not faults.silent:
+                self.stats.closed_by_fault["drop"] += 1
+                session.scope.cancel()  # the stream is closed with no close frame
+                return
+
+    async def _send_close(self, session: _Session, code: int, reason: str) -> None:
+        """Start the closing handshake; cancel the connection if it does not finish in time."""
+        session.closing = True
+        if session.proto.state is State.OPEN:
+            session.proto.send_close(code, reason)
+            with anyio.move_on_after(self.close_timeout):
+                await self._flush(session)
+        if self._tg is not None:
+            self._tg.start_soon(self._close_timer, session)
+
+    async def _close_timer(self, session: _Session) -> None:
+        await anyio.sleep(self.close_timeout)
+        session.scope.cancel()

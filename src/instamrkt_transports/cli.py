@@ -1,0 +1,411 @@
+"""The ``instamrkt`` command: demo, serve, ping, opcodes, logon, request.
+
+Credentials come from ``--user-id`` or ``INSTAMRKT_USER_ID`` and from the environment
+variable ``INSTAMRKT_SESSION_KEY`` only: a secret on the command line ends up in shell
+history and ``ps``. Errors are one line on stderr with a documented exit code, never a
+traceback, never a secret.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import secrets
+import ssl
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TextIO
+
+import attrs
+
+from instamrkt_proto import (
+    AuthenticationError,
+    ConnectionClosed,
+    Credentials,
+    InstamrktError,
+    LocalProtocolError,
+    LogonError,
+    OutcomeUnknown,
+    RequestTimeout,
+    ServerError,
+)
+
+__all__ = ("EXIT_CODES", "main")
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_AUTH = 3
+EXIT_LOGON = 4
+EXIT_TIMEOUT = 5
+EXIT_CONNECTION = 6
+EXIT_SERVER_ERROR = 7
+EXIT_CODES = {
+    EXIT_OK: "success",
+    EXIT_ERROR: "unexpected error",
+    EXIT_USAGE: "bad arguments or missing credentials",
+    EXIT_AUTH: "handshake refused (HTTP 403/400: bad id, key or digest)",
+    EXIT_LOGON: "logon refused (res 110)",
+    EXIT_TIMEOUT: "no reply in time (or outcome unknown)",
+    EXIT_CONNECTION: "connection failed or lost",
+    EXIT_SERVER_ERROR: "the server answered res 666",
+}
+TRANSPORTS = ("anyio", "threaded", "blocking")
+
+
+class UsageError(Exception):
+    pass
+
+
+def _exit_code(error: BaseException) -> int:
+    for kind, code in ((AuthenticationError, EXIT_AUTH), (LogonError, EXIT_LOGON),
+                       (RequestTimeout, EXIT_TIMEOUT), (OutcomeUnknown, EXIT_TIMEOUT),
+                       (ConnectionClosed, EXIT_CONNECTION), (ServerError, EXIT_SERVER_ERROR),
+                       (LocalProtocolError, EXIT_USAGE), (UsageError, EXIT_USAGE),
+                       (OSError, EXIT_CONNECTION)):
+        if isinstance(error, kind):
+            return code
+    return EXIT_ERROR
+
+
+# -- one synchronous face over the three transports -------------------------------------------
+
+
+@contextlib.contextmanager
+def open_client(transport: str, url: str, credentials: Credentials, **options: Any
+                ) -> Iterator[Any]:
+    """A client with plain ``ping()``, ``opcodes()``, ``logon()``, ``request()`` calls."""
+    if transport == "blocking":
+        from . import blocking
+        with blocking.connect(url, credentials, **options) as client:
+            yield client
+    elif transport == "threaded":
+        from . import threaded
+        with threaded.connect(url, credentials, **options) as client:
+            yield client
+    elif transport.startswith("anyio"):
+        import anyio.from_thread
+
+        from . import anyio as anyio_transport
+        backend = transport.partition(":")[2] or "asyncio"
+        with anyio.from_thread.start_blocking_portal(backend) as portal, \
+                portal.wrap_async_context_manager(
+                    anyio_transport.connect(url, credentials, **options)) as client:
+            yield _PortalClient(portal, client)
+    else:
+        raise UsageError(f"unknown transport {transport!r}; choose from {', '.join(TRANSPORTS)}")
+
+
+@attrs.define
+class _PortalClient:
+    portal: Any
+    client: Any
+
+    def ping(self) -> Any:
+        return self.portal.call(self.client.ping)
+
+    def opcodes(self) -> Any:
+        return self.portal.call(self.client.opcodes)
+
+    def logon(self) -> Any:
+        return self.portal.call(self.client.logon)
+
+    def request(self, op: int | str, **params: Any) -> Any:
+        return self.portal.call(lambda: self.client.request(op, **params))
+
+    @property
+    def core(self) -> Any:
+        return self.client.core
+
+
+# -- output -----------------------------------------------------------------------------------
+
+
+def _jsonable(value: Any) -> Any:
+    if attrs.has(type(value)):
+        data = {"event": type(value).__name__}
+        for field in attrs.fields(type(value)):
+            if field.repr is False:
+                continue
+            data[field.name] = _jsonable(getattr(value, field.name))
+        return data
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, BaseException):
+        return {"error": type(value).__name__, "message": str(value)}
+    return value
+
+
+class Output:
+    def __init__(self, as_json: bool, stream: TextIO = sys.stdout) -> None:
+        self.as_json = as_json
+        self.stream = stream
+
+    def emit(self, text: str, data: dict[str, Any]) -> None:
+        if self.as_json:
+            print(json.dumps(data, separators=(",", ":"), default=str), file=self.stream,
+                  flush=True)
+        else:
+            print(text, file=self.stream, flush=True)
+
+
+# -- commands ---------------------------------------------------------------------------------
+
+
+def _credentials(args: argparse.Namespace) -> Credentials:
+    user_id = args.user_id or os.environ.get("INSTAMRKT_USER_ID")
+    key = os.environ.get("INSTAMRKT_SESSION_KEY")
+    if not user_id:
+        raise UsageError("no user id: pass --user-id or set INSTAMRKT_USER_ID")
+    if not key:
+        raise UsageError("no session key: set INSTAMRKT_SESSION_KEY (never on the command line)")
+    return Credentials(user_id, key)
+
+
+def _options(args: argparse.Namespace) -> dict[str, Any]:
+    options: dict[str, Any] = {"timeout": args.timeout, "reconnect": False,
+                               "connect_timeout": args.timeout}
+    if args.cafile:
+        options["ssl_context"] = ssl.create_default_context(cafile=args.cafile)
+    return options
+
+
+def _stats(rtts: Sequence[float]) -> dict[str, float]:
+    ordered = sorted(rtts)
+    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+    return {"min_ms": ordered[0] * 1e3, "median_ms": statistics.median(ordered) * 1e3,
+            "p99_ms": p99 * 1e3}
+
+
+def _progress(i: int, count: int, enabled: bool) -> None:
+    if enabled:
+        width = 30
+        done = width * i // count
+        sys.stderr.write(f"\r[{'#' * done}{'.' * (width - done)}] {i}/{count}")
+        sys.stderr.flush()
+        if i == count:
+            sys.stderr.write("\n")
+
+
+def _ping_run(client: Any, count: int, interval: float, progress: bool,
+              each: Callable[[int, Any], None] | None = None) -> list[float]:
+    rtts = []
+    for i in range(1, count + 1):
+        pong = client.ping()
+        rtts.append(pong.rtt)
+        if each is not None:
+            each(i, pong)
+        _progress(i, count, progress)
+        if interval and i < count:
+            time.sleep(interval)
+    return rtts
+
+
+def cmd_ping(args: argparse.Namespace, out: Output) -> int:
+    creds = _credentials(args)
+    progress = not args.json and args.count >= 20 and sys.stderr.isatty()
+    with open_client(args.transport, args.url, creds, **_options(args)) as client:
+        def each(i: int, pong: Any) -> None:
+            if args.json:
+                out.emit("", {"event": "Pong", "seq": i, "rtt_ms": pong.rtt * 1e3,
+                              "server_time": pong.server_time})
+            elif not progress:
+                out.emit(f"pong {i}: rtt {pong.rtt * 1e3:.3f} ms", {})
+
+        rtts = _ping_run(client, args.count, args.interval, progress, each)
+        summary = {"event": "summary", "count": len(rtts), **_stats(rtts)}
+        clock = client.core.clock
+        if clock is not None:
+            summary["clock_offset_ms"] = clock.offset
+        out.emit(f"{len(rtts)} pings: min {summary['min_ms']:.3f} ms, median "
+                 f"{summary['median_ms']:.3f} ms, p99 {summary['p99_ms']:.3f} ms", summary)
+    return EXIT_OK
+
+
+def cmd_opcodes(args: argparse.Namespace, out: Output) -> int:
+    with open_client(args.transport, args.url, _credentials(args), **_options(args)) as client:
+        table = client.opcodes()
+        if args.json:
+            out.emit("", _jsonable(table))
+        else:
+            out.emit(f"{len(table.opcodes)} ops:", {})
+            for name, number in sorted(table.opcodes.items(), key=lambda kv: kv[1]):
+                out.emit(f"  {number:>6}  {name}", {})
+            out.emit(f"{len(table.response_codes)} response codes:", {})
+            for name, number in sorted(table.response_codes.items(), key=lambda kv: kv[1]):
+                out.emit(f"  {number:>6}  {name}", {})
+    return EXIT_OK
+
+
+def cmd_logon(args: argparse.Namespace, out: Output) -> int:
+    with open_client(args.transport, args.url, _credentials(args), **_options(args)) as client:
+        event = client.logon()
+        note = " (already logged in)" if event.already_logged_in else ""
+        out.emit(f"logged on as user {client.core.credentials.user_id}{note}", _jsonable(event))
+    return EXIT_OK
+
+
+def _param(text: str) -> tuple[str, Any]:
+    key, sep, raw = text.partition("=")
+    if not sep or not key:
+        raise UsageError(f"parameter {text!r} is not key=value")
+    try:
+        return key, json.loads(raw)
+    except ValueError:
+        return key, raw
+
+
+def cmd_request(args: argparse.Namespace, out: Output) -> int:
+    params = dict(_param(p) for p in args.params)
+    op: int | str = int(args.op) if args.op.isdigit() else args.op
+    with open_client(args.transport, args.url, _credentials(args), **_options(args)) as client:
+        if args.logon:
+            client.logon()
+        event = client.request(op, **params)
+        out.emit(f"res {event.res} ({event.name or 'unnamed'}): "
+                 f"{json.dumps(event.fields, default=str)}", _jsonable(event))
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace, out: Output) -> int:
+    from .server_thread import ServerThread
+
+    user = "demo"
+    key = secrets.token_urlsafe(24)
+    transports = ["anyio:asyncio", "anyio:trio", "threaded", "blocking"]
+    with ServerThread({user: key}, backend="asyncio") as server:
+        creds = Credentials(user, key)
+        out.emit(f"reference server on {server.url} (in-process, no network needed)",
+                 {"event": "server", "url": server.url})
+        for transport in transports:
+            with open_client(transport, server.url, creds, timeout=10.0) as client:
+                logged = client.logon()
+                table = client.opcodes()
+                rtts = _ping_run(client, args.count, 0.0, False)
+                clock = client.core.clock
+                row = {"event": "transport", "transport": transport,
+                       "logged_on": True, "already_logged_in": logged.already_logged_in,
+                       "ops_offered": len(table.opcodes), "pings": len(rtts), **_stats(rtts),
+                       "clock_offset_ms": None if clock is None else clock.offset}
+                offset = "n/a" if clock is None else f"{clock.offset:+.1f} ms"
+                out.emit(f"{transport:<14} logon ok, {len(table.opcodes)} ops, "
+                         f"{len(rtts)} pings: rtt min {row['min_ms']:.3f} / median "
+                         f"{row['median_ms']:.3f} / p99 {row['p99_ms']:.3f} ms, "
+                         f"clock offset {offset}", row)
+    out.emit("demo finished: every transport connected, logged on and answered.",
+             {"event": "done", "ok": True})
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace, out: Output) -> int:
+    from .server_thread import ServerThread
+
+    if args.users:
+        try:
+            with open(args.users, encoding="utf-8") as fh:
+                users: dict[str | int, str] = {str(k): str(v) for k, v in json.load(fh).items()}
+        except (OSError, ValueError, AttributeError) as exc:
+            raise UsageError(f"cannot read users file {args.users}: {exc}") from None
+    else:
+        users = {"1": secrets.token_urlsafe(24)}
+    context = None
+    if args.tls_cert:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+    with ServerThread(users, host=args.host, port=args.port, ssl_context=context) as server:
+        out.emit(f"serving on {server.url} for {len(users)} user(s); Ctrl-C to stop",
+                 {"event": "serving", "url": server.url, "users": sorted(users)})
+        if not args.users:
+            out.emit(f"demo user id 1; its session key is in INSTAMRKT_SESSION_KEY below:\n"
+                     f"  export INSTAMRKT_USER_ID=1 INSTAMRKT_SESSION_KEY={users['1']}",
+                     {"event": "demo_user", "user_id": "1"})
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            out.emit("stopping", {"event": "stopping"})
+    return EXIT_OK
+
+
+# -- argument parsing -------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    codes = "\n".join(f"  {code}  {text}" for code, text in EXIT_CODES.items())
+    parser = argparse.ArgumentParser(
+        prog="instamrkt",
+        description="Talk to an Instamrkt websocket API endpoint, or run a local one.",
+        epilog=f"credentials: --user-id or INSTAMRKT_USER_ID, and INSTAMRKT_SESSION_KEY.\n\n"
+               f"exit codes:\n{codes}",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="run every transport against an in-process server")
+    demo.add_argument("--count", type=int, default=200, help="pings per transport (200)")
+    demo.add_argument("--json", action="store_true", help="one JSON object per line")
+    demo.set_defaults(func=cmd_demo)
+
+    serve = sub.add_parser("serve", help="run the reference server until Ctrl-C")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
+    serve.add_argument("--port", type=int, default=9999, help="port (9999; 0 = any free)")
+    serve.add_argument("--tls-cert", help="PEM certificate chain: serve wss://")
+    serve.add_argument("--tls-key", help="PEM private key for --tls-cert")
+    serve.add_argument("--users", help='JSON file {"user_id": "session_key", ...}')
+    serve.add_argument("--json", action="store_true", help="one JSON object per line")
+    serve.set_defaults(func=cmd_serve)
+
+    def client_command(name: str, helptext: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=helptext, description=helptext)
+        p.add_argument("url", help="ws:// or wss:// endpoint, e.g. wss://instamrkt.com:9999")
+        p.add_argument("--user-id", help="user id (default: $INSTAMRKT_USER_ID)")
+        p.add_argument("--transport", choices=TRANSPORTS, default="blocking",
+                       help="client adapter (blocking)")
+        p.add_argument("--timeout", type=float, default=10.0,
+                       help="seconds per request and for connecting (10)")
+        p.add_argument("--cafile", help="PEM CA bundle to verify the server (default: system)")
+        p.add_argument("--json", action="store_true", help="one JSON object per line")
+        return p
+
+    ping = client_command("ping", "measure round-trip time with op 1")
+    ping.add_argument("--count", type=int, default=4, help="pings to send (4)")
+    ping.add_argument("--interval", type=float, default=0.0, help="seconds between pings (0)")
+    ping.set_defaults(func=cmd_ping)
+    client_command("opcodes", "list the ops and response codes (op 2)").set_defaults(
+        func=cmd_opcodes)
+    client_command("logon", "log on (op 100)").set_defaults(func=cmd_logon)
+    request = client_command("request", "send any op by number or name")
+    request.add_argument("op", help="op number or documented name, e.g. join_game")
+    request.add_argument("params", nargs="*", metavar="key=value",
+                         help="parameters; values are JSON if they parse, else text")
+    request.add_argument("--logon", action="store_true", help="log on first")
+    request.set_defaults(func=cmd_request)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "count", 1) < 1:
+        parser.error("--count must be at least 1")
+    if getattr(args, "transport", "anyio") == "anyio":
+        args.transport = "anyio:asyncio"
+    out = Output(args.json)
+    try:
+        code: int = args.func(args, out)
+    except KeyboardInterrupt:
+        return 130
+    except (InstamrktError, UsageError, OSError, ssl.SSLError) as error:
+        message = str(error) or type(error).__name__
+        print(f"instamrkt: error: {message}", file=sys.stderr)
+        if args.json:
+            out.emit("", {"event": "error", "error": type(error).__name__, "message": message,
+                          "exit_code": _exit_code(error)})
+        return _exit_code(error)
+    return code
+

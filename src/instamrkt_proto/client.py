@@ -290,6 +290,19 @@ class ClientConnection:
             return
         self._lost(now, code, reason or "connection lost")
 
+    def receive_too_big(self, size: int, now: float) -> None:
+        """A message over ``max_message_size`` arrived (or the framing layer refused one).
+
+        Reported as ``ProtocolError(MessageTooBig)``; the connection is abandoned (1009),
+        because the lost message may have been a reply that will now never come.
+        """
+        if self._state not in _CONNECTED:
+            return
+        limit = self.config.max_message_size or 0
+        error = MessageTooBig(size, limit)
+        self._events.append(ProtocolError(error=error, size=size))
+        self._drop(now, 1009, "message too big")
+
     def note_alive(self, now: float) -> None:
         """The transport knows the peer is alive although no message was read.
 
@@ -310,9 +323,7 @@ class ClientConnection:
             wire_log.debug("recv %s", data[:2048])
         limit = self.config.max_message_size
         if limit is not None and size > limit:
-            error = MessageTooBig(size, limit)
-            self._events.append(ProtocolError(error=error, size=size))
-            self._drop(now, 1009, "message too big")
+            self.receive_too_big(size, now)
             return
         try:
             message = decode_server_message(data)
@@ -365,7 +376,7 @@ class ClientConnection:
         if state is State.CONNECTING and self._due(self._connect_deadline, now):
             self._events.append(CloseTransport(code=1006, reason="connect timed out"))
             self._lost(now, None, "connect timed out")
-        elif state is State.BACKOFF and self._due(self._reconnect_at, now):
+        if self._state is State.BACKOFF and self._due(self._reconnect_at, now):  # even if just now
             self._move(Input.BACKOFF_EXPIRED)
             self._reconnect_at = None
             self._start_attempt(now)
@@ -529,6 +540,7 @@ class ClientConnection:
         text = raw if raw is None or isinstance(raw, str) else str(raw)
         wire = self._corr.wire
         if len(wire) != 1:
+            self._corr.doubt()
             self._events.append(UncorrelatedError(
                 text=text, server_time=t,
                 candidates=tuple(r.id for r in wire if r.internal is None)))

@@ -23,7 +23,7 @@ import anyio
 import anyio.abc
 from anyio.streams.tls import TLSStream
 from websockets.client import ClientProtocol
-from websockets.exceptions import InvalidHandshake, InvalidStatus
+from websockets.exceptions import InvalidHandshake, InvalidStatus, PayloadTooBig
 from websockets.frames import Opcode
 from websockets.http11 import Response
 from websockets.protocol import State as WsState
@@ -317,6 +317,9 @@ class AsyncClient:
             for frame in events:
                 if frame.opcode in _DATA and link.gen == self._gen:
                     core.receive_message(frame.data, now)
+            if isinstance(proto.parser_exc, PayloadTooBig) and link.gen == self._gen:
+                too_big = proto.parser_exc
+                core.receive_too_big(too_big.size or (too_big.max_size or 0) + 1, now)
             self._out.extend(b for b in proto.data_to_send() if b)
             self._after()
             await self._flush()
@@ -364,10 +367,9 @@ class AsyncClient:
 
 
 def _ws_max(options: Options) -> int | None:
-    # The core enforces max_message_size with a typed event; the framing layer only stops
-    # a peer from making us buffer without bound.
-    limit = options.max_message_size
-    return None if limit is None else 4 * limit
+    # The framing layer refuses an oversized message before buffering it; the core then
+    # reports it (receive_too_big) exactly as if it had seen it.
+    return options.max_message_size
 
 
 @asynccontextmanager
@@ -379,6 +381,19 @@ async def connect(url: str, credentials: Credentials, **options: Any
     the first attempt fails; later losses reconnect (``reconnect=True``, the default).
     """
     opts = make_options(options)
+    try:
+        async with _client_tasks(url, credentials, opts) as client:
+            yield client
+    except BaseExceptionGroup as group:
+        # Our tasks never raise, so the group only wraps the caller's own exception.
+        if len(group.exceptions) == 1:
+            raise group.exceptions[0] from None
+        raise
+
+
+@asynccontextmanager
+async def _client_tasks(url: str, credentials: Credentials, opts: Options
+                        ) -> AsyncIterator[AsyncClient]:
     error: BaseException | None = None
     async with anyio.create_task_group() as tg:
         client = AsyncClient(url, credentials, opts, tg)

@@ -38,7 +38,7 @@ def instamrkt_server_factory() -> Iterator[ServerFactory]:
 
     def factory(users: Mapping[str | int, str] | None = None, *, backend: str = "asyncio",
                 **options: Any) -> ServerThread:
-        from .server_thread import ServerThread  # noqa: PLC0415 - keeps the plugin cheap
+        from .server_thread import ServerThread  # lazily: keeps the plugin cheap
 
         if users is None:
             users = {"1001": secrets.token_hex(16)}

@@ -42,8 +42,9 @@ class Faults:
     * ``reply_delay``: seconds to wait before writing each reply (reading goes on; order kept).
     * ``silent``: half-open server: keep the TCP connection open, read and count requests, but
       never reply, never answer websocket pings and never close. Requests are not executed.
-    * ``drop_after_replies``: after this many replies on a connection, close the TCP
-      connection abruptly, with no websocket close frame (the client sees code 1006).
+    * ``drop_after_replies``: a connection never carries more than this many replies: right
+      after the Nth (or, if the knob is set later, instead of the next one) the TCP
+      connection is closed abruptly, with no websocket close frame (the client sees 1006).
     * ``malformed``: send ``malformed_payload`` ``"before"`` each reply or ``"instead"`` of it.
     * ``pushes_before_reply``: send this many unsolicited pushes just before each reply.
     * ``push_interval``: seconds between pushes from the push source of each joined game

@@ -20,11 +20,10 @@ below DEBUG.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import ssl
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -307,7 +306,7 @@ class ReferenceServer:
                 try:
                     proto.receive_data(await stream.receive(65536))
                 except anyio.EndOfStream:
-                    proto.receive_eof()
+                    return
                 events = proto.events_received()
                 if events and isinstance(events[0], Request):
                     request = events[0]
@@ -323,26 +322,38 @@ class ReferenceServer:
         else:
             response = proto.reject(verdict.status, f"{verdict.reason}\n")
         proto.send_response(response)
-        await self._write(stream, proto)
         if response.status_code != 101:
-            self.stats.rejected[response.status_code] += 1
+            self.stats.rejected[response.status_code] += 1  # counted before the client knows
+            await self._write(stream, proto)
             return
         assert verdict.user_id is not None
         self.stats.connections += 1
+        await self._write(stream, proto)
         session = _Session(stream, proto, core, verdict.user_id, self.queue_size)
         self._sessions.add(session)
         try:
             with session.scope:
                 async with anyio.create_task_group() as tg:
-                    tg.start_soon(self._writer, session)
-                    tg.start_soon(self._push_loop, session)
-                    await self._reader(session)
+                    tg.start_soon(self._guarded, session, self._writer)
+                    tg.start_soon(self._guarded, session, self._push_loop)
+                    await self._guarded(session, self._reader)
                     tg.cancel_scope.cancel()
         finally:
             core.close()
             self._sessions.discard(session)
             if self._drained is not None and not self._sessions:
                 self._drained.set()
+
+    async def _guarded(self, session: _Session,
+                       task: Callable[[_Session], Awaitable[None]]) -> None:
+        """Run one of the session's tasks; any failure ends the session, never the server."""
+        try:
+            await task(session)
+        except _NETWORK_ERRORS:
+            pass
+        except Exception:
+            log.exception("reference server: connection of user %r failed", session.user_id)
+        session.scope.cancel()
 
     async def _write(self, stream: anyio.abc.ByteStream, proto: ServerProtocol) -> bool:
         """Write what ``proto`` has for the wire; True once it signalled end of stream."""
@@ -352,7 +363,7 @@ class ReferenceServer:
                 await stream.send(chunk)
             else:
                 eof = True
-                with contextlib.suppress(NotImplementedError):  # TLS streams cannot half-close
+                if not isinstance(stream, TLSStream):  # TLS has no half-close: just close
                     await stream.send_eof()
         return eof
 
@@ -371,16 +382,17 @@ class ReferenceServer:
                 proto.receive_data(await session.stream.receive(65536))
             except _NETWORK_ERRORS:
                 proto.receive_eof()
+            arrived = time.monotonic()  # stamp arrival, not processing, for pacing checks
             for frame in proto.events_received():
                 if isinstance(frame, Frame) and frame.opcode in _DATA:
                     session.fragments.append(bytes(frame.data))
                     if frame.fin:
                         message = b"".join(session.fragments)
                         session.fragments.clear()
-                        await self._on_message(session, message)
+                        await self._on_message(session, message, arrived)
             await self._flush(session)
 
-    async def _on_message(self, session: _Session, data: bytes) -> None:
+    async def _on_message(self, session: _Session, data: bytes, arrived: float) -> None:
         if session.closing:
             return
         faults = self._faults(session.user_id)
@@ -396,7 +408,7 @@ class ReferenceServer:
             if not isinstance(event, (RequestAnswered, RequestReceived)):
                 continue
             session.requests += 1
-            self.stats.record(time.monotonic(), session.user_id, event.op, dict(event.params))
+            self.stats.record(arrived, session.user_id, event.op, dict(event.params))
             if isinstance(event, RequestReceived):
                 pushes = self._execute(session, event, faults)
                 replies += core.data_to_send()
@@ -488,26 +500,37 @@ class ReferenceServer:
 
     async def _writer(self, session: _Session) -> None:
         async for out in session.out_recv:
-            faults = self._faults(session.user_id)
             if out.kind == "close":
                 await self._send_close(session, out.code, out.data.decode())
                 continue
-            if out.kind == "reply" and faults.reply_delay > 0:
-                await anyio.sleep(faults.reply_delay)
+            delay = self._faults(session.user_id).reply_delay
+            if out.kind == "reply" and delay > 0:
+                await anyio.sleep(delay)
+            faults = self._faults(session.user_id)
             if session.proto.state is not State.OPEN:
                 continue
-            session.proto.send_text(out.data)
-            await self._flush(session)
-            if out.kind != "reply":
-                self.stats.pushes_sent += out.kind == "push"
-                continue
-            self.stats.replies_sent += 1
-            session.replies += 1
-            drop = faults.drop_after_replies
-            if drop is not None and session.replies >= drop and not faults.silent:
-                self.stats.closed_by_fault["drop"] += 1
-                session.scope.cancel()  # the stream is closed with no close frame
+            drop = None if faults.silent else faults.drop_after_replies
+            if out.kind == "reply" and drop is not None and session.replies >= drop:
+                await self._drop(session)  # the knob was set after the Nth reply
                 return
+            session.proto.send_text(out.data)
+            if not faults.silent:  # counted before the write, so a client never sees it first
+                if out.kind == "reply":
+                    self.stats.replies_sent += 1
+                    session.replies += 1
+                elif out.kind == "push":
+                    self.stats.pushes_sent += 1
+            if out.kind == "reply" and drop is not None and session.replies >= drop:
+                await self._drop(session, flush=True)
+                return
+            await self._flush(session)
+
+    async def _drop(self, session: _Session, *, flush: bool = False) -> None:
+        """Close the TCP connection with no websocket close frame (the client sees 1006)."""
+        self.stats.closed_by_fault["drop"] += 1
+        if flush:
+            await self._flush(session)
+        session.scope.cancel()
 
     async def _send_close(self, session: _Session, code: int, reason: str) -> None:
         """Start the closing handshake; cancel the connection if it does not finish in time."""

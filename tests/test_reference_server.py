@@ -380,3 +380,16 @@ def test_faults_validate_and_per_user_copy_is_independent() -> None:
     own.reply_delay = 0.0
     assert server.faults.reply_delay == 0.5 and server.faults_for("1") is own
     assert KEY not in repr(server) and "not started" in repr(server)
+
+
+def test_server_thread_on_trio_with_runtime_user() -> None:
+    with ServerThread(backend="trio", close_timeout=0.25) as server:
+        creds = server.add_user(77, "late-key")
+        assert server.credentials == creds and server.port > 0
+        server.faults_for(77).refuse_logon = True
+        with sync_connect(connection_url(server.url, creds, 1), open_timeout=5) as conn:
+            assert call(conn, 100)["res"] == 110
+            assert server.connected_users() == ["77"]
+        assert "trio" in repr(server) and "late-key" not in repr(server)
+    with pytest.raises(RuntimeError):
+        server.push(None, 815)

@@ -12,17 +12,19 @@ from hypothesis import strategies as st
 from instamrkt_proto import (
     DEFAULT_OPCODES,
     DEFAULT_RESPONSE_CODES,
-    BadRequest,
     Credentials,
     LocalProtocolError,
-    RequestAnswered,
-    RequestReceived,
-    ServerConnection,
-    ServerState,
     connection_url,
     digest,
 )
 from instamrkt_proto.codec import decode_server_message, encode_request
+from instamrkt_proto.server import (
+    BadRequest,
+    RequestAnswered,
+    RequestReceived,
+    ServerConnection,
+    ServerState,
+)
 
 KEY = "s3cret-session-key"
 USERS = {"42": KEY}

@@ -46,15 +46,6 @@ from .events import (
     Stale,
     UncorrelatedError,
 )
-from .server import (
-    BadRequest,
-    Handshake,
-    RequestAnswered,
-    RequestReceived,
-    ServerConnection,
-    ServerEvent,
-    ServerState,
-)
 from .state import State
 from .timing import Backoff, ClockEstimate, RateLimit
 
@@ -65,7 +56,6 @@ __all__ = (
     "REPLIES",
     "AuthenticationError",
     "Backoff",
-    "BadRequest",
     "ClientConfig",
     "ClientConnection",
     "ClockEstimate",
@@ -77,7 +67,6 @@ __all__ = (
     "ConsumerTooSlow",
     "Credentials",
     "Event",
-    "Handshake",
     "InstamrktError",
     "LateReply",
     "LocalProtocolError",
@@ -96,18 +85,13 @@ __all__ = (
     "RateLimit",
     "Reconnected",
     "RemoteProtocolError",
-    "RequestAnswered",
     "RequestFailed",
     "RequestLimitExceeded",
-    "RequestReceived",
     "RequestSettled",
     "RequestTimeout",
     "Res",
     "Response",
-    "ServerConnection",
     "ServerError",
-    "ServerEvent",
-    "ServerState",
     "Stale",
     "State",
     "UncorrelatedError",

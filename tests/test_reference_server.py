@@ -393,3 +393,27 @@ def test_server_thread_on_trio_with_runtime_user() -> None:
         assert "trio" in repr(server) and "late-key" not in repr(server)
     with pytest.raises(RuntimeError):
         server.push(None, 815)
+
+
+def test_market_reads_and_refusals() -> None:
+    from instamrkt_transports.rehearsal import Market
+
+    market = Market(lambda: FIXED_T, initial_balance=100)
+    joined: set[str] = set()
+    assert market.handle("u", 363, {}, joined)[0] == 666  # game_id required
+    assert market.handle("u", 392, {"pool_id": "p", "target": "t", "amount": [1]}, joined)[0] \
+        == 666
+    res, _fields, pushes = market.handle("u", 392, {"pool_id": "p", "target": "t", "amount": 40},
+                                        joined)
+    assert (res, pushes[0][1]["available_balance"]) == (356, 60)
+    assert market.handle("u", 810, {}, joined)[1]["available_balance"] == 60
+    assert market.handle("u", 840, {}, joined)[1]["exposure"] == 40
+    assert market.handle("u", 900, {"text": "hi", "targets": "g"}, joined)[:2] == (
+        901, {"sender": "u", "text": "hi", "received_at": FIXED_T, "channel": "g"})
+    assert market.handle("u", 461, {"game_id": "g"}, joined)[:2] == (
+        461, {"game_id": "g", "predictions": {"running": [], "resolved": []}})
+    assert market.handle("u", 4505, {}, joined)[:2] == (4505, {"leaderboard": []})
+    assert market.handle("u", 380, {"source_id": "s"}, joined)[:2] == (
+        345, {"source_id": "s", "games": []})
+    with pytest.raises(ValueError):
+        market.make_push(341, "g", "u")

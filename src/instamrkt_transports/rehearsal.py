@@ -198,7 +198,7 @@ class Market:
         pool, target = params.get("pool_id"), params.get("target")
         try:
             amount = lenient_int(params.get("amount"))
-        except ValueError:
+        except (ValueError, TypeError, OverflowError):
             amount = None
         if pool is None or target is None or amount is None or amount <= 0:
             return 666, {"text": "place_bet_in_betting_pool: pool_id, target and a positive "

@@ -49,9 +49,10 @@ def subprocess_server(args: list[str], port: int) -> Iterator[subprocess.Popen[b
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
                 break
-            except OSError:
+            except OSError as exc:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"server did not start: {proc.stderr and proc.stderr.read()!r}")
+                    err = proc.stderr.read() if proc.stderr else b""
+                    raise RuntimeError(f"server did not start: {err!r}") from exc
                 time.sleep(0.05)
         yield proc
     finally:

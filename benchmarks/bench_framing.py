@@ -22,7 +22,7 @@ from websockets.frames import Frame, Opcode
 from websockets.uri import parse_uri
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _harness import free_port, interleaved, subprocess_server, table  # noqa: E402
+from _harness import free_port, interleaved, subprocess_server, table
 
 REPLY = b'{"response_header":{"t":1422007246302},"res":1}'
 REQUEST = b'{"header":{"session_key":"k","t":1422006034742,"api_version":1.0},"op":1}'
@@ -56,7 +56,7 @@ def microbench() -> None:
 
     def ws_parse() -> None:
         ws.receive_data(FRAME)
-        ws.events_received()[0].data
+        assert ws.events_received()[0].data
 
     def wp_parse() -> None:
         wp.receive_data(FRAME)

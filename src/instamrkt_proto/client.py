@@ -97,6 +97,7 @@ class ClientConnection:
         self._nonce_factory = nonce_factory
         self._key_json = orjson.dumps(credentials.session_key)
         self._state = State.IDLE
+        self._connected = self._sendable = False
         self._events: list[Event] = []
         self._out: list[bytes] = []
         self._corr = Correlator()
@@ -199,7 +200,7 @@ class ClientConnection:
         self._now = now
         if self._state is State.CLOSED:
             return
-        if self._state in _CONNECTED or self._state is State.CONNECTING:
+        if self._connected or self._state is State.CONNECTING:
             self._events.append(CloseTransport(code=1000, reason=reason))
         self._finish(Input.CLOSE, ConnectionClosed(reason, 1000), code=1000, reason=reason)
 
@@ -296,7 +297,7 @@ class ClientConnection:
         Reported as ``ProtocolError(MessageTooBig)``; the connection is abandoned (1009),
         because the lost message may have been a reply that will now never come.
         """
-        if self._state not in _CONNECTED:
+        if not self._connected:
             return
         limit = self.config.max_message_size or 0
         error = MessageTooBig(size, limit)
@@ -309,13 +310,13 @@ class ClientConnection:
         Under back-pressure the adapter stops reading, so unread messages wait in the socket;
         calling this keeps the keepalive from mistaking the pause for a dead peer.
         """
-        if self._state in _CONNECTED:
+        if self._connected:
             self._alive.last_inbound = now
 
     def receive_message(self, data: bytes | str, now: float) -> None:
         """One complete websocket message from the server."""
         self._now = now
-        if self._state not in _CONNECTED:
+        if not self._connected:
             return  # arrived after the core gave up on the connection
         self._alive.last_inbound = self._last_message = now
         size = len(data)
@@ -360,14 +361,20 @@ class ClientConnection:
             candidates = [self._reconnect_at]
         else:
             candidates = [self._pacing_at]
-            if state in _CONNECTED:
+            if self._connected:
                 candidates.append(self._alive.deadline())
                 stale_after = self.config.game_stale_after
                 if stale_after is not None:
                     candidates.extend(self._games.stale_deadlines(stale_after))
-        candidates.extend(r.deadline for r in self._corr.live())
-        present = [c for c in candidates if c is not None]
-        return min(present) if present else None
+        best: float | None = None
+        for deadline in candidates:
+            if deadline is not None and (best is None or deadline < best):
+                best = deadline
+        for request in self._corr.live():
+            deadline = request.deadline
+            if deadline is not None and (best is None or deadline < best):
+                best = deadline
+        return best
 
     def handle_timer(self, now: float) -> None:
         """Act on every deadline at or before ``now``; early or repeated calls are harmless."""
@@ -383,9 +390,9 @@ class ClientConnection:
         for request in list(self._corr.live()):
             if self._due(request.deadline, now):
                 self._expire(request, now)
-        if self._state in _CONNECTED:
+        if self._connected:
             self._check_keepalive(now)
-        if self._state in _CONNECTED and self.config.game_stale_after is not None:
+        if self._connected and self.config.game_stale_after is not None:
             self._events.extend(self._games.due_stale(now, self.config.game_stale_after))
         self._pump(now)
 
@@ -417,6 +424,9 @@ class ClientConnection:
         if new is not self._state:
             log.info("state %s -> %s (%s)", self._state.value, new.value, event.value)
         self._state = new
+        # Cached because Enum hashing is slow and these are asked on every message.
+        self._connected = new in _CONNECTED
+        self._sendable = new in USER_SENDABLE
 
     def _try_move(self, event: Input) -> None:
         if (self._state, event) in TRANSITIONS:
@@ -471,11 +481,11 @@ class ClientConnection:
     def _pump(self, now: float) -> None:
         """Send every queued request that the state, correlation and pacing allow."""
         self._pacing_at = None
-        if self._state not in _CONNECTED:
+        if not self._connected or not self._corr.queue:
             return
         debug = wire_log.isEnabledFor(logging.DEBUG)
         while True:
-            callers = self._state in USER_SENDABLE
+            callers = self._sendable
             request = self._corr.next_sendable(callers_allowed=callers)
             if request is None:
                 return

@@ -1,0 +1,229 @@
+"""One websocket-client connection, shared by the blocking and threaded adapters.
+
+``Link`` opens the socket for a ``Connecting`` URL itself (TCP with TCP_NODELAY, the HTTP
+CONNECT tunnel from ``proxy.py``, TLS from ``ssl_for``) and hands it to websocket-client for
+the handshake (``socket=``), so websocket-client's own proxy and environment handling never
+runs: ``proxy_for`` is the only proxy decision, as in the anyio adapter. websocket-client
+then only frames: no compression, no UTF-8 validation (``bytes.decode`` in the core
+validates), no lock of its own (the threaded adapter holds one).
+
+Reading goes frame by frame through websocket-client's resumable ``frame_buffer``: a socket
+timeout in the middle of a frame loses nothing, so callers may use short timeouts. Control
+frames are returned to the adapter instead of being answered here, because answering a ping
+writes to the socket and only the adapter knows when writing is safe.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import struct
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+from websocket import ABNF, WebSocket, WebSocketBadStatusException, WebSocketException
+
+from instamrkt_proto import ConnectionClosed, InstamrktError
+
+from .options import Options, ssl_for
+from .proxy import connect_request, parse_connect_response, proxy_for
+
+__all__ = ("DATA", "NETWORK_ERRORS", "SEND_TIMEOUT", "Link", "failure", "lost_reason")
+
+NETWORK_ERRORS = (OSError, WebSocketException, InstamrktError)
+PING, PONG, CLOSE = ABNF.OPCODE_PING, ABNF.OPCODE_PONG, ABNF.OPCODE_CLOSE
+_TEXT, _BINARY, _CONT = ABNF.OPCODE_TEXT, ABNF.OPCODE_BINARY, ABNF.OPCODE_CONT
+DATA = (_TEXT, _BINARY)
+
+_CHUNK = 65536
+SEND_TIMEOUT = 10.0
+"""Seconds a write may block (peer not reading) before the connection counts as lost."""
+
+
+def failure(exc: BaseException) -> tuple[int | None, str]:
+    """``(HTTP status, reason)`` of a failed attempt, for ``connection_failed``."""
+    if isinstance(exc, WebSocketBadStatusException):
+        return exc.status_code, f"HTTP {exc.status_code}"
+    text = str(exc)
+    return None, f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class Link:
+    """One connection attempt, then one connection. ``abort()`` is safe from any thread."""
+
+    __slots__ = ("_buffer", "_kind", "_limit", "_parts", "_pos", "_raw_recv", "_size", "aborted",
+                 "gen", "sock", "ws")
+
+    def __init__(self, gen: int, options: Options) -> None:
+        self.gen = gen
+        self.sock: socket.socket | None = None
+        self.ws: WebSocket | None = None
+        self.aborted = False
+        # The core enforces max_message_size with a typed event; framing only refuses what
+        # would make us buffer without bound (as the anyio adapter does).
+        size = options.max_message_size
+        self._limit = None if size is None else 4 * size
+        self._parts: list[bytes] = []
+        self._size = 0
+        self._kind = 0
+        self._buffer = b""
+        self._pos = 0
+        self._raw_recv: Callable[[int], bytes] = _no_recv
+
+    def open(self, url: str, options: Options, timeout: float | None) -> None:
+        """TCP, proxy tunnel, TLS and websocket handshake; raises one of ``NETWORK_ERRORS``."""
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        context = ssl_for(url, options)
+        port = parts.port or (443 if context else 80)
+        proxy = proxy_for(url, options.proxy)
+        target = (host, port) if proxy is None else (proxy.host, proxy.port)
+        sock = self.sock = socket.create_connection(target, timeout=timeout)
+        if self.aborted:  # abort() ran while we were connecting
+            sock.close()
+            raise ConnectionClosed("connection attempt abandoned")
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if proxy is not None:
+                sock.sendall(connect_request(proxy, host, port))
+                head = b""
+                while b"\r\n\r\n" not in head:
+                    chunk = sock.recv(4096)
+                    if not chunk or len(head) > 16384:
+                        raise ConnectionClosed("proxy closed or sent too long an answer")
+                    head += chunk
+                parse_connect_response(head)
+            if context is not None:
+                sock = self.sock = context.wrap_socket(sock, server_hostname=host)
+                if self.aborted:
+                    raise ConnectionClosed("connection attempt abandoned")
+            ws = WebSocket(skip_utf8_validation=True, enable_multithread=False)
+            ws.connect(url, socket=sock, suppress_origin=True)  # type: ignore[no-untyped-call]
+            self._raw_recv = ws._recv
+            ws.frame_buffer.recv = self._recv  # frame_buffer reads 2 bytes at a time otherwise
+            self.ws = ws
+        except BaseException:
+            self.close()
+            raise
+
+    # -- writing (the caller serialises writes) -----------------------------------------------
+
+    def send(self, messages: list[bytes]) -> None:
+        """Write each message as one masked text frame, all in one ``sendall``."""
+        self._write(b"".join(_frame(m, _TEXT) for m in messages))
+
+    def send_control(self, opcode: int, data: bytes) -> None:
+        self._write(_frame(data, opcode))
+
+    def send_close(self, code: int, reason: str) -> None:
+        """Best effort: the socket may already be gone."""
+        with contextlib.suppress(*NETWORK_ERRORS):
+            self.send_control(CLOSE, struct.pack("!H", code) + reason.encode()[:120])
+
+    def _write(self, data: bytes) -> None:
+        sock = self.sock
+        if sock is None or self.ws is None:
+            raise ConnectionClosed("not connected")
+        sock.sendall(data)
+
+    # -- reading (one reader at a time) -------------------------------------------------------
+
+    def read(self) -> tuple[int, bytes]:
+        """The next complete data message, ping or close: ``(opcode, payload)``.
+
+        Pongs are skipped. A socket timeout raises ``WebSocketTimeoutException`` and loses
+        nothing: call again to resume.
+        """
+        ws = self.ws
+        if ws is None:
+            raise ConnectionClosed("not connected")
+        buffer = ws.frame_buffer
+        while True:
+            if buffer.needs_header():
+                buffer.recv_header()
+            if buffer.needs_length():
+                buffer.recv_length()
+            if self._limit is not None and self._size + (buffer.length or 0) > self._limit:
+                raise ConnectionClosed("message too big for the framing layer", 1009)
+            frame = buffer.recv_frame()
+            opcode = frame.opcode
+            if opcode in (PING, CLOSE):
+                return opcode, _bytes(frame.data)
+            if opcode == PONG:
+                continue
+            if (opcode == _CONT) != bool(self._kind):
+                raise ConnectionClosed("illegal continuation frame", 1002)
+            self._kind = self._kind or opcode
+            self._parts.append(_bytes(frame.data))
+            self._size += len(frame.data)
+            if frame.fin:
+                kind, data = self._kind, b"".join(self._parts)
+                self._parts, self._size, self._kind = [], 0, 0
+                return kind, data
+
+    def _recv(self, size: int) -> bytes:
+        """At most ``size`` bytes, from one big socket read shared by many frames."""
+        buffer, start = self._buffer, self._pos
+        if start >= len(buffer):
+            buffer = self._buffer = self._raw_recv(_CHUNK)
+            start = 0
+        self._pos = start + size
+        return buffer[start:start + size]
+
+    def control(self, opcode: int, data: bytes) -> ConnectionClosed | None:
+        """Answer a ping or a close frame from ``read()`` (the caller serialises writes).
+
+        Returns the error to report as ``connection_lost`` after a close frame, else None.
+        """
+        if opcode == PING:
+            self.send_control(PONG, data)
+            return None
+        code, reason = close_reason(data)
+        self.send_close(code if code != 1005 else 1000, "")
+        return ConnectionClosed(reason or "closed by the server", code)
+
+    def settimeout(self, timeout: float | None) -> None:
+        if self.sock is not None:
+            self.sock.settimeout(timeout)
+
+    # -- closing ------------------------------------------------------------------------------
+
+    def abort(self) -> None:
+        """Wake a thread blocked on this socket; it then sees an error or EOF."""
+        self.aborted = True
+        sock = self.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):  # not SSLSocket.shutdown: it drops the TLS state
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        sock, self.sock = self.sock, None
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.close()
+
+
+def lost_reason(exc: BaseException) -> tuple[int | None, str]:
+    """``(code, reason)`` for ``connection_lost`` after ``exc`` ended a connection."""
+    if isinstance(exc, ConnectionClosed):
+        return exc.code, exc.reason
+    return 1006, failure(exc)[1]
+
+
+def close_reason(payload: bytes) -> tuple[int, str]:
+    """``(code, reason)`` of a close frame's payload (1005 when it has none)."""
+    if len(payload) < 2:
+        return 1005, ""
+    return struct.unpack("!H", payload[:2])[0], payload[2:].decode("utf-8", "replace")
+
+
+def _bytes(data: bytes | str) -> bytes:
+    return data if isinstance(data, bytes) else data.encode()
+
+
+def _no_recv(_size: int) -> bytes:
+    raise ConnectionClosed("not connected")
+
+
+def _frame(payload: bytes, opcode: int) -> bytes:
+    return ABNF.create_frame(payload, opcode).format()

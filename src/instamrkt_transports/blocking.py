@@ -1,0 +1,269 @@
+"""The blocking adapter: plain calls on websocket-client, no threads.
+
+Nothing runs between your calls. Each call queues its request in the core, writes what the
+core emits, then reads the socket until its own request is settled; the socket timeout is the
+time left to the core's next deadline, so keepalive pings, request timeouts and reconnects
+(backoff sleep, reopen, re-logon, re-join) all happen inside calls and ``next_event``. Pushes
+read along the way go to the push buffer, which ``next_event`` drains.
+
+Back-pressure: ``next_event`` reads the socket only when the buffer is empty, so while you
+do not call, unread pushes wait in the socket and TCP buffers and the server feels it. A call
+must read past any pushes queued ahead of its reply: under ``Overflow.BACKPRESSURE`` those
+are kept (the buffer may then exceed its capacity by the pushes that preceded a reply); the
+other policies drop as documented in ``delivery.py``. Keepalive only runs inside calls: after
+a long pause the first call may send a keepalive ping before anything else.
+
+Not thread-safe: use one client per thread, or the threaded adapter.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from websocket import WebSocketTimeoutException
+
+from instamrkt_proto import (
+    Closed,
+    CloseTransport,
+    Connected,
+    Connecting,
+    ConnectionClosed,
+    Credentials,
+    Event,
+    InstamrktError,
+    LoggedOn,
+    OpcodeTable,
+    Pong,
+    RequestSettled,
+    State,
+)
+
+from ._wsclient import DATA, NETWORK_ERRORS, SEND_TIMEOUT, Link, failure, lost_reason
+from .delivery import DeliveryMetrics
+from .options import Options, closed_error, make_options, new_core, result
+
+__all__ = ("BlockingClient", "connect")
+
+
+class BlockingClient:
+    """An Instamrkt session driven by the calling thread. Obtain one with ``connect()``."""
+
+    def __init__(self, url: str, credentials: Credentials, options: Options) -> None:
+        self._core = new_core(url, credentials, options)
+        self._options = options
+        self._pushes = options.push_buffer()
+        self._settled: dict[int, RequestSettled] = {}
+        self._gen = 0
+        self._link: Link | None = None
+        self._connect_to: str | None = None
+        self._ready = False
+        self._error: InstamrktError | None = None
+        self._finished = False
+
+    # -- public API ---------------------------------------------------------------------------
+
+    def ping(self, *, timeout: float | None = None) -> Pong:
+        return self._call(1, None, timeout)  # type: ignore[no-any-return]
+
+    def opcodes(self, *, timeout: float | None = None) -> OpcodeTable:
+        return self._call(2, None, timeout)  # type: ignore[no-any-return]
+
+    def logon(self, *, timeout: float | None = None) -> LoggedOn:
+        """Log on; raises ``LogonError`` if refused. ``already_logged_in`` flags res 112."""
+        return self._call(100, None, timeout)  # type: ignore[no-any-return]
+
+    def request(self, op: int | str, /, **params: Any) -> Any:
+        """Send op (a number or a documented name) and return its ``Response``."""
+        return self._call(op, params, None)
+
+    def send(self, op: int | str, params: dict[str, Any] | None = None, *,
+             timeout: float | None = None, idempotent: bool | None = None,
+             retry: bool | None = None) -> Any:
+        """``request`` with the core's per-request options."""
+        return self._call(op, params, timeout, idempotent=idempotent, retry=retry)
+
+    def next_event(self, timeout: float | None = None) -> Event | None:
+        """The next push or lifecycle event; None after ``timeout`` seconds or once closed.
+
+        Raises ``ConsumerTooSlow`` once after an overflow under ``Overflow.FAIL``.
+        """
+        end = None if timeout is None else time.monotonic() + timeout
+        while True:
+            event = self._pushes.get()
+            if event is not None:
+                return event
+            if self._finished or (end is not None and time.monotonic() >= end):
+                return None
+            self._step(end)
+
+    def metrics(self) -> tuple[Any, DeliveryMetrics]:
+        """(core metrics, push-queue metrics)."""
+        return self._core.metrics(time.monotonic()), self._pushes.metrics()
+
+    @property
+    def core(self) -> Any:
+        """The sans-IO core (read-only use: state, clock, joined_games)."""
+        return self._core
+
+    def close(self) -> None:
+        """Close the session; the socket is closed at once. Idempotent."""
+        if self._core.state is not State.CLOSED:
+            self._core.close(time.monotonic())
+            self._after()
+        self._finished = True
+        self._connect_to = None
+        link, self._link = self._link, None
+        if link is not None:
+            link.close()
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def _start(self) -> None:
+        self._core.connect(time.monotonic())
+        self._after()
+        while not self._ready and self._error is None:
+            self._step(None)
+        if self._error is not None:
+            self.close()
+            raise self._error
+
+    def _call(self, op: int | str, params: dict[str, Any] | None, timeout: float | None,
+              **extra: Any) -> Any:
+        core = self._core
+        if core.state is State.CLOSED:
+            raise closed_error(core)
+        kwargs: dict[str, Any] = {k: v for k, v in extra.items() if v is not None}
+        if timeout is not None:
+            kwargs["timeout"] = timeout
+        rid = core.send_request(op, params, now=time.monotonic(), **kwargs)
+        self._after()
+        while rid not in self._settled:
+            self._step(None)
+        return result(self._settled.pop(rid))
+
+    def _step(self, until: float | None) -> None:
+        """One unit of work: open a requested connection, or read one message, or wait for
+        the earlier of the core's next deadline and ``until``, then run the timers."""
+        url, self._connect_to = self._connect_to, None
+        if url is not None:
+            self._open(url)
+            return
+        core = self._core
+        deadline = core.next_deadline()
+        if until is not None and (deadline is None or until < deadline):
+            deadline = until
+        wait = None if deadline is None else deadline - time.monotonic()
+        link = self._link
+        if wait is not None and wait <= 0:
+            pass
+        elif link is None:
+            if wait is None:  # nothing can ever happen: the session is over
+                raise closed_error(core)
+            time.sleep(wait)  # backoff before reconnecting
+        else:
+            try:
+                link.settimeout(wait)
+                opcode, data = link.read()
+            except WebSocketTimeoutException:
+                pass
+            except NETWORK_ERRORS as exc:
+                self._lost(link, exc)
+            else:
+                self._message(link, opcode, data)
+                return
+        core.handle_timer(time.monotonic())
+        self._after()
+
+    def _message(self, link: Link, opcode: int, data: bytes) -> None:
+        if opcode in DATA:
+            self._core.receive_message(data, time.monotonic())
+        else:
+            closed: BaseException | None
+            try:
+                link.settimeout(SEND_TIMEOUT)
+                closed = link.control(opcode, data)
+            except NETWORK_ERRORS as exc:
+                closed = exc
+            if closed is not None:
+                self._lost(link, closed)
+        self._after()
+
+    def _open(self, url: str) -> None:
+        self._gen += 1
+        link = Link(self._gen, self._options)
+        try:
+            link.open(url, self._options, self._options.connect_timeout)
+        except NETWORK_ERRORS as exc:
+            self._core.connection_failed(time.monotonic(), *failure(exc))
+        else:
+            self._link = link
+            self._core.connection_made(time.monotonic())
+        self._after()
+
+    def _lost(self, link: Link, exc: BaseException) -> None:
+        """The socket failed: report it unless the core already gave up on it."""
+        link.close()
+        if link is not self._link:
+            return
+        self._link = None
+        self._core.connection_lost(time.monotonic(), *lost_reason(exc))
+
+    def _after(self) -> None:
+        """Dispatch the core's events and write its output; repeat if writing failed."""
+        core = self._core
+        while True:
+            for event in core.events_received():
+                self._dispatch(event)
+            frames = core.data_to_send()
+            link = self._link
+            if not frames or link is None:
+                return
+            try:
+                link.settimeout(SEND_TIMEOUT)
+                link.send(frames)
+                return
+            except NETWORK_ERRORS as exc:
+                self._lost(link, exc)
+
+    def _dispatch(self, event: Event) -> None:
+        if isinstance(event, RequestSettled):
+            self._settled[event.request_id] = event
+            return
+        if isinstance(event, Connecting):
+            self._connect_to = event.url
+            return
+        if isinstance(event, CloseTransport):
+            self._connect_to = None
+            link, self._link = self._link, None
+            if link is not None:
+                link.settimeout(1.0)
+                link.send_close(event.code if event.code != 1006 else 1011, event.reason)
+                link.close()
+            return
+        if isinstance(event, Connected):
+            self._ready = True
+        elif isinstance(event, Closed):
+            if not self._ready and self._error is None:
+                self._error = event.error or ConnectionClosed(event.reason, event.code)
+            if event.reconnect_at is None:
+                self._finished = True
+        self._pushes.put(event)
+
+
+@contextmanager
+def connect(url: str, credentials: Credentials, **options: Any) -> Iterator[BlockingClient]:
+    """Connect, yield a ``BlockingClient``, close on exit.
+
+    Raises ``AuthenticationError`` if the handshake is refused and ``ConnectionClosed`` if
+    the first attempt fails; later losses reconnect (``reconnect=True``, the default) inside
+    the next call or ``next_event``.
+    """
+    client = BlockingClient(url, credentials, make_options(options))
+    client._start()
+    try:
+        yield client
+    finally:
+        client.close()

@@ -1,0 +1,392 @@
+"""The threaded adapter: websocket-client with a background reader; every method thread-safe.
+
+One lock guards the core, the push buffer and socket writes. Every call into the core runs
+under it and is followed by ``_after``, which dispatches the core's events and writes its
+output before the lock is released, so pipelined requests hit the wire in the core's order.
+User code runs outside the lock: futures are settled after it is released, and ``on_event``
+runs on a delivery thread of its own. Threads: a reader per connection attempt (it opens the
+socket, then reads), a timer thread sleeping on a condition until ``next_deadline()`` (woken
+only by an earlier deadline, never polling) and, with ``on_event``, a delivery thread.
+``close()`` aborts the socket so a blocked read returns at once, then joins them.
+
+Pushes and lifecycle events go in order, one at a time, to ``on_event(event)``, or without a
+callback to the buffer read by ``next_event``. Either way, when the buffer is full the reader
+stops reading until the consumer makes room, so TCP pushes back on the server. An exception
+raised by ``on_event`` is logged (logger ``instamrkt_transports.threaded``) and delivery goes
+on with the next event: one bad event must not end a session that moves money.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from contextlib import contextmanager
+from typing import Any
+
+from websocket import WebSocketTimeoutException
+
+from instamrkt_proto import (
+    Closed,
+    CloseTransport,
+    Connected,
+    Connecting,
+    ConnectionClosed,
+    ConsumerTooSlow,
+    Credentials,
+    Event,
+    InstamrktError,
+    LocalProtocolError,
+    LoggedOn,
+    OpcodeTable,
+    Pong,
+    RequestSettled,
+    State,
+)
+
+from ._wsclient import DATA, NETWORK_ERRORS, SEND_TIMEOUT, Link, failure, lost_reason
+from .delivery import DeliveryMetrics, Overflow
+from .options import Options, closed_error, make_options, new_core, result
+
+__all__ = ("ThreadedClient", "connect")
+
+log = logging.getLogger("instamrkt_transports.threaded")
+
+_Settle = list[tuple["Future[Any]", RequestSettled]]
+
+
+class ThreadedClient:
+    """An Instamrkt session safe to share between threads. Obtain one with ``connect()``.
+
+    Each call blocks its caller until its own reply; the ``*_async`` forms return a
+    ``concurrent.futures.Future`` instead (it cannot be cancelled: the core settles it).
+    """
+
+    def __init__(self, url: str, credentials: Credentials, options: Options,
+                 on_event: Callable[[Event], object] | None = None) -> None:
+        self._core = new_core(url, credentials, options)
+        self._options = options
+        self._on_event = on_event
+        self._lock = threading.Lock()
+        self._timer_cv = threading.Condition(self._lock)
+        self._push_cv = threading.Condition(self._lock)
+        self._space_cv = threading.Condition(self._lock)
+        self._ready = threading.Event()
+        self._error: InstamrktError | None = None
+        self._futures: dict[int, Future[Any]] = {}
+        self._pushes = options.push_buffer()
+        self._gen = 0
+        self._link: Link | None = None
+        self._armed: float | None = None
+        self._finished = False
+        self._threads: list[threading.Thread] = []
+        interval = options.keepalive_interval or 2.0  # while paused by back-pressure:
+        self._alive_every = max(0.01, min(1.0, options.keepalive_timeout / 2, interval / 2))
+
+    # -- public API ---------------------------------------------------------------------------
+
+    def ping(self, *, timeout: float | None = None) -> Pong:
+        return self.ping_async(timeout=timeout).result()
+
+    def ping_async(self, *, timeout: float | None = None) -> Future[Pong]:
+        return self._submit(1, None, timeout)
+
+    def opcodes(self, *, timeout: float | None = None) -> OpcodeTable:
+        return self.opcodes_async(timeout=timeout).result()
+
+    def opcodes_async(self, *, timeout: float | None = None) -> Future[OpcodeTable]:
+        return self._submit(2, None, timeout)
+
+    def logon(self, *, timeout: float | None = None) -> LoggedOn:
+        """Log on; raises ``LogonError`` if refused. ``already_logged_in`` flags res 112."""
+        return self.logon_async(timeout=timeout).result()
+
+    def logon_async(self, *, timeout: float | None = None) -> Future[LoggedOn]:
+        return self._submit(100, None, timeout)
+
+    def request(self, op: int | str, /, **params: Any) -> Any:
+        """Send op (a number or a documented name) and return its ``Response``."""
+        return self._submit(op, params, None).result()
+
+    def request_async(self, op: int | str, /, **params: Any) -> Future[Any]:
+        return self._submit(op, params, None)
+
+    def send(self, op: int | str, params: dict[str, Any] | None = None, *,
+             timeout: float | None = None, idempotent: bool | None = None,
+             retry: bool | None = None) -> Any:
+        """``request`` with the core's per-request options."""
+        return self.send_async(op, params, timeout=timeout, idempotent=idempotent,
+                               retry=retry).result()
+
+    def send_async(self, op: int | str, params: dict[str, Any] | None = None, *,
+                   timeout: float | None = None, idempotent: bool | None = None,
+                   retry: bool | None = None) -> Future[Any]:
+        return self._submit(op, params, timeout, idempotent=idempotent, retry=retry)
+
+    def next_event(self, timeout: float | None = None) -> Event | None:
+        """The next push or lifecycle event; None after ``timeout`` seconds or once closed.
+
+        Only without ``on_event``. Raises ``ConsumerTooSlow`` once after an overflow under
+        ``Overflow.FAIL``. Several threads may wait; each event goes to one of them.
+        """
+        if self._on_event is not None:
+            raise LocalProtocolError("events go to on_event; next_event is not available")
+        end = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            while not self._pushes.ready():
+                remaining = None if end is None else end - time.monotonic()
+                if self._finished or (remaining is not None and remaining <= 0):
+                    return None
+                self._push_cv.wait(remaining)
+            event = self._pushes.get()
+            self._space_cv.notify()
+            return event
+
+    def metrics(self) -> tuple[Any, DeliveryMetrics]:
+        """(core metrics, push-queue metrics)."""
+        with self._lock:
+            return self._core.metrics(time.monotonic()), self._pushes.metrics()
+
+    @property
+    def core(self) -> Any:
+        """The sans-IO core (read-only use, racy outside the lock: state, joined_games)."""
+        return self._core
+
+    def close(self) -> None:
+        """Close the session from any thread; outstanding calls fail. Idempotent, prompt."""
+        todo: _Settle = []
+        with self._lock:
+            if self._core.state is not State.CLOSED:
+                self._core.close(time.monotonic())
+                todo = self._after()
+            self._finished = True
+            link, self._link = self._link, None
+            for condition in (self._timer_cv, self._push_cv, self._space_cv):
+                condition.notify_all()
+        self._ready.set()
+        _settle(todo)
+        if link is not None:
+            link.abort()
+        current = threading.current_thread()
+        for thread in self._threads:
+            if thread is not current:
+                thread.join(timeout=5.0)  # bounded: a reader blocked in connect() is daemonic
+
+    # -- plumbing (names ending in _locked run with the lock held) ----------------------------
+
+    def _start(self) -> None:
+        self._spawn(self._timer, "timer")
+        if self._on_event is not None:
+            self._spawn(self._deliver, "events")
+        with self._lock:
+            self._core.connect(time.monotonic())
+            self._after()  # no request yet: nothing to settle
+        self._ready.wait()
+        if self._error is not None:
+            self.close()
+            raise self._error
+
+    def _spawn(self, target: Callable[..., None], name: str, *args: Any) -> None:
+        self._threads = [t for t in self._threads if t.is_alive()]
+        thread = threading.Thread(target=target, args=args, name=f"instamrkt-{name}",
+                                  daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def _submit(self, op: int | str, params: dict[str, Any] | None, timeout: float | None,
+                **extra: Any) -> Future[Any]:
+        kwargs: dict[str, Any] = {k: v for k, v in extra.items() if v is not None}
+        if timeout is not None:
+            kwargs["timeout"] = timeout
+        future: Future[Any] = Future()
+        future.set_running_or_notify_cancel()
+        with self._lock:
+            core = self._core
+            if core.state is State.CLOSED:
+                raise closed_error(core)
+            rid = core.send_request(op, params, now=time.monotonic(), **kwargs)
+            self._futures[rid] = future
+            todo = self._after()
+        _settle(todo)
+        return future
+
+    def _after(self) -> _Settle:
+        """Dispatch the core's events and write its output (lock held); returns the futures
+        to settle once the lock is released."""
+        core = self._core
+        todo: _Settle = []
+        while True:
+            for event in core.events_received():
+                if isinstance(event, RequestSettled):
+                    future = self._futures.pop(event.request_id, None)
+                    if future is not None:
+                        todo.append((future, event))
+                else:
+                    self._dispatch(event)
+            frames = core.data_to_send()
+            link = self._link
+            if frames and link is not None:
+                try:
+                    link.send(frames)
+                except NETWORK_ERRORS as exc:
+                    self._lost(link, exc)
+                    continue
+            break
+        deadline = core.next_deadline()
+        if deadline is not None and (self._armed is None or deadline < self._armed):
+            self._armed = deadline  # only an earlier deadline wakes the timer thread
+            self._timer_cv.notify()
+        return todo
+
+    def _dispatch(self, event: Event) -> None:
+        if isinstance(event, Connecting):
+            self._gen += 1
+            self._link = Link(self._gen, self._options)
+            self._spawn(self._connection, f"conn-{self._gen}", self._link, event.url)
+            return
+        if isinstance(event, CloseTransport):
+            link, self._link = self._link, None
+            if link is not None:
+                link.settimeout(1.0)
+                link.send_close(event.code if event.code != 1006 else 1011, event.reason)
+                link.abort()
+            return
+        if isinstance(event, Connected):
+            self._ready.set()
+        elif isinstance(event, Closed):
+            if not self._ready.is_set():
+                self._error = event.error or ConnectionClosed(event.reason, event.code)
+                self._ready.set()
+            if event.reconnect_at is None:
+                self._finished = True
+                self._timer_cv.notify_all()
+                self._space_cv.notify_all()
+        self._pushes.put(event)
+        self._push_cv.notify_all()
+
+    def _lost(self, link: Link, exc: BaseException, made: bool = True) -> None:
+        """Report a failed socket unless the core already gave up on it (lock held)."""
+        link.abort()
+        if link is not self._link:
+            return
+        self._link = None
+        if made:
+            self._core.connection_lost(time.monotonic(), *lost_reason(exc))
+        else:
+            self._core.connection_failed(time.monotonic(), *failure(exc))
+
+    def _connection(self, link: Link, url: str) -> None:
+        """One connection's thread: open it, report, then read until it ends."""
+        made = False
+        try:
+            link.open(url, self._options, self._options.connect_timeout)
+            link.settimeout(SEND_TIMEOUT)
+            with self._lock:
+                if link is not self._link:
+                    return
+                made = True
+                self._core.connection_made(time.monotonic())
+                todo = self._after()
+            _settle(todo)
+            self._read(link)
+        except Exception as exc:
+            if not isinstance(exc, NETWORK_ERRORS):
+                log.exception("reader thread failed")
+            with self._lock:
+                self._lost(link, exc, made)
+                todo = self._after()
+            _settle(todo)
+        finally:
+            link.close()
+
+    def _read(self, link: Link) -> None:
+        pushes, core = self._pushes, self._core
+        backpressure = pushes.overflow is Overflow.BACKPRESSURE
+        while True:
+            if backpressure and pushes.full:
+                with self._lock:
+                    while pushes.full and link is self._link and not self._finished:
+                        core.note_alive(time.monotonic())  # unread data proves the peer alive
+                        self._space_cv.wait(self._alive_every)
+            try:
+                opcode, data = link.read()
+            except WebSocketTimeoutException:
+                continue  # the socket timeout only bounds writes; reading resumes
+            with self._lock:
+                if link is not self._link:
+                    return
+                closed = None
+                if opcode in DATA:
+                    core.receive_message(data, time.monotonic())
+                else:
+                    closed = link.control(opcode, data)
+                    if closed is not None:
+                        self._lost(link, closed)
+                todo = self._after()
+            _settle(todo)
+            if closed is not None:
+                return
+
+    def _timer(self) -> None:
+        while True:
+            with self._lock:
+                if self._finished:
+                    return
+                deadline = self._armed = self._core.next_deadline()
+                now = time.monotonic()
+                if deadline is None or now < deadline:
+                    self._timer_cv.wait(None if deadline is None else deadline - now)
+                    continue
+                self._core.handle_timer(now)
+                todo = self._after()
+            _settle(todo)
+
+    def _deliver(self) -> None:
+        assert self._on_event is not None
+        while True:
+            with self._lock:
+                while not self._pushes.ready() and not self._finished:
+                    self._push_cv.wait()
+                try:
+                    event = self._pushes.get()
+                except ConsumerTooSlow as exc:
+                    log.warning("%s; delivery goes on", exc)
+                    continue
+                if event is None:
+                    return
+                self._space_cv.notify()
+            try:
+                self._on_event(event)
+            except Exception:
+                log.exception("on_event raised on %s; delivery goes on", type(event).__name__)
+
+
+def _settle(todo: _Settle) -> None:
+    for future, event in todo:
+        try:
+            value = result(event)
+        except InstamrktError as exc:
+            future.set_exception(exc)
+        else:
+            future.set_result(value)
+
+
+@contextmanager
+def connect(url: str, credentials: Credentials, *,
+            on_event: Callable[[Event], object] | None = None,
+            **options: Any) -> Iterator[ThreadedClient]:
+    """Connect, yield a ``ThreadedClient``, close on exit.
+
+    ``on_event`` receives pushes and lifecycle events on a delivery thread; without it, read
+    them with ``next_event``. Raises ``AuthenticationError`` if the handshake is refused and
+    ``ConnectionClosed`` if the first attempt fails; later losses reconnect in the background
+    (``reconnect=True``, the default).
+    """
+    client = ThreadedClient(url, credentials, make_options(options), on_event)
+    client._start()
+    try:
+        yield client
+    finally:
+        client.close()

@@ -1,0 +1,354 @@
+"""Acceptance cases shared by the blocking and threaded adapters (issues 4 and 7).
+
+``test_blocking.py`` and ``test_threaded.py`` subclass ``SyncAdapterCases`` with their
+module as ``adapter``; the two adapters have the same synchronous API, so one set of cases
+pins down that they behave identically. Everything runs over real loopback sockets against
+the reference server; every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from types import ModuleType
+from typing import Any
+
+import proxy
+import pytest
+
+from instamrkt_proto import (
+    Backoff,
+    Closed,
+    Credentials,
+    Event,
+    LoggedOn,
+    LogonFailed,
+    MessageTooBig,
+    OpcodeTable,
+    Pong,
+    ProtocolError,
+    Push,
+    PushesDropped,
+    Reconnected,
+    Response,
+    State,
+)
+from instamrkt_transports import (
+    AuthenticationError,
+    ConnectionClosed,
+    ConsumerTooSlow,
+    LogonError,
+    OutcomeUnknown,
+    RequestTimeout,
+)
+
+FAST = {"backoff": Backoff(base=0.05, cap=0.2)}
+
+
+def next_of(client: Any, kind: type[Event], limit: float = 10.0) -> Any:
+    """The next event of ``kind`` from ``client.next_event`` (others are skipped)."""
+    end = time.monotonic() + limit
+    while (remaining := end - time.monotonic()) > 0:
+        event = client.next_event(timeout=remaining)
+        if isinstance(event, kind):
+            return event
+        if event is None and client.core.state is State.CLOSED:
+            break
+    raise AssertionError(f"no {kind.__name__} within {limit} s")
+
+
+@pytest.fixture(scope="module")
+def http_proxy() -> Iterator[int]:
+    """A real HTTP CONNECT proxy (proxy.py) on loopback; yields its port."""
+    flags = ["--hostname", "127.0.0.1", "--port", "0", "--num-workers", "1",
+             "--num-acceptors", "1", "--log-level", "WARNING"]
+    with proxy.Proxy(flags) as server:
+        yield int(server.flags.port)
+
+
+class SyncAdapterCases:
+    adapter: ModuleType
+
+    def connect(self, srv: Any, credentials: Credentials | None = None, **options: Any) -> Any:
+        return self.adapter.connect(srv.url, credentials or srv.credentials, **options)
+
+    def provoke_overflow(self, client: Any) -> None:
+        """Make the client read the whole flood before the consumer looks at it."""
+        raise NotImplementedError
+
+    # -- the basics ---------------------------------------------------------------------------
+
+    def test_ping_opcodes_logon_request(self, instamrkt_server: Any) -> None:
+        srv = instamrkt_server
+        with self.connect(srv) as client:
+            pong = client.ping()
+            assert isinstance(pong, Pong) and pong.rtt >= 0 and pong.server_time
+            table = client.opcodes()
+            assert isinstance(table, OpcodeTable) and table.opcodes["logon"] == 100
+            first = client.logon()
+            assert isinstance(first, LoggedOn) and not first.already_logged_in
+            assert client.logon().already_logged_in
+            joined = client.request("join_game", game_id="g-7")
+            assert isinstance(joined, Response)
+            assert (joined.res, joined.name, joined.fields["game_id"]) == (333, "game_joined",
+                                                                           "g-7")
+            balance = client.send(800, {}, timeout=5, idempotent=True)
+            assert balance.res == 800 and balance.fields["current_balance"] == 1000
+            core, delivery = client.metrics()
+            assert core.state is State.LOGGED_ON and core.rtt is not None
+            assert delivery.depth >= 1  # the Connected event nobody read
+        assert srv.stats.ops() == [1, 2, 100, 100, 363, 800]
+        client.close()  # idempotent
+        with pytest.raises(ConnectionClosed):
+            client.ping()
+
+    def test_unknown_option_is_rejected(self, instamrkt_server: Any) -> None:
+        with pytest.raises(TypeError, match="keepalive_intervall"), \
+                self.connect(instamrkt_server, keepalive_intervall=1):
+            pass
+
+    def test_tls_with_a_test_ca(self, instamrkt_server_factory: Any,
+                                tls_contexts: tuple[Any, Any]) -> None:
+        server_ctx, client_ctx = tls_contexts
+        srv = instamrkt_server_factory(ssl_context=server_ctx)
+        assert srv.url.startswith("wss://")
+        with self.connect(srv, ssl_context=client_ctx) as client:
+            assert isinstance(client.ping(), Pong)
+            assert client.logon().op == 100
+            assert isinstance(client.request("join_game", game_id="g"), Response)
+        # The default context verifies certificates, and the test CA is not in it.
+        with pytest.raises(ConnectionClosed, match=r"(?i)certificate"), self.connect(srv):
+            pass
+
+    def test_wrong_session_key_is_refused(self, instamrkt_server: Any) -> None:
+        srv = instamrkt_server
+        bad = Credentials(srv.credentials.user_id, "not-the-key")
+        with pytest.raises(AuthenticationError) as caught, self.connect(srv, bad):
+            pass
+        assert caught.value.status == 403 and "not-the-key" not in str(caught.value)
+        assert srv.stats.log == []
+
+    def test_first_attempt_failing_raises_connection_closed(self) -> None:
+        url = "ws://127.0.0.1:1/"  # nothing listens on port 1
+        with pytest.raises(ConnectionClosed), \
+                self.adapter.connect(url, Credentials("1", "k"), connect_timeout=2):
+            pass
+
+    def test_logon_refused_raises_logon_error(self, instamrkt_server: Any) -> None:
+        srv = instamrkt_server
+        srv.faults.refuse_logon = True
+        with self.connect(srv) as client:
+            with pytest.raises(LogonError) as caught:
+                client.logon()
+            assert isinstance(caught.value.event, LogonFailed)
+            assert client.core.state is State.OPEN
+
+    # -- peer faults --------------------------------------------------------------------------
+
+    def test_half_open_server_is_detected_by_keepalive(self, instamrkt_server: Any) -> None:
+        srv = instamrkt_server
+        with self.connect(srv, keepalive_interval=0.3, keepalive_timeout=0.3,
+                          reconnect=False, timeout=None) as client:
+            client.ping()
+            srv.faults.silent = True
+            started = time.monotonic()
+            with pytest.raises((ConnectionClosed, RequestTimeout)):
+                client.ping()
+            assert time.monotonic() - started < 0.6 + 1.5  # interval + timeout + margin
+            closed = next_of(client, Closed)
+            assert closed.reason == "keepalive timed out" and not closed.will_reconnect
+            with pytest.raises(ConnectionClosed):
+                client.ping()
+
+    def test_dropped_connection_fails_the_call_then_reconnects(self,
+                                                               instamrkt_server: Any) -> None:
+        srv = instamrkt_server
+        with self.connect(srv, **FAST) as client:
+            client.logon()  # reply 1 on this connection
+            # Reply 2 is garbage, then the server drops TCP without a close frame.
+            srv.faults.update(malformed="instead", drop_after_replies=2)
+            with pytest.raises(ConnectionClosed):
+                client.opcodes()
+            srv.faults.reset()
+            assert isinstance(client.ping(), Pong)  # a new connection, logged on again
+            assert client.core.logged_on
+            assert client.metrics()[0].reconnects == 1
+        assert srv.stats.received[100] == 2 and srv.stats.connections == 2
+
+    def test_drop_mid_bet_gives_outcome_unknown_and_restores_the_session(
+            self, instamrkt_server: Any) -> None:
+        srv = instamrkt_server
+        with self.connect(srv, **FAST) as client:
+            client.logon()
+            client.request("join_game", game_id="g-1")
+            srv.faults.update(malformed="instead", drop_after_replies=3)
+            with pytest.raises(OutcomeUnknown) as caught:
+                client.request("place_bet_in_betting_pool", pool_id="p-1", target="t-1",
+                               amount="5")
+            srv.faults.reset()
+            assert caught.value.params["pool_id"] == "p-1"
+            reconnected = next_of(client, Reconnected)
+            assert reconnected.relogged_on and reconnected.rejoined == ("g-1",)
+            assert reconnected.gap > 0 and reconnected.advice
+            assert isinstance(client.ping(), Pong)
+            assert client.core.logged_on and client.core.joined_games == ("g-1",)
+        assert srv.stats.received[392] == 1  # never re-sent
+        assert srv.stats.received[100] == 2 and srv.stats.received[363] == 2
+
+    def test_refused_digest_stops_reconnecting(self, instamrkt_server: Any) -> None:
+        srv = instamrkt_server
+        uid = srv.credentials.user_id
+        with self.connect(srv, **FAST) as client:
+            client.logon()
+            srv.server.users[uid] = "rotated-key"  # the key changed server-side
+            srv.close_connections(uid)
+            closed = next_of(client, Closed)
+            while closed.will_reconnect:
+                closed = next_of(client, Closed)
+            assert isinstance(closed.error, AuthenticationError)
+            with pytest.raises(AuthenticationError):
+                client.ping()
+        assert srv.stats.rejected[403] == 1
+
+    def test_malformed_reply_is_a_typed_event_and_nothing_hangs(self,
+                                                                instamrkt_server: Any) -> None:
+        srv = instamrkt_server
+        with self.connect(srv) as client:
+            srv.faults.malformed = "instead"
+            with pytest.raises(RequestTimeout):
+                client.send(1, timeout=0.5)
+            assert "JSON" in str(next_of(client, ProtocolError).error)
+            srv.faults.reset()
+            # The same connection carries on. (Not a ping: the timed-out ping stays as a
+            # tombstone that would take the next pong; see the report on the core.)
+            assert isinstance(client.opcodes(), OpcodeTable)
+            assert srv.stats.connections == 1
+
+    def test_oversized_message_is_a_typed_error(self, instamrkt_server: Any) -> None:
+        srv = instamrkt_server
+        with self.connect(srv, max_message_size=2000, **FAST) as client:
+            srv.faults.oversized = 5000
+            with pytest.raises(ConnectionClosed):
+                client.ping()
+            event = next_of(client, ProtocolError)
+            assert isinstance(event.error, MessageTooBig) and event.error.max_size == 2000
+            srv.faults.reset()
+            assert isinstance(client.ping(), Pong)
+            # Beyond 4 x max_message_size the framing layer refuses it before buffering it.
+            srv.faults.oversized = 50_000
+            with pytest.raises(ConnectionClosed):
+                client.ping()
+            assert next_of(client, Closed).code == 1009
+            srv.faults.reset()
+            assert isinstance(client.ping(), Pong)
+
+    def test_pushes_arrive_as_events_and_never_settle_a_request(self,
+                                                                instamrkt_server: Any) -> None:
+        srv = instamrkt_server
+        with self.connect(srv) as client:
+            client.request("join_game", game_id="g-2")
+            srv.faults.pushes_before_reply = 3
+            balance = client.request("get_my_current_balance")
+            assert balance.res == 800
+            pushes = [next_of(client, Push) for _ in range(3)]
+            assert [p.res for p in pushes] == [366, 362, 815]
+            assert all(p.fields["game_id"] == "g-2" for p in pushes[:2])
+            srv.faults.reset()
+            assert srv.push(srv.credentials.user_id, 901, text="hi") == 1
+            assert next_of(client, Push).fields["text"] == "hi"
+
+    # -- bounded delivery ---------------------------------------------------------------------
+
+    @pytest.mark.parametrize("policy", ["backpressure", "drop_oldest", "fail"])
+    def test_push_flood_with_a_slow_consumer(self, instamrkt_server_factory: Any,
+                                             policy: str) -> None:
+        sent, capacity = 20_000, 500
+        srv = instamrkt_server_factory(queue_size=sent + 100)
+        with self.connect(srv, queue_size=capacity, overflow=policy) as client:
+            client.request("join_game", game_id="flood")
+            assert srv.burst("flood", sent) == sent
+            if policy != "backpressure":
+                self.provoke_overflow(client)
+            delivered = gaps = too_slow = 0
+            while delivered + client.metrics()[1].dropped < sent:
+                try:
+                    event = client.next_event(timeout=10)
+                except ConsumerTooSlow:
+                    too_slow += 1
+                    continue
+                assert event is not None, (delivered, client.metrics())
+                if isinstance(event, Push):
+                    delivered += 1
+                    if delivered % 2000 == 0:
+                        time.sleep(0.02)  # a slow consumer
+                elif isinstance(event, PushesDropped):
+                    gaps += event.count
+            delivery = client.metrics()[1]
+            assert delivery.high_water <= capacity + 1
+            if policy == "backpressure":
+                assert delivered == sent and delivery.dropped == 0
+            elif policy == "drop_oldest":
+                assert gaps == delivery.dropped > 0 and delivered + gaps == sent
+            else:
+                assert too_slow >= 1 and delivery.dropped > 0 and gaps == 0
+            assert isinstance(client.ping(), Pong)  # still healthy
+        assert srv.stats.pushes_sent >= sent and srv.stats.pushes_dropped == 0
+
+    # -- pacing -------------------------------------------------------------------------------
+
+    def burst_of_pings(self, client: Any, n: int) -> None:
+        raise NotImplementedError
+
+    def test_pacing_never_exceeds_the_window_at_the_server(self,
+                                                           instamrkt_server: Any) -> None:
+        srv = instamrkt_server
+        count, window, n = 100, 0.2, 1000
+        with self.connect(srv, rate_limit=(count, window)) as client:
+            self.burst_of_pings(client, n)
+        times = [r.at for r in srv.stats.log]
+        assert len(times) == n
+        span = window - 0.05  # less 50 ms of scheduling jitter between client and server
+        j = 0
+        for i, t in enumerate(times):
+            while times[j] < t - span:
+                j += 1
+            assert i - j + 1 <= count
+        assert times[-1] - times[0] >= (n / count - 1) * window * 0.9
+
+    # -- proxies ------------------------------------------------------------------------------
+
+    def test_through_an_http_connect_proxy(self, instamrkt_server: Any, http_proxy: int,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+        srv = instamrkt_server
+        for name in ("http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY",
+                     "NO_PROXY"):
+            monkeypatch.delenv(name, raising=False)
+        with self.connect(srv, proxy=f"http://127.0.0.1:{http_proxy}") as client:
+            assert isinstance(client.ping(), Pong)
+            assert client.logon().op == 100
+        # A dead proxy fails the attempt: the option really routes through the proxy.
+        with pytest.raises(ConnectionClosed), self.connect(srv, proxy="http://127.0.0.1:1"):
+            pass
+        monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{http_proxy}")
+        with self.connect(srv) as client:
+            assert isinstance(client.ping(), Pong)
+        monkeypatch.setenv("http_proxy", "http://127.0.0.1:1")
+        monkeypatch.setenv("no_proxy", "127.0.0.1")  # bypass the (dead) proxy
+        with self.connect(srv) as client:
+            assert isinstance(client.ping(), Pong)
+        assert srv.stats.connections == 3
+
+    def test_wss_through_the_proxy_from_https_proxy(self, instamrkt_server_factory: Any,
+                                                    tls_contexts: tuple[Any, Any],
+                                                    http_proxy: int,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+        server_ctx, client_ctx = tls_contexts
+        srv = instamrkt_server_factory(ssl_context=server_ctx)
+        monkeypatch.delenv("no_proxy", raising=False)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.setenv("https_proxy", f"http://127.0.0.1:{http_proxy}")
+        with self.connect(srv, ssl_context=client_ctx) as client:
+            assert isinstance(client.ping(), Pong)
+        monkeypatch.setenv("https_proxy", "http://127.0.0.1:1")
+        with pytest.raises(ConnectionClosed), self.connect(srv, ssl_context=client_ctx):
+            pass

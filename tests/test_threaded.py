@@ -1,0 +1,153 @@
+"""The threaded adapter against the reference server over loopback sockets.
+
+The shared acceptance cases are in ``sync_cases.py``; this file adds concurrency: many
+threads on one client, futures, the ``on_event`` callback and ``close()`` from any thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from typing import Any
+
+import pytest
+from sync_cases import SyncAdapterCases, http_proxy
+
+from instamrkt_proto import Closed, Connected, Event, Pong, Push, Response
+from instamrkt_transports import ConnectionClosed, threaded
+from instamrkt_transports.threaded import ThreadedClient
+
+__all__ = ("http_proxy",)  # the fixture, re-exported for pytest
+
+
+class TestThreaded(SyncAdapterCases):
+    adapter = threaded
+
+    def provoke_overflow(self, client: Any) -> None:
+        time.sleep(0.5)  # the reader fills the buffer while the consumer dawdles
+
+    def burst_of_pings(self, client: Any, n: int) -> None:
+        futures = [client.ping_async() for _ in range(n)]
+        done, _ = wait(futures, timeout=30)
+        assert len(done) == n and all(isinstance(f.result(), Pong) for f in futures)
+
+
+def mixed_calls(client: ThreadedClient, worker: int, n: int) -> list[str]:
+    """n mixed requests; returns an error description for each reply that is not ours."""
+    wrong = []
+    for i in range(n):
+        game = f"w{worker}-g{i}"
+        kind = i % 5
+        if kind == 0:
+            if not isinstance(client.ping(), Pong):
+                wrong.append(f"{game}: ping")
+            continue
+        if kind == 4:
+            reply = client.request("get_my_current_balance")
+            if reply.res != 800:
+                wrong.append(f"{game}: balance {reply}")
+            continue
+        op = {1: "join_game", 2: "get_game_details", 3: "leave_game"}[kind]
+        reply = client.request(op, game_id=game)
+        if reply.fields.get("game_id") != game:
+            wrong.append(f"{game}: {op} got {reply}")
+    return wrong
+
+
+def test_eight_threads_get_their_own_replies(instamrkt_server: Any) -> None:
+    srv = instamrkt_server
+    with threaded.connect(srv.url, srv.credentials) as client:
+        client.logon()
+        with ThreadPoolExecutor(8) as pool:
+            results = list(pool.map(lambda w: mixed_calls(client, w, 500), range(8)))
+        assert results == [[]] * 8
+        assert client.metrics()[0].outstanding == 0
+    assert sum(srv.stats.received.values()) == 1 + 8 * 500
+    assert srv.stats.received[363] == srv.stats.received[364] == 800
+
+
+def test_futures_pipeline_in_order(instamrkt_server: Any) -> None:
+    srv = instamrkt_server
+    with threaded.connect(srv.url, srv.credentials) as client:
+        futures: list[Future[Any]] = [client.request_async(372, game_id=f"g{i}")
+                                      for i in range(200)]
+        replies = [f.result(timeout=10) for f in futures]
+        assert [r.fields["game_id"] for r in replies] == [f"g{i}" for i in range(200)]
+        assert not futures[0].cancel()  # the core settles every request
+        assert isinstance(client.logon_async().result(timeout=5).op, int)
+        assert isinstance(client.send_async(1, timeout=5).result(timeout=5), Pong)
+        assert client.opcodes_async().result(timeout=5).opcodes["logon"] == 100
+    assert [r.params.get("game_id") for r in srv.stats.log[:200]] == [f"g{i}" for i in
+                                                                      range(200)]
+
+
+def test_on_event_callback_gets_pushes_in_order_and_survives_errors(
+        instamrkt_server: Any, caplog: pytest.LogCaptureFixture) -> None:
+    srv = instamrkt_server
+    seen: list[Event] = []
+    done = threading.Event()
+    caller = threading.current_thread()
+
+    def on_event(event: Event) -> None:
+        assert threading.current_thread() is not caller
+        seen.append(event)
+        if isinstance(event, Push) and event.fields.get("text") == "boom":
+            raise RuntimeError("a bug in the application's callback")
+        if isinstance(event, Push) and event.fields.get("text") == "last":
+            done.set()
+
+    with caplog.at_level(logging.ERROR, "instamrkt_transports.threaded"), \
+            threaded.connect(srv.url, srv.credentials, on_event=on_event) as client:
+        client.request("join_game", game_id="g")
+        uid = srv.credentials.user_id
+        srv.push(uid, 901, text="boom")
+        assert srv.burst("g", 30) == 30
+        srv.push(uid, 901, text="last")
+        assert done.wait(10)
+        with pytest.raises(Exception, match="on_event"):
+            client.next_event(timeout=0.1)
+    assert isinstance(seen[0], Connected) and isinstance(seen[-1], Closed)
+    pushes = [e for e in seen if isinstance(e, Push)]
+    assert len(pushes) == 32 and [p.res for p in pushes[1:4]] == [366, 362, 815]
+    assert "on_event raised" in caplog.text
+
+
+def test_close_from_another_thread_is_prompt_and_joins(instamrkt_server: Any) -> None:
+    srv = instamrkt_server
+    before = threading.active_count()
+    client_cm = threaded.connect(srv.url, srv.credentials, timeout=None)
+    client = client_cm.__enter__()
+    client.ping()
+    srv.faults.silent = True
+    pending = client.ping_async()
+    waiter = threading.Thread(target=lambda: pending.exception(timeout=10))
+    waiter.start()
+    time.sleep(0.1)
+    started = time.monotonic()
+    threading.Thread(target=client.close).start()
+    waiter.join(5)
+    assert isinstance(pending.exception(timeout=0), ConnectionClosed)
+    client_cm.__exit__(None, None, None)  # a second close is harmless
+    assert time.monotonic() - started < 1.0
+    deadline = time.monotonic() + 5
+    while threading.active_count() > before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert threading.active_count() == before
+    with pytest.raises(ConnectionClosed):
+        client.ping()
+
+
+def test_reconnect_happens_in_the_background(instamrkt_server: Any) -> None:
+    srv = instamrkt_server
+    from sync_cases import FAST, next_of
+
+    with threaded.connect(srv.url, srv.credentials, **FAST) as client:
+        client.logon()
+        srv.close_connections()
+        closed = next_of(client, Closed)
+        assert closed.will_reconnect and closed.code == 1001
+        assert next_of(client, Connected)  # without any call from us
+        assert isinstance(client.request(363, game_id="x"), Response)
+        assert client.core.logged_on

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import ssl
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import trustme
@@ -21,3 +24,62 @@ def tls_contexts(test_ca: trustme.CA) -> tuple[ssl.SSLContext, ssl.SSLContext]:
     client = ssl.create_default_context()
     test_ca.configure_trust(client)
     return server, client
+
+
+def _serve_in_process(conn: Any, users: dict[str, str]) -> None:
+    from instamrkt_transports.server_thread import ServerThread
+
+    with ServerThread(users) as server:
+        conn.send(server.port)
+        conn.recv()  # wait for "stop"
+        conn.send([(r.at, r.op) for r in server.stats.log])
+
+
+class ServerProcess:
+    """A reference server in its own process, so its arrival stamps are not delayed by the
+    test's own event loop holding the GIL. ``log()`` stops it and returns (time, op) pairs.
+    """
+
+    def __init__(self, users: dict[str, str]) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=_serve_in_process, args=(child, users), daemon=True)
+        self._proc.start()
+        if not self._conn.poll(30):
+            raise RuntimeError("server process did not start")
+        self.port = self._conn.recv()
+        self.url = f"ws://127.0.0.1:{self.port}/"
+        self._log: list[tuple[float, int]] | None = None
+
+    def log(self) -> list[tuple[float, int]]:
+        if self._log is None:
+            self._conn.send("stop")
+            if not self._conn.poll(30):
+                raise RuntimeError("server process did not answer")
+            self._log = self._conn.recv()
+            self._proc.join(10)
+        return self._log
+
+    def close(self) -> None:
+        if self._proc.is_alive():
+            self._proc.kill()
+            self._proc.join(10)
+
+
+@pytest.fixture
+def server_process() -> Iterator[ServerProcess]:
+    server = ServerProcess({"pacer": "pacer-key"})
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+def assert_paced(times: list[float], count: int, window: float, jitter: float = 0.03) -> None:
+    """No window of ``window - jitter`` seconds holds more than ``count`` arrivals."""
+    span = window - jitter
+    j = 0
+    for i, t in enumerate(times):
+        while times[j] < t - span:
+            j += 1
+        assert i - j + 1 <= count, f"{i - j + 1} requests within {span:.3f} s at {t:.3f}"

@@ -1,8 +1,8 @@
 """instamrkt_proto: a sans-IO protocol core for the Instamrkt websocket API.
 
 No sockets, threads, clocks or random sources: bytes and time go in, bytes and events come
-out. ``ClientConnection`` is the client role, ``ServerConnection`` the server role; both share
-the codec, the events and the errors. See the README for a walk-through.
+out. ``ClientConnection`` is the client role and ``instamrkt_proto.server.ServerConnection``
+the server role; both share the codec, the events and the errors. See the README.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ exactly.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -88,6 +89,7 @@ class ClientConnection:
         random: Callable[[], float],
         config: ClientConfig | None = None,
         nonce_factory: Callable[[int], str] | None = None,
+        flush_reports: bool = False,
     ) -> None:
         self.url = url
         self.credentials = credentials
@@ -101,7 +103,7 @@ class ClientConnection:
         self._events: list[Event] = []
         self._out: list[bytes] = []
         self._corr = Correlator()
-        self._limiter = RateLimiter(self.config.rate_limit)
+        self._limiter = RateLimiter(self.config.rate_limit, flush_reports=flush_reports)
         self._clock = ClockEstimator()
         self._opcodes: dict[str, int] = dict(codes.DEFAULT_OPCODES)
         self._res_names: dict[int, str] = {v: k for k, v in codes.DEFAULT_RESPONSE_CODES.items()}
@@ -304,6 +306,15 @@ class ClientConnection:
         self._events.append(ProtocolError(error=error, size=size))
         self._drop(now, 1009, "message too big")
 
+    def flushed(self, now: float) -> None:
+        """Everything taken from ``data_to_send()`` so far was written to the socket at ``now``.
+
+        Only for a connection built with ``flush_reports=True`` (transports whose writes can
+        lag behind ``data_to_send``): pacing windows then start when bytes leave.
+        """
+        self._limiter.flushed(now)
+        self._pump(now)
+
     def note_alive(self, now: float) -> None:
         """The transport knows the peer is alive although no message was read.
 
@@ -491,7 +502,7 @@ class ClientConnection:
                 return
             at = self._limiter.available_at(now)
             if at > now:
-                self._pacing_at = at
+                self._pacing_at = at if at != math.inf else None  # else: wait for flushed()
                 return
             wall = self._wall()
             data = frame_request(request.op, request.body, self._key_json, wall)

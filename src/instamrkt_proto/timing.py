@@ -7,6 +7,7 @@ epoch milliseconds supplied by the caller, and the backoff takes its randomness 
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable
 
@@ -40,29 +41,49 @@ class RateLimit:
 
 
 class RateLimiter:
-    """A strict rolling-window limiter (not a bucket: no burst above ``count`` ever)."""
+    """A strict rolling-window limiter (not a bucket: no burst above ``count`` ever).
 
-    __slots__ = ("_limit", "_sent")
+    With ``flush_reports`` the window of a message starts when the transport reports it
+    written (``flushed``), not when the core released it: an async transport may write a
+    released batch late, and counting from release would let the next batch follow too
+    closely on the wire. Until its flush, a released message holds its slot.
+    """
 
-    def __init__(self, limit: RateLimit | None) -> None:
+    __slots__ = ("_flush_reports", "_limit", "_sent", "_unflushed")
+
+    def __init__(self, limit: RateLimit | None, *, flush_reports: bool = False) -> None:
         self._limit = limit
+        self._flush_reports = flush_reports
         self._sent: deque[float] = deque()
+        self._unflushed = 0  # released messages at the right end of _sent, not yet written
 
     def available_at(self, now: float) -> float:
-        """The earliest time >= now at which one more message may be sent."""
+        """The earliest time >= now at which one more message may be sent (inf: after a flush)."""
         limit = self._limit
         if limit is None:
             return now
         sent = self._sent
-        while sent and sent[0] + limit.window <= now:
+        expirable = len(sent) - self._unflushed
+        while expirable and sent[0] + limit.window <= now:
             sent.popleft()
+            expirable -= 1
         if len(sent) < limit.count:
             return now
-        return sent[0] + limit.window
+        return sent[0] + limit.window if expirable else math.inf
 
     def record(self, now: float) -> None:
         if self._limit is not None:
             self._sent.append(now)
+            if self._flush_reports:
+                self._unflushed += 1
+
+    def flushed(self, now: float) -> None:
+        """Everything released so far has been written at ``now``: start those windows."""
+        count, self._unflushed = self._unflushed, 0
+        sent = self._sent
+        for _ in range(count):
+            sent.pop()
+        sent.extend([now] * count)
 
 
 @attrs.frozen(slots=True)

@@ -12,8 +12,10 @@ without permessage-deflate.
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import ssl
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -45,8 +47,19 @@ from instamrkt_proto import (
 )
 
 from .delivery import DeliveryMetrics, Overflow
-from .options import Options, closed_error, make_options, new_core, result, ssl_for
+from .options import (
+    NoDebugLogger,
+    Options,
+    closed_error,
+    make_options,
+    new_core,
+    result,
+    ssl_for,
+)
 from .proxy import connect_request, parse_connect_response, proxy_for
+
+if sys.version_info < (3, 11):
+    from exceptiongroup import BaseExceptionGroup  # anyio's own dependency on 3.10
 
 __all__ = ("AsyncClient", "connect")
 
@@ -54,6 +67,7 @@ _NETWORK_ERRORS = (OSError, ssl.SSLError, anyio.BrokenResourceError, anyio.EndOf
                    anyio.ClosedResourceError, ConnectionClosed, InvalidHandshake)
 
 _DATA = (Opcode.TEXT, Opcode.BINARY)
+_WS_LOG = NoDebugLogger(logging.getLogger("instamrkt_transports.anyio.websockets"), {})
 
 
 class _Waiter:
@@ -89,7 +103,8 @@ class AsyncClient:
 
     def __init__(self, url: str, credentials: Credentials, options: Options,
                  tg: anyio.abc.TaskGroup) -> None:
-        self._core = new_core(url, credentials, options)
+        # Writes lag behind the core (a send awaits), so pacing windows start at flush time.
+        self._core = new_core(url, credentials, options, flush_reports=True)
         self._options = options
         self._tg = tg
         self._waiters: dict[int, _Waiter] = {}
@@ -191,6 +206,8 @@ class AsyncClient:
             for frame in frames:
                 proto.send_text(frame)
             self._out.extend(proto.data_to_send())
+        elif frames:
+            core.flushed(anyio.current_time())  # nowhere to write: the connection is gone
         deadline = core.next_deadline()
         if deadline is not None and (self._armed is None or deadline < self._armed):
             self._armed = deadline  # only an earlier deadline wakes the timer task
@@ -236,18 +253,19 @@ class AsyncClient:
         link.scope.cancel()
 
     async def _flush(self, link: _Link | None = None) -> None:
-        if not self._out:
-            return
-        async with self._send_lock:
-            if not self._out:
-                return
-            data = b"".join(self._out)
-            self._out.clear()
-            target = link or self._link
-            if target is None or target.stream is None:
-                return
-            with contextlib.suppress(*_NETWORK_ERRORS):  # the reader reports the failure
-                await target.stream.send(data)
+        """Write everything framed so far, in order; then tell the core it left."""
+        while self._out:
+            async with self._send_lock:
+                if not self._out:
+                    return
+                data = b"".join(self._out)
+                self._out.clear()
+                target = link or self._link
+                if target is not None and target.stream is not None:
+                    with contextlib.suppress(*_NETWORK_ERRORS):  # the reader reports it
+                        await target.stream.send(data)
+                self._core.flushed(anyio.current_time())
+                self._after()
 
     async def _timer(self) -> None:
         while not self._finished:
@@ -274,7 +292,8 @@ class AsyncClient:
         try:
             with link.scope:
                 link.stream = await self._open_stream(url)
-                proto = ClientProtocol(parse_uri(url), max_size=_ws_max(self._options))
+                proto = ClientProtocol(parse_uri(url), max_size=_ws_max(self._options),
+                                       logger=_WS_LOG)
                 proto.send_request(proto.connect())
                 await link.stream.send(b"".join(proto.data_to_send()))
                 events: list[Any] = []

@@ -6,6 +6,7 @@ and which TLS context a URL gets are decided here once, so the three behave iden
 
 from __future__ import annotations
 
+import logging
 import random
 import ssl
 import time
@@ -30,7 +31,17 @@ from instamrkt_proto import (
 
 from .delivery import Overflow, PushBuffer
 
-__all__ = ("Options", "make_options", "new_core", "result", "ssl_for", "wall_ms")
+__all__ = ("NoDebugLogger", "Options", "make_options", "new_core", "result", "ssl_for",
+           "wall_ms")
+
+
+class NoDebugLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """For websockets' sans-I/O layer, which logs at DEBUG the request target (it carries
+    the digest) and every frame (the request header carries the session key): never DEBUG.
+    """
+
+    def isEnabledFor(self, level: int) -> bool:
+        return level > logging.DEBUG and self.logger.isEnabledFor(level)
 
 
 def _rate(value: RateLimit | tuple[int, float] | None) -> RateLimit | None:
@@ -100,10 +111,11 @@ def wall_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def new_core(url: str, credentials: Credentials, options: Options) -> ClientConnection:
+def new_core(url: str, credentials: Credentials, options: Options, *,
+             flush_reports: bool = False) -> ClientConnection:
     """The core, wired to the real clocks and the real random source."""
     return ClientConnection(url, credentials, wall_clock=wall_ms, random=random.random,
-                            config=options.config())
+                            config=options.config(), flush_reports=flush_reports)
 
 
 def ssl_for(url: str, options: Options) -> ssl.SSLContext | None:

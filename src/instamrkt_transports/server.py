@@ -44,6 +44,7 @@ from instamrkt_proto.server import (
     ServerConnection,
 )
 
+from .options import NoDebugLogger
 from .rehearsal import Faults, Market, ServerStats
 
 __all__ = ("ReferenceServer",)
@@ -54,14 +55,7 @@ _NETWORK_ERRORS = (anyio.BrokenResourceError, anyio.ClosedResourceError, anyio.E
                    OSError, ssl.SSLError)
 
 
-class _NoDebugLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
-    """websockets logs request targets (with the digest) at DEBUG: never enable it."""
-
-    def isEnabledFor(self, level: int) -> bool:
-        return level > logging.DEBUG and self.logger.isEnabledFor(level)
-
-
-_WS_LOG = _NoDebugLogger(logging.getLogger("instamrkt_transports.server.websockets"), {})
+_WS_LOG = NoDebugLogger(logging.getLogger("instamrkt_transports.server.websockets"), {})
 
 
 def _wall_ms() -> int:

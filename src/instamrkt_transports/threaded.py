@@ -380,7 +380,10 @@ def connect(url: str, credentials: Credentials, *,
     """Connect, yield a ``ThreadedClient``, close on exit.
 
     ``on_event`` receives pushes and lifecycle events on a delivery thread; without it, read
-    them with ``next_event``. Raises ``AuthenticationError`` if the handshake is refused and
+    them with ``next_event``. Inside ``on_event`` prefer the ``*_async`` calls: a blocking
+    call there waits for a reply that a full buffer may stop the reader from reading.
+
+    Raises ``AuthenticationError`` if the handshake is refused and
     ``ConnectionClosed`` if the first attempt fails; later losses reconnect in the background
     (``reconnect=True``, the default).
     """

@@ -7,6 +7,7 @@ from typing import Any
 
 import anyio
 import pytest
+from conftest import assert_paced
 
 from instamrkt_proto import (
     Closed,
@@ -19,6 +20,7 @@ from instamrkt_proto import (
     Pong,
     ProtocolError,
     Push,
+    PushesDropped,
     Reconnected,
     Response,
     State,
@@ -26,13 +28,12 @@ from instamrkt_proto import (
 from instamrkt_transports import (
     AuthenticationError,
     ConnectionClosed,
+    ConsumerTooSlow,
     LogonError,
     OutcomeUnknown,
     RequestTimeout,
 )
 from instamrkt_transports.anyio import AsyncClient, connect
-
-from conftest import assert_paced
 
 pytestmark = pytest.mark.anyio
 
@@ -81,7 +82,7 @@ async def test_tls_with_a_test_ca(instamrkt_server_factory: Any,
         assert isinstance(await client.ping(), Pong)
         assert (await client.logon()).op == 100
     # The default context verifies certificates: the test CA is not trusted by it.
-    with pytest.raises(ConnectionClosed, match="(?i)certificate"):
+    with pytest.raises(ConnectionClosed, match=r"(?i)certificate"):
         async with connect(srv.url, srv.credentials):
             pass
 
@@ -243,11 +244,93 @@ async def test_pushes_arrive_as_events_and_never_settle_a_request(instamrkt_serv
 async def test_pacing_never_exceeds_the_window_at_the_server(server_process: Any) -> None:
     count, window = 50, 0.25
     creds = Credentials("pacer", "pacer-key")
-    async with connect(server_process.url, creds, rate_limit=(count, window)) as client:
-        async with anyio.create_task_group() as tg:
-            for _ in range(1000):
-                tg.start_soon(client.ping)
+    async with (connect(server_process.url, creds, rate_limit=(count, window)) as client,
+                anyio.create_task_group() as tg):
+        for _ in range(1000):
+            tg.start_soon(client.ping)
     times = [at for at, _op in server_process.log()]
     assert len(times) == 1000
     assert_paced(times, count, window)
     assert times[-1] - times[0] >= (1000 / count - 1) * window * 0.9
+
+
+FLOOD = 100_000
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_flood_with_backpressure_loses_nothing_and_stays_bounded(
+        instamrkt_server: Any) -> None:
+    srv = instamrkt_server
+    capacity = 1000
+    async with connect(srv.url, srv.credentials, queue_size=capacity) as client:
+        await client.ping()
+        flood = srv.flood(srv.credentials.user_id, FLOOD)
+        seen = 0
+        with anyio.fail_after(120):
+            async for event in client.events():
+                if isinstance(event, Push):
+                    assert event.fields["seq"] == seen  # once each, in order
+                    seen += 1
+                    if seen % 1000 == 0:
+                        await anyio.sleep(0.001)  # a slow consumer
+                    if seen == FLOOD:
+                        break
+        assert flood.result(timeout=30) == FLOOD
+        _core_metrics, delivery = client.metrics()
+        # Bounded: the capacity plus at most one network read of pushes.
+        assert delivery.high_water <= capacity + 1000
+        assert delivery.dropped == 0
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_flood_with_drop_oldest_counts_exactly_what_it_dropped(
+        instamrkt_server: Any) -> None:
+    srv = instamrkt_server
+    capacity = 1000
+    async with connect(srv.url, srv.credentials, queue_size=capacity,
+                       overflow="drop_oldest") as client:
+        await client.ping()
+        # The consumer does not read at all until the flood is over.
+        total = 30_000
+        assert await anyio.to_thread.run_sync(
+            lambda: srv.flood(srv.credentials.user_id, total).result(timeout=120)) == total
+        await client.ping()  # replies still flow: every push before it has been read
+        delivered, dropped, last = 0, 0, -1
+        with anyio.fail_after(30):
+            async for event in client.events():
+                if isinstance(event, PushesDropped):
+                    dropped += event.count
+                elif isinstance(event, Push):
+                    assert event.fields["seq"] > last
+                    last = event.fields["seq"]
+                    delivered += 1
+                    if last == total - 1:
+                        break
+        assert delivered + dropped == total
+        assert delivered <= capacity
+        assert client.metrics()[1].high_water == capacity
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_flood_with_fail_policy_raises_consumer_too_slow(instamrkt_server: Any) -> None:
+    srv = instamrkt_server
+    capacity = 500
+    async with connect(srv.url, srv.credentials, queue_size=capacity,
+                       overflow="fail") as client:
+        await client.ping()
+        total = 20_000
+        assert await anyio.to_thread.run_sync(
+            lambda: srv.flood(srv.credentials.user_id, total).result(timeout=60)) == total
+        await client.ping()
+        with pytest.raises(ConsumerTooSlow):
+            async for _event in client.events():
+                pass
+        delivered = 0
+        with anyio.fail_after(10):
+            async for event in client.events():
+                delivered += isinstance(event, Push)
+                if delivered == capacity:
+                    break
+        metrics = client.metrics()[1]
+        assert metrics.dropped == total - capacity
+        assert metrics.high_water == capacity

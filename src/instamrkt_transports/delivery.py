@@ -10,8 +10,10 @@ app (client-features #6):
   most the messages of one read (one network chunk).
 * ``Overflow.FAIL``: the push that does not fit is discarded and the next read of events
   raises ``ConsumerTooSlow`` (once); delivery then carries on.
-* ``Overflow.DROP_OLDEST``: the oldest push is discarded; the consumer then receives a
+* ``Overflow.DROP_OLDEST``: the oldest push is discarded; the consumer receives a
   ``PushesDropped(count)`` event exactly where the gap is, with the exact count.
+
+Capacity and policy apply to pushes only: lifecycle events are never dropped.
 
 The default capacity (10,000) absorbs the documented fan-out of one register_game_event
 (366 + N x 362 + N x 815) for any realistic N.
@@ -24,7 +26,7 @@ from collections import deque
 
 import attrs
 
-from instamrkt_proto import ConsumerTooSlow, Event, PushesDropped
+from instamrkt_proto import ConsumerTooSlow, Event, Push, PushesDropped
 
 __all__ = ("DeliveryMetrics", "Overflow", "PushBuffer")
 
@@ -43,10 +45,23 @@ class DeliveryMetrics:
     delivered: int
 
 
-class PushBuffer:
-    """A FIFO of events with a capacity and an overflow policy. Not thread-safe itself."""
+class _Gap:
+    """Where dropped pushes were, in the queue: becomes ``PushesDropped(count)``."""
 
-    __slots__ = ("_events", "_gap", "_pending_error", "capacity", "delivered", "dropped",
+    __slots__ = ("count",)
+
+    def __init__(self) -> None:
+        self.count = 1
+
+
+class PushBuffer:
+    """A FIFO of events with a capacity and an overflow policy. Not thread-safe itself.
+
+    The capacity and the policy apply to pushes; lifecycle events (``Closed``,
+    ``Reconnected``...) are rare and never dropped, so they are always queued.
+    """
+
+    __slots__ = ("_events", "_pending_error", "_pushes", "capacity", "delivered", "dropped",
                  "high_water", "overflow")
 
     def __init__(self, capacity: int | None = 10_000,
@@ -55,37 +70,49 @@ class PushBuffer:
             raise ValueError("capacity must be at least 1 (or None for unbounded)")
         self.capacity = capacity
         self.overflow = Overflow(overflow)
-        self._events: deque[Event] = deque()
-        self._gap = 0
+        self._events: deque[Event | _Gap] = deque()
+        self._pushes = 0
         self._pending_error: ConsumerTooSlow | None = None
         self.high_water = 0
         self.dropped = 0
         self.delivered = 0
 
     def __len__(self) -> int:
-        return len(self._events)
+        return self._pushes
 
     @property
     def full(self) -> bool:
         """True when a back-pressure adapter must stop reading."""
-        return self.capacity is not None and len(self._events) >= self.capacity
+        return self.capacity is not None and self._pushes >= self.capacity
 
     def put(self, event: Event) -> None:
         events = self._events
-        if self.capacity is not None and len(events) >= self.capacity:
-            if self.overflow is Overflow.DROP_OLDEST:
-                events.popleft()
-                self._gap += 1
-                self.dropped += 1
-            elif self.overflow is Overflow.FAIL:
-                self.dropped += 1
-                self._pending_error = ConsumerTooSlow(self.capacity)
-                return
+        if isinstance(event, Push):
+            if self.full:
+                if self.overflow is Overflow.FAIL:
+                    self.dropped += 1
+                    self._pending_error = ConsumerTooSlow(self.capacity or 0)
+                    return
+                if self.overflow is Overflow.DROP_OLDEST:
+                    self._drop_oldest()
+            self._pushes += 1
+            self.high_water = max(self.high_water, self._pushes)
         events.append(event)
-        self.high_water = max(self.high_water, len(events))
+
+    def _drop_oldest(self) -> None:
+        events = self._events
+        i = next(i for i, item in enumerate(events) if isinstance(item, Push))  # full: exists
+        previous = events[i - 1] if i else None
+        if isinstance(previous, _Gap):
+            previous.count += 1
+            del events[i]
+        else:
+            events[i] = _Gap()
+        self._pushes -= 1
+        self.dropped += 1
 
     def get(self) -> Event | None:
-        """The next event, ``PushesDropped`` for a gap, or None if empty.
+        """The next event, ``PushesDropped`` where pushes were dropped, or None if empty.
 
         Raises ``ConsumerTooSlow`` once after an overflow under ``Overflow.FAIL``.
         """
@@ -93,17 +120,19 @@ class PushBuffer:
         if error is not None:
             self._pending_error = None
             raise error
-        if self._gap:
-            gap, self._gap = self._gap, 0
-            return PushesDropped(count=gap)
         if not self._events:
             return None
+        item = self._events.popleft()
+        if isinstance(item, _Gap):
+            return PushesDropped(count=item.count)
+        if isinstance(item, Push):
+            self._pushes -= 1
         self.delivered += 1
-        return self._events.popleft()
+        return item
 
     def ready(self) -> bool:
-        return bool(self._events or self._gap or self._pending_error)
+        return bool(self._events or self._pending_error)
 
     def metrics(self) -> DeliveryMetrics:
-        return DeliveryMetrics(depth=len(self._events), high_water=self.high_water,
+        return DeliveryMetrics(depth=self._pushes, high_water=self.high_water,
                                dropped=self.dropped, delivered=self.delivered)

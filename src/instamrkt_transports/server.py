@@ -267,6 +267,28 @@ class ReferenceServer:
             queued += sum(self._push_nowait(session, *next(source)) for _ in range(n))
         return queued
 
+    async def flood(self, user_id: str | int, n: int, res: int = 815) -> int:
+        """Send ``n`` pushes ``res`` (fields ``seq`` 0..n-1) to ``user_id``'s connections.
+
+        Unlike ``push``, this waits for room in each connection's queue, so a client that
+        stops reading slows the flood down (TCP back-pressure) instead of losing pushes.
+        Returns how many were queued.
+        """
+        sent = 0
+        for session in [s for s in self._sessions if s.user_id == str(user_id)]:
+            for seq in range(n):
+                if session.closing:
+                    break
+                session.core.push(res, seq=seq, current_balance=seq, available_balance=seq,
+                                  currency="DON")
+                for data in session.core.data_to_send():
+                    try:
+                        await session.out_send.send(_Out("push", data))
+                    except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                        return sent
+                sent += 1
+        return sent
+
     def close_connections(self, user_id: str | int | None = None, code: int = 1001,
                           reason: str = "") -> int:
         """Close the connections of ``user_id`` (None: all) with ``code`` after queued replies."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from typing import Any, TypeVar
 
 import anyio.from_thread
@@ -109,6 +110,12 @@ class ServerThread:
 
     def burst(self, game_id: str | int, n: int) -> int:
         return self._call(functools.partial(self.server.burst, game_id, n))
+
+    def flood(self, user_id: str | int, n: int, res: int = 815) -> Future[int]:
+        """Start ``ReferenceServer.flood`` on the server's loop; the future gives its count."""
+        if self._portal is None:
+            raise RuntimeError("the server thread is not running")
+        return self._portal.start_task_soon(self.server.flood, user_id, n, res)
 
     def close_connections(self, user_id: str | int | None = None, code: int = 1001,
                           reason: str = "") -> int:

@@ -394,10 +394,6 @@ class ClientConnection:
         if state is State.CONNECTING and self._due(self._connect_deadline, now):
             self._events.append(CloseTransport(code=1006, reason="connect timed out"))
             self._lost(now, None, "connect timed out")
-        if self._state is State.BACKOFF and self._due(self._reconnect_at, now):  # even if just now
-            self._move(Input.BACKOFF_EXPIRED)
-            self._reconnect_at = None
-            self._start_attempt(now)
         for request in list(self._corr.live()):
             if self._due(request.deadline, now):
                 self._expire(request, now)
@@ -405,6 +401,10 @@ class ClientConnection:
             self._check_keepalive(now)
         if self._connected and self.config.game_stale_after is not None:
             self._events.extend(self._games.due_stale(now, self.config.game_stale_after))
+        if self._state is State.BACKOFF and self._due(self._reconnect_at, now):  # last: a loss
+            self._move(Input.BACKOFF_EXPIRED)  # just above may have backed off for 0 s
+            self._reconnect_at = None
+            self._start_attempt(now)
         self._pump(now)
 
     @staticmethod

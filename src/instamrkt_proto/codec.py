@@ -41,7 +41,7 @@ _dumps = orjson.dumps
 
 def lenient_int(value: Any) -> int | None:
     """An int from an int, an integral float or a numeric string; None for null/"None"."""
-    if value is None or value in {"None", ""}:
+    if value is None or (type(value) is str and value in {"None", ""}):  # lists are unhashable
         return None
     if type(value) is int:
         return value

@@ -13,7 +13,9 @@ The rules (api-notes section 4, issue "session continuity" item 1), all honest a
   then reported as ``LateReply``) or the connection ends: a late reply must not be taken for
   the answer to a newer request.
 * A res 666 carries nothing to match on; it belongs to a request only when exactly one is on
-  the wire.
+  the wire. Otherwise it answered one of them, no one knows which, so FIFO order among them
+  no longer holds: each becomes *doubtful*, and a reply that could belong to a doubtful
+  request or to another one is not attributed at all (it is reported as a push).
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ class PendingRequest:
     sent_at: float | None = None
     sent_wall: int | None = None
     settled: bool = False  # True for a tombstone: settled, reply still expected
+    sends: int = 0  # times put on the wire (a retried read: on more than one connection)
+    doubtful: bool = False  # on the wire when a res 666 came that nobody could claim
     body: bytes = b"{}"  # the parameters, JSON-encoded once at submission
 
 
@@ -116,6 +120,7 @@ class Correlator:
         self.queue.remove(request)
         request.sent_at = now
         request.sent_wall = wall
+        request.sends += 1
         self.wire.append(request)
 
     def match(self, res: int, fields: Mapping[str, Any]) -> PendingRequest | None:
@@ -132,9 +137,16 @@ class Correlator:
             candidates = [r for r in candidates if key not in r.params]
             if not candidates:
                 return None
-        if len(candidates) == 1 or all(r.idempotent for r in candidates):
+        if len(candidates) == 1:
+            return candidates[0]
+        if all(r.idempotent and not r.doubtful for r in candidates):
             return candidates[0]
         return None  # ambiguous: better a push and a timeout than a wrong attribution
+
+    def doubt(self) -> None:
+        """A res 666 arrived that any request on the wire may have caused."""
+        for request in self.wire:
+            request.doubtful = True
 
     def remove(self, request: PendingRequest) -> None:
         if request in self.wire:
@@ -182,5 +194,5 @@ def timeout_outcome(request: PendingRequest) -> InstamrktError:
     """What a caller's request becomes when its own timeout fires."""
     timeout = request.timeout or 0.0
     if request.sent_at is None or request.idempotent:
-        return RequestTimeout(request.op, timeout, sent=request.sent_at is not None)
+        return RequestTimeout(request.op, timeout, sent=request.sends > 0)
     return OutcomeUnknown(request.op, request.params, f"no reply within {timeout:g} s")

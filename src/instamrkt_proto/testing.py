@@ -1,0 +1,338 @@
+"""Helpers for property-testing code built on ``instamrkt_proto``.
+
+**This module needs hypothesis** (a test dependency, not a runtime one: install the ``test``
+extra). Importing it without hypothesis raises ``ImportError``.
+
+* ``server_messages()``: a hypothesis strategy for valid server messages, as UTF-8 JSON
+  bytes: pong, the op-2 tables, logon 100/110/112, error 666, the documented pushes
+  362/366/815, and any other ``res`` with arbitrary JSON fields; half-lenient variants too
+  (``response_header`` missing or empty, ``t`` sent as a string).
+* ``requests()``: a strategy for ``(op, params)`` pairs accepted by
+  ``ClientConnection.send_request``; ``op`` is a number or a documented name.
+* ``FakeClock``: monotonic seconds and wall-clock epoch milliseconds you advance by hand.
+* ``SequenceRandom``: a replayable ``random()`` for the backoff jitter.
+* ``Harness``: a ``ClientConnection`` wired to a fake clock and a scripted peer. It opens
+  the connection when the core asks, decodes what the core sends, feeds back replies, and
+  runs the core's timers in order while time advances.
+
+Like the rest of the core, this module reads no clock and no random source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import attrs
+import orjson
+from hypothesis import strategies as st
+
+from .auth import Credentials
+from .client import ClientConnection
+from .codec import ClientRequest, decode_request, encode_response
+from .codes import DEFAULT_OPCODES, ECHO_KEYS, REPLIES, Op, Res
+from .config import ClientConfig
+from .events import Connecting, Event
+
+__all__ = (
+    "FakeClock",
+    "Harness",
+    "Reply",
+    "SequenceRandom",
+    "json_values",
+    "requests",
+    "server_messages",
+    "standard_reply",
+)
+
+# -- strategies ----------------------------------------------------------------------------
+
+_text = st.text(st.characters(codec="utf-8"), max_size=12)
+_ints = st.integers(min_value=-(2**63), max_value=2**63 - 1)
+_millis = st.integers(min_value=0, max_value=4_102_444_800_000)
+_ids = st.one_of(st.integers(min_value=1, max_value=10**6), st.uuids().map(str))
+
+
+def json_values(max_leaves: int = 8) -> st.SearchStrategy[Any]:
+    """Any JSON value orjson can encode (no NaN, no lone surrogates, 64-bit ints)."""
+    scalars = st.one_of(
+        st.none(), st.booleans(), _ints, st.floats(allow_nan=False, allow_infinity=False), _text
+    )
+    return st.recursive(
+        scalars,
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=4), st.dictionaries(_text, inner, max_size=4)
+        ),
+        max_leaves=max_leaves,
+    )
+
+
+def _fields(reserved: frozenset[str]) -> st.SearchStrategy[dict[str, Any]]:
+    keys = _text.filter(lambda k: k not in reserved)
+    return st.dictionaries(keys, json_values(), max_size=5)
+
+
+_RESERVED_RES = frozenset({"response_header", "res"})
+
+
+@st.composite
+def _header(draw: st.DrawFn) -> dict[str, Any] | None:
+    """A response header: populated, empty, missing (None), or with ``t`` as a string."""
+    kind = draw(st.sampled_from(("t", "empty", "missing", "t-string")))
+    if kind == "missing":
+        return None
+    if kind == "empty":
+        return {}
+    t = draw(_millis)
+    return {"t": str(t) if kind == "t-string" else t}
+
+
+def _message(res: int, fields: Mapping[str, Any], header: dict[str, Any] | None) -> bytes:
+    obj: dict[str, Any] = {} if header is None else {"response_header": header}
+    obj["res"] = res
+    obj.update((k, v) for k, v in fields.items() if k not in _RESERVED_RES)
+    return orjson.dumps(obj)
+
+
+_pool_resolved = st.fixed_dictionaries({
+    "pool_id": _ids, "game_id": _ids, "winning_target": _text, "description": _text,
+    "winners": st.dictionaries(_ids.map(str), st.integers(0, 10**6), max_size=3),
+    "losers": st.dictionaries(_ids.map(str), st.integers(0, 10**6), max_size=3),
+    "invalidated_bettors": st.lists(_ids, max_size=3), "is_money_return": st.booleans(),
+    "resolved_at": _millis,
+})
+_game_event = st.fixed_dictionaries({
+    "action_id": _ids, "target_id": _ids, "target_display_name": _text,
+    "current_count": st.dictionaries(_text, st.integers(0, 1000), max_size=3),
+    "game_id": _ids, "happened_at": _millis,
+})
+_balance = st.fixed_dictionaries({
+    "current_balance": st.one_of(st.integers(0, 10**9), st.integers(0, 10**9).map(str)),
+    "available_balance": st.one_of(st.integers(0, 10**9), st.integers(0, 10**9).map(str)),
+    "currency": st.just("DON"),
+})
+_name_map = st.dictionaries(_text, st.integers(min_value=0, max_value=10**5), max_size=6)
+
+
+@st.composite
+def server_messages(draw: st.DrawFn, res: int | None = None) -> bytes:
+    """One valid server message as UTF-8 JSON bytes (``res`` fixes the code if given).
+
+    Valid means routable: a JSON object with an int ``res``. Documented shapes come with
+    their documented fields; other codes carry arbitrary JSON fields.
+    """
+    header = draw(_header())
+    code = res if res is not None else draw(st.sampled_from(
+        (1, 2, 100, 110, 112, 666, 362, 366, 815, None)))
+    if code is None:
+        code = draw(st.integers(min_value=-(2**31), max_value=2**31))
+    if code == Res.PONG:
+        fields: dict[str, Any] = {}
+    elif code == Res.OPCODES:
+        fields = {"opcodes": draw(_name_map), "response_codes": draw(_name_map)}
+    elif code == Res.LOGON_SUCCESS:
+        fields = {"session_key": draw(_text)}
+    elif code == Res.ERROR:
+        fields = {"text": draw(st.one_of(st.none(), _text))}
+    elif code == 362:
+        fields = draw(_pool_resolved)
+    elif code == 366:
+        fields = draw(_game_event)
+    elif code == 815:
+        fields = draw(_balance)
+    else:
+        fields = draw(_fields(_RESERVED_RES))
+    return _message(code, fields, header)
+
+
+_op_params: dict[int, st.SearchStrategy[dict[str, Any]]] = {
+    Op.JOIN_GAME: st.fixed_dictionaries({"game_id": _ids}),
+    Op.LEAVE_GAME: st.fixed_dictionaries({"game_id": _ids}),
+    Op.PLACE_BET: st.fixed_dictionaries({
+        "pool_id": _ids, "target": _text, "amount": st.integers(1, 10**6).map(str)}),
+    Op.GET_MY_CURRENT_BALANCE: st.fixed_dictionaries({}, optional={"currency": st.just("DON")}),
+}
+
+
+@st.composite
+def requests(draw: st.DrawFn) -> tuple[int | str, dict[str, Any]]:
+    """``(op, params)`` for ``send_request``: ``op`` a documented name or any number."""
+    if draw(st.booleans()):
+        name = draw(st.sampled_from(sorted(DEFAULT_OPCODES)))
+        number = DEFAULT_OPCODES[name]
+        op: int | str = name if draw(st.booleans()) else number
+    else:
+        op = number = draw(st.integers(min_value=0, max_value=10**5))
+    strategy = _op_params.get(number)
+    params = draw(strategy) if strategy is not None else draw(
+        _fields(frozenset({"header", "op"})))
+    return op, params
+
+
+# -- clock, randomness ---------------------------------------------------------------------
+
+
+class FakeClock:
+    """Monotonic seconds (``now``) and epoch milliseconds (``wall()``), advanced by hand."""
+
+    __slots__ = ("now", "wall_ms")
+
+    def __init__(self, now: float = 1000.0, wall_ms: int = 1_422_006_034_742) -> None:
+        self.now = now
+        self.wall_ms = wall_ms
+
+    def advance(self, seconds: float) -> float:
+        """Move both clocks forward; returns the new ``now``."""
+        if seconds < 0:
+            raise ValueError("a monotonic clock never goes back")
+        self.now += seconds
+        self.wall_ms += round(seconds * 1000)
+        return self.now
+
+    def wall(self) -> int:
+        """The ``wall_clock`` callable for ``ClientConnection``."""
+        return self.wall_ms
+
+
+class SequenceRandom:
+    """A ``random()`` that returns ``values`` in turn, cycling; records how often it ran."""
+
+    __slots__ = ("calls", "values")
+
+    def __init__(self, values: Iterable[float] = (0.5,)) -> None:
+        self.values = tuple(values)
+        if not self.values:
+            raise ValueError("need at least one value")
+        self.calls = 0
+
+    def __call__(self) -> float:
+        value = self.values[self.calls % len(self.values)]
+        self.calls += 1
+        return value
+
+
+# -- a scripted peer -----------------------------------------------------------------------
+
+Reply = bytes | str | Mapping[str, Any]
+"""What a peer answers: ready bytes or text, or a mapping with ``res`` (and optional ``t``)."""
+
+
+def standard_reply(request: ClientRequest) -> list[Reply]:
+    """The documented success reply to ``request``, echoing the keys replies echo."""
+    op = request.op
+    if op == Op.PING:
+        return [{"res": Res.PONG}]
+    if op == Op.GET_OPCODES:
+        return [{"res": Res.OPCODES, "opcodes": dict(DEFAULT_OPCODES), "response_codes": {}}]
+    res = min(REPLIES.get(op, frozenset({op})))
+    fields: dict[str, Any] = {"res": res}
+    key = ECHO_KEYS.get(res)
+    if key is not None and key in request.params:
+        fields[key] = request.params[key]
+    return [fields]
+
+
+def _encode(reply: Reply, t: int) -> bytes | str:
+    if isinstance(reply, (bytes, str)):
+        return reply
+    fields = dict(reply)
+    res = fields.pop("res")
+    return encode_response(res, fields, t=fields.pop("t", t))
+
+
+@attrs.define
+class Harness:
+    """A ``ClientConnection`` on a ``FakeClock``, talking to a scripted peer.
+
+    ``peer`` maps each decoded request to the replies the server sends at once (default:
+    ``standard_reply``; return ``[]`` to stay silent and answer later with ``receive``).
+    ``auto_connect`` completes every ``Connecting`` with ``connection_made`` (set it False
+    to script handshake failures). Every method returns the events the core produced.
+    """
+
+    conn: ClientConnection
+    clock: FakeClock
+    peer: Callable[[ClientRequest], list[Reply]] | None = standard_reply
+    auto_connect: bool = True
+    sent: list[ClientRequest] = attrs.Factory(list)
+    """Every request the core put on the wire, decoded, in order."""
+    events: list[Event] = attrs.Factory(list)
+    """Every event the core produced, in order."""
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        config: ClientConfig | None = None,
+        credentials: Credentials | None = None,
+        url: str = "wss://instamrkt.test:9999",
+        clock: FakeClock | None = None,
+        random: Callable[[], float] | None = None,
+        peer: Callable[[ClientRequest], list[Reply]] | None = standard_reply,
+        auto_connect: bool = True,
+    ) -> Harness:
+        clock = clock or FakeClock()
+        conn = ClientConnection(
+            url,
+            credentials or Credentials("1", "test-session-key"),
+            wall_clock=clock.wall,
+            random=random or SequenceRandom(),
+            config=config,
+        )
+        return cls(conn, clock, peer, auto_connect)
+
+    def _run(self, action: Callable[[], None]) -> list[Event]:
+        """Do ``action``, then flush: deliver sent data to the peer until quiet."""
+        start = len(self.events)
+        action()
+        while True:
+            events = self.conn.events_received()
+            data = self.conn.data_to_send()
+            if not events and not data:
+                return self.events[start:]
+            self.events.extend(events)
+            now = self.clock.now
+            for event in events:
+                if isinstance(event, Connecting) and self.auto_connect:
+                    self.conn.connection_made(now)
+            for item in data:
+                request = decode_request(item)
+                self.sent.append(request)
+                if self.peer is not None:
+                    for reply in self.peer(request):
+                        self.conn.receive_message(_encode(reply, self.clock.wall_ms), now)
+
+    def connect(self) -> list[Event]:
+        return self._run(lambda: self.conn.connect(self.clock.now))
+
+    def request(self, op: int | str, /, **params: Any) -> int:
+        """``send_request`` now; the events it produced land in ``events``."""
+        ids: list[int] = []
+        self._run(lambda: ids.append(self.conn.send_request(op, params, now=self.clock.now)))
+        return ids[0]
+
+    def receive(self, message: Reply) -> list[Event]:
+        """Feed one server message (bytes, str, or a mapping with ``res``)."""
+        data = _encode(message, self.clock.wall_ms)
+        return self._run(lambda: self.conn.receive_message(data, self.clock.now))
+
+    def call(self, action: Callable[[ClientConnection, float], None]) -> list[Event]:
+        """Run ``action(conn, now)`` (any other core call) and flush."""
+        return self._run(lambda: action(self.conn, self.clock.now))
+
+    def advance(self, seconds: float) -> list[Event]:
+        """Let ``seconds`` pass, firing each core deadline at its exact time, in order."""
+        end = self.clock.now + seconds
+        start = len(self.events)
+        while True:
+            deadline = self.conn.next_deadline()
+            if deadline is None or deadline > end:
+                break
+            self.clock.advance(max(0.0, deadline - self.clock.now))
+            self._run(lambda: self.conn.handle_timer(self.clock.now))
+            after = self.conn.next_deadline()
+            if after is not None and after <= self.clock.now:
+                raise AssertionError(f"handle_timer({self.clock.now}) left a deadline {after}")
+        self.clock.advance(end - self.clock.now)
+        self._run(lambda: self.conn.handle_timer(self.clock.now))
+        return self.events[start:]

@@ -341,6 +341,7 @@ class ClientConnection:
             message = decode_server_message(data)
         except RemoteProtocolError as error:
             self._events.append(ProtocolError(error=error, size=size))
+            self._corr.doubt()  # it may have been a reply: FIFO order is in doubt
             return
         res, fields, t = message.res, message.fields, message.t
         if res == codes.ERROR_RES:
@@ -381,7 +382,7 @@ class ClientConnection:
         for deadline in candidates:
             if deadline is not None and (best is None or deadline < best):
                 best = deadline
-        for request in self._corr.live():
+        for request in self._corr:  # request timeouts and tombstone grace periods
             deadline = request.deadline
             if deadline is not None and (best is None or deadline < best):
                 best = deadline
@@ -394,6 +395,7 @@ class ClientConnection:
         if state is State.CONNECTING and self._due(self._connect_deadline, now):
             self._events.append(CloseTransport(code=1006, reason="connect timed out"))
             self._lost(now, None, "connect timed out")
+        self._corr.expire_tombstones(now)
         for request in list(self._corr.live()):
             if self._due(request.deadline, now):
                 self._expire(request, now)
@@ -581,8 +583,9 @@ class ClientConnection:
         """A request's own timeout fired; a sent one stays behind as a tombstone."""
         if request.sent_at is None:
             self._corr.remove(request)
-        else:
+        else:  # a tombstone, for a grace period as long as the timeout
             request.settled = True
+            request.deadline = now + (request.timeout or self.config.keepalive_timeout)
         if request.internal is not None:
             self._internal_reply(request, None, {}, None, now)
         else:

@@ -10,12 +10,17 @@ The rules (api-notes section 4, issue "session continuity" item 1), all honest a
   share the wire, unless both are idempotent reads: those pipeline FIFO. Anything else waits
   in the queue until the first is answered, so no reply can ever go to the wrong request.
 * A request that timed out stays on the wire as a *tombstone* until its reply arrives (it is
-  then reported as ``LateReply``) or the connection ends: a late reply must not be taken for
-  the answer to a newer request.
+  then reported as ``LateReply``), the connection ends, or a grace period as long as its
+  timeout passes: a late reply must not be taken for the answer to a newer request. A reply
+  later than twice its request's timeout is past saving and may be misattributed; the grace
+  period is what lets the connection recover when a reply was lost (it came malformed).
 * A res 666 carries nothing to match on; it belongs to a request only when exactly one is on
   the wire. Otherwise it answered one of them, no one knows which, so FIFO order among them
   no longer holds: each becomes *doubtful*, and a reply that could belong to a doubtful
-  request or to another one is not attributed at all (it is reported as a push).
+  request or to another one is not attributed at all (it is reported as a push). A message
+  that cannot be decoded may have been a reply too, so it casts the same doubt.
+* While a tombstone or a doubtful request expects a code, every new request expecting it
+  waits (reads included): FIFO order is only trusted again once the doubt is resolved.
 """
 
 from __future__ import annotations
@@ -72,6 +77,8 @@ def conflicts(a: PendingRequest, b: PendingRequest) -> bool:
     shared = a.expects & b.expects
     if not shared:
         return False
+    if a.settled or b.settled or a.doubtful or b.doubtful:
+        return True
     if a.idempotent and b.idempotent:
         return False
     return not _distinguishable(a, b, shared)
@@ -142,6 +149,11 @@ class Correlator:
         if all(r.idempotent and not r.doubtful for r in candidates):
             return candidates[0]
         return None  # ambiguous: better a push and a timeout than a wrong attribution
+
+    def expire_tombstones(self, now: float) -> None:
+        """Forget tombstones whose grace period (kept in ``deadline``) is over."""
+        self.wire = [r for r in self.wire if not (r.settled and r.deadline is not None
+                                                  and now >= r.deadline)]
 
     def doubt(self) -> None:
         """A res 666 arrived that any request on the wire may have caused."""

@@ -57,6 +57,7 @@ class Keepalive:
             if self.last_inbound < ping.sent_at:
                 return Verdict.DEAD
             ping.settled = True  # alive, only this pong is late: leave a tombstone
+            ping.deadline = now + self.timeout
             self.ping = ping = None
         if ping is None and now >= self.last_inbound + self.interval:
             return Verdict.PING

@@ -39,6 +39,8 @@ class Overflow(enum.Enum):
 
 @attrs.frozen(slots=True, kw_only=True)
 class DeliveryMetrics:
+    """``depth``: events waiting (pushes and lifecycle); ``high_water``: most pushes queued."""
+
     depth: int
     high_water: int
     dropped: int
@@ -134,5 +136,5 @@ class PushBuffer:
         return bool(self._events or self._pending_error)
 
     def metrics(self) -> DeliveryMetrics:
-        return DeliveryMetrics(depth=self._pushes, high_water=self.high_water,
+        return DeliveryMetrics(depth=len(self._events), high_water=self.high_water,
                                dropped=self.dropped, delivered=self.delivered)

@@ -104,6 +104,7 @@ class ClientConnection:
         self._out: list[bytes] = []
         self._corr = Correlator()
         self._limiter = RateLimiter(self.config.rate_limit, flush_reports=flush_reports)
+        self.flush_reports = flush_reports
         self._clock = ClockEstimator()
         self._opcodes: dict[str, int] = dict(codes.DEFAULT_OPCODES)
         self._res_names: dict[int, str] = {v: k for k, v in codes.DEFAULT_RESPONSE_CODES.items()}

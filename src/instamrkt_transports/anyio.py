@@ -1,29 +1,30 @@
 """The anyio adapter: one client on asyncio or trio.
 
-It only moves bytes and time. Three kinds of task touch the core, never at the same moment
-(one event loop): the caller's tasks (requests), one connection task per websocket (reads),
-and one timer task that sleeps until ``next_deadline()``. After every call into the core,
-``_after`` dispatches its events and frames its output; ``_flush`` writes that output in
-order under a lock, so pipelined requests reach the wire in the order the core sent them.
-Framing is websockets' sans-I/O ``ClientProtocol`` (chosen by ``benchmarks/bench_framing.py``),
-without permessage-deflate.
+It only moves bytes and time. The caller's tasks (requests), the connection (reads) and one
+timer task (sleeping until ``next_deadline()``) take turns in the core on one event loop.
+After every call into the core, ``_after`` dispatches its events and frames its output;
+``_flush`` writes that output in order, so pipelined requests reach the wire in the order
+the core released them. Bytes move through a pipe (``_pipes``): on asyncio an
+``asyncio.Protocol`` (synchronous writes, reads by callback), elsewhere an anyio stream read
+by the connection task. Framing is websockets' sans-I/O ``ClientProtocol`` (chosen by
+``benchmarks/bench_framing.py``), without permessage-deflate.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import math
 import ssl
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
-from urllib.parse import urlsplit
 
 import anyio
 import anyio.abc
-from anyio.streams.tls import TLSStream
+import sniffio
 from websockets.client import ClientProtocol
 from websockets.exceptions import InvalidHandshake, InvalidStatus, PayloadTooBig
 from websockets.frames import Opcode
@@ -46,6 +47,7 @@ from instamrkt_proto import (
     State,
 )
 
+from ._pipes import AioPipe, StreamPipe, open_pipe
 from .delivery import DeliveryMetrics, Overflow
 from .options import (
     NoDebugLogger,
@@ -54,9 +56,7 @@ from .options import (
     make_options,
     new_core,
     result,
-    ssl_for,
 )
-from .proxy import connect_request, parse_connect_response, proxy_for
 
 if sys.version_info < (3, 11):
     from exceptiongroup import BaseExceptionGroup  # anyio's own dependency on 3.10
@@ -71,13 +71,18 @@ _WS_LOG = NoDebugLogger(logging.getLogger("instamrkt_transports.anyio.websockets
 
 
 class _Waiter:
+    """A one-shot result for trio; on asyncio a bare future does the same job faster."""
+
     __slots__ = ("_done", "value")
 
     def __init__(self) -> None:
         self._done = anyio.Event()
         self.value: Any = None
 
-    def set(self, value: Any) -> None:
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def set_result(self, value: Any) -> None:
         self.value = value
         self._done.set()
 
@@ -85,17 +90,29 @@ class _Waiter:
         await self._done.wait()
         return self.value
 
+    def __await__(self) -> Any:
+        return self.wait().__await__()
+
 
 class _Link:
-    """One websocket connection attempt: its generation, stream and framing state."""
+    """One websocket connection attempt: its generation, pipe and framing state."""
 
-    __slots__ = ("gen", "proto", "scope", "stream")
+    __slots__ = ("done", "gen", "pipe", "proto", "scope")
 
     def __init__(self, gen: int) -> None:
         self.gen = gen
         self.scope = anyio.CancelScope()
-        self.stream: anyio.abc.ByteStream | None = None
+        self.pipe: StreamPipe | AioPipe | None = None
         self.proto: ClientProtocol | None = None
+        self.done = anyio.Event()  # an AioPipe connection ended
+
+
+def _loop_tools() -> tuple[Callable[[], float], Callable[[], Any]]:
+    """The event loop's clock (callable from asyncio callbacks too) and a waiter factory."""
+    if sniffio.current_async_library() == "asyncio":
+        loop = asyncio.get_running_loop()
+        return loop.time, loop.create_future
+    return anyio.current_time, _Waiter
 
 
 class AsyncClient:
@@ -103,11 +120,13 @@ class AsyncClient:
 
     def __init__(self, url: str, credentials: Credentials, options: Options,
                  tg: anyio.abc.TaskGroup) -> None:
-        # Writes lag behind the core (a send awaits), so pacing windows start at flush time.
-        self._core = new_core(url, credentials, options, flush_reports=True)
+        # A stream's send awaits before writing: with pacing on, windows start at flush time.
+        self._core = new_core(url, credentials, options,
+                              flush_reports=options.rate_limit is not None)
+        self._time, self._new_waiter = _loop_tools()
         self._options = options
         self._tg = tg
-        self._waiters: dict[int, _Waiter] = {}
+        self._waiters: dict[int, Any] = {}  # request id -> future or _Waiter
         self._pushes = options.push_buffer()
         self._push_ready = anyio.Event()
         self._space = anyio.Event()
@@ -119,6 +138,7 @@ class AsyncClient:
         self._send_lock = anyio.Lock(fast_acquire=True)
         self._ready = _Waiter()
         self._finished = False
+        self._paused: _Link | None = None  # reading stopped by back-pressure
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -147,8 +167,8 @@ class AsyncClient:
         while True:
             event = self._pushes.get()
             if event is not None:
-                if not self._pushes.full:
-                    self._space.set()
+                if self._paused is not None and not self._pushes.full:
+                    self._resume()
                 yield event
                 continue
             if self._finished:
@@ -158,7 +178,7 @@ class AsyncClient:
 
     def metrics(self) -> tuple[Any, DeliveryMetrics]:
         """(core metrics, push-queue metrics)."""
-        return self._core.metrics(anyio.current_time()), self._pushes.metrics()
+        return self._core.metrics(self._time()), self._pushes.metrics()
 
     @property
     def core(self) -> Any:
@@ -168,7 +188,7 @@ class AsyncClient:
     async def aclose(self) -> None:
         """Close the session; outstanding calls fail. Idempotent."""
         if self._core.state is not State.CLOSED:
-            self._core.close(anyio.current_time())
+            self._core.close(self._time())
             self._after()
             await self._flush()
         self._finished = True
@@ -185,12 +205,12 @@ class AsyncClient:
         kwargs: dict[str, Any] = {k: v for k, v in extra.items() if v is not None}
         if timeout is not None:
             kwargs["timeout"] = timeout
-        rid = core.send_request(op, params, now=anyio.current_time(), **kwargs)
-        waiter = self._waiters[rid] = _Waiter()
+        rid = core.send_request(op, params, now=self._time(), **kwargs)
+        waiter = self._waiters[rid] = self._new_waiter()
         try:
             self._after()
             await self._flush()
-            return result(await waiter.wait())
+            return result(await waiter)
         finally:
             self._waiters.pop(rid, None)
 
@@ -207,7 +227,7 @@ class AsyncClient:
                 proto.send_text(frame)
             self._out.extend(proto.data_to_send())
         elif frames:
-            core.flushed(anyio.current_time())  # nowhere to write: the connection is gone
+            core.flushed(self._time())  # nowhere to write: the connection is gone
         deadline = core.next_deadline()
         if deadline is not None and (self._armed is None or deadline < self._armed):
             self._armed = deadline  # only an earlier deadline wakes the timer task
@@ -216,8 +236,8 @@ class AsyncClient:
     def _dispatch(self, event: Event) -> None:
         if isinstance(event, RequestSettled):
             waiter = self._waiters.pop(event.request_id, None)
-            if waiter is not None:
-                waiter.set(event)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(event)
             return
         if isinstance(event, Connecting):
             self._gen += 1
@@ -227,10 +247,10 @@ class AsyncClient:
             self._drop_link(event)
             return
         if isinstance(event, Connected):
-            self._ready.set(None)
+            self._ready.set_result(None)
         elif isinstance(event, Closed):
-            if not self._ready._done.is_set():
-                self._ready.set(event.error or ConnectionClosed(event.reason, event.code))
+            if not self._ready.done():
+                self._ready.set_result(event.error or ConnectionClosed(event.reason, event.code))
             if event.reconnect_at is None:
                 self._finished = True
                 self._wake.set()
@@ -242,48 +262,62 @@ class AsyncClient:
         if link is None:  # still connecting: abandon the attempt
             self._gen += 1
             return
+        link.gen = -1  # its reads must not reach the core any more
         if link.proto is not None and link.proto.state is WsState.OPEN:
             link.proto.send_close(event.code if event.code != 1006 else 1011, event.reason)
             self._out.extend(link.proto.data_to_send())
-        link.gen = -1  # its task must not report anything more
-        self._tg.start_soon(self._linger, link)
+        if isinstance(link.pipe, AioPipe):
+            link.pipe.write(b"".join(self._out))
+            self._out.clear()
+            link.done.set()  # the connection task closes the transport (after the write)
+        else:
+            self._tg.start_soon(self._linger, link)
 
     async def _linger(self, link: _Link) -> None:
         await self._flush(link)
         link.scope.cancel()
 
     async def _flush(self, link: _Link | None = None) -> None:
-        """Write everything framed so far, in order; then tell the core it left."""
+        """Write everything framed so far, in order; with pacing, tell the core it left."""
         while self._out:
-            async with self._send_lock:
-                if not self._out:
-                    return
+            target = link or self._link
+            pipe = target.pipe if target is not None else None
+            if pipe is None or pipe.sync:
                 data = b"".join(self._out)
                 self._out.clear()
-                target = link or self._link
-                if target is not None and target.stream is not None:
+                if pipe is not None:
+                    pipe.write(data)
+            else:
+                async with self._send_lock:
+                    if not self._out:
+                        return
+                    data = b"".join(self._out)
+                    self._out.clear()
                     with contextlib.suppress(*_NETWORK_ERRORS):  # the reader reports it
-                        await target.stream.send(data)
-                self._core.flushed(anyio.current_time())
+                        await pipe.send(data)
+            if self._core.flush_reports:
+                self._core.flushed(self._time())
                 self._after()
 
     async def _timer(self) -> None:
         while not self._finished:
             self._wake = anyio.Event()
             armed = self._armed = self._core.next_deadline()
-            delay = math.inf if armed is None else max(0.0, armed - anyio.current_time())
+            delay = math.inf if armed is None else max(0.0, armed - self._time())
             with anyio.move_on_after(delay):
                 await self._wake.wait()
             deadline = self._core.next_deadline()
-            now = anyio.current_time()
+            now = self._time()
             if deadline is not None and now >= deadline:
+                if self._paused is not None:
+                    self._core.note_alive(now)  # unread data waits in the socket
                 self._core.handle_timer(now)
                 self._after()
                 await self._flush()
 
     def _report(self, gen: int, method: str, *args: Any) -> None:
         if gen == self._gen:
-            getattr(self._core, method)(anyio.current_time(), *args)
+            getattr(self._core, method)(self._time(), *args)
             self._after()
 
     async def _connection(self, url: str, gen: int) -> None:
@@ -291,17 +325,17 @@ class AsyncClient:
         made = False
         try:
             with link.scope:
-                link.stream = await self._open_stream(url)
-                proto = ClientProtocol(parse_uri(url), max_size=_ws_max(self._options),
+                link.pipe = pipe = await open_pipe(url, self._options)
+                proto = ClientProtocol(parse_uri(url), max_size=self._options.max_message_size,
                                        logger=_WS_LOG)
                 proto.send_request(proto.connect())
-                await link.stream.send(b"".join(proto.data_to_send()))
+                await pipe.send(b"".join(proto.data_to_send()))
                 events: list[Any] = []
                 while not events:
-                    proto.receive_data(await link.stream.receive(65536))
+                    proto.receive_data(await pipe.receive())
                     events = proto.events_received()
-                response = events[0]
                 if proto.handshake_exc is not None:
+                    response = events[0]
                     status = response.status_code if isinstance(response, Response) else None
                     if isinstance(proto.handshake_exc, InvalidStatus):
                         status = proto.handshake_exc.response.status_code
@@ -313,8 +347,13 @@ class AsyncClient:
                 self._link = link
                 made = True
                 self._report(link.gen, "connection_made")
+                self._frames(link, events[1:])
                 await self._flush()
-                await self._read(link, proto, events[1:])
+                if isinstance(pipe, AioPipe):
+                    pipe.attach(lambda data: self._on_data(link, data))
+                    await link.done.wait()
+                else:
+                    await self._read(link, pipe)
         except _NETWORK_ERRORS as exc:
             reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             self._report(link.gen, "connection_lost" if made else "connection_failed",
@@ -323,72 +362,81 @@ class AsyncClient:
         finally:
             if self._link is link:
                 self._link = None
-            if link.stream is not None:
-                with anyio.CancelScope(shield=True):
-                    await link.stream.aclose()
+            if self._paused is link:
+                self._paused = None
+            if link.pipe is not None:
+                await link.pipe.aclose()
 
-    async def _read(self, link: _Link, proto: ClientProtocol, events: list[Any]) -> None:
-        assert link.stream is not None
-        core, pushes = self._core, self._pushes
-        backpressure = pushes.overflow is Overflow.BACKPRESSURE
+    def _frames(self, link: _Link, frames: list[Any]) -> bool:
+        """Feed received frames to the core; True once the websocket is closed."""
+        proto = link.proto
+        assert proto is not None
+        core = self._core
+        now = self._time()
+        current = link.gen == self._gen
+        for frame in frames:
+            if frame.opcode in _DATA and current:
+                core.receive_message(frame.data, now)
+        if isinstance(proto.parser_exc, PayloadTooBig) and current:
+            too_big = proto.parser_exc
+            core.receive_too_big(too_big.size or (too_big.max_size or 0) + 1, now)
+        outgoing = proto.data_to_send()  # pongs, the close echo
+        if current:
+            self._out.extend(b for b in outgoing if b)
+        self._after()
+        if proto.state is WsState.CLOSED or proto.close_rcvd is not None:
+            rcvd = proto.close_rcvd
+            code, reason = (rcvd.code, rcvd.reason) if rcvd else (1006, "connection closed")
+            self._report(link.gen, "connection_lost", code, reason)
+            return True
+        if self._pushes.full and self._pushes.overflow is Overflow.BACKPRESSURE:
+            self._paused = link
+            assert link.pipe is not None
+            link.pipe.pause()
+        return False
+
+    def _on_data(self, link: _Link, data: bytes | None) -> None:
+        """An ``AioPipe`` received ``data`` (None: the connection ended). Runs in a callback."""
+        proto = link.proto
+        assert proto is not None
+        if data is None:
+            proto.receive_eof()
+        else:
+            proto.receive_data(data)
+        closed = self._frames(link, proto.events_received())
+        current = self._link
+        while self._out and current is not None and isinstance(current.pipe, AioPipe):
+            data_out = b"".join(self._out)
+            self._out.clear()
+            current.pipe.write(data_out)
+            if self._core.flush_reports:
+                self._core.flushed(self._time())
+                self._after()
+        if closed or data is None:
+            link.done.set()
+
+    async def _read(self, link: _Link, pipe: StreamPipe) -> None:
         while True:
-            now = anyio.current_time()
-            for frame in events:
-                if frame.opcode in _DATA and link.gen == self._gen:
-                    core.receive_message(frame.data, now)
-            if isinstance(proto.parser_exc, PayloadTooBig) and link.gen == self._gen:
-                too_big = proto.parser_exc
-                core.receive_too_big(too_big.size or (too_big.max_size or 0) + 1, now)
-            self._out.extend(b for b in proto.data_to_send() if b)
-            self._after()
-            await self._flush()
-            if proto.state is WsState.CLOSED or proto.close_rcvd is not None:
-                rcvd = proto.close_rcvd
-                code, reason = (rcvd.code, rcvd.reason) if rcvd else (1006, "connection closed")
-                self._report(link.gen, "connection_lost", code, reason)
-                return
-            while backpressure and pushes.full and not self._finished:
+            while self._paused is link and not self._finished:
                 self._space = anyio.Event()
-                core.note_alive(anyio.current_time())
-                with anyio.move_on_after(1.0):
-                    await self._space.wait()
+                await self._space.wait()
+            assert link.proto is not None
             try:
-                data = await link.stream.receive(65536)
+                data = await pipe.receive()
             except anyio.EndOfStream:
-                proto.receive_eof()
+                link.proto.receive_eof()
             else:
-                proto.receive_data(data)
-            events = proto.events_received()
+                link.proto.receive_data(data)
+            if self._frames(link, link.proto.events_received()):
+                await self._flush()
+                return
+            await self._flush()
 
-    async def _open_stream(self, url: str) -> anyio.abc.ByteStream:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        context = ssl_for(url, self._options)
-        port = parts.port or (443 if context else 80)
-        proxy = proxy_for(url, self._options.proxy)
-        if proxy is None:
-            if context is None:
-                return await anyio.connect_tcp(host, port)
-            return await anyio.connect_tcp(host, port, ssl_context=context, tls_hostname=host,
-                                           tls_standard_compatible=False)
-        stream: anyio.abc.ByteStream = await anyio.connect_tcp(proxy.host, proxy.port)
-        await stream.send(connect_request(proxy, host, port))
-        head = b""
-        while b"\r\n\r\n" not in head:
-            head += await stream.receive(4096)
-            if len(head) > 16384:
-                raise ConnectionClosed("proxy answer too long")
-        parse_connect_response(head)
-        if context is not None:
-            stream = await TLSStream.wrap(stream, hostname=host, ssl_context=context,
-                                          standard_compatible=False)
-        return stream
-
-
-def _ws_max(options: Options) -> int | None:
-    # The framing layer refuses an oversized message before buffering it; the core then
-    # reports it (receive_too_big) exactly as if it had seen it.
-    return options.max_message_size
+    def _resume(self) -> None:
+        link, self._paused = self._paused, None
+        if link is not None and link.pipe is not None:
+            link.pipe.resume()
+        self._space.set()
 
 
 @asynccontextmanager
@@ -417,7 +465,7 @@ async def _client_tasks(url: str, credentials: Credentials, opts: Options
     async with anyio.create_task_group() as tg:
         client = AsyncClient(url, credentials, opts, tg)
         tg.start_soon(client._timer)
-        client._core.connect(anyio.current_time())
+        client._core.connect(client._time())
         client._after()
         error = await client._ready.wait()
         if error is None:

@@ -236,7 +236,9 @@ class ClientConnection:
         if retry and not is_read:
             raise LocalProtocolError(f"op {number} is not idempotent; it cannot be retried")
         limit = self.config.max_outstanding
-        if limit is not None and sum(1 for r in self._corr.live() if r.internal is None) >= limit:
+        corr = self._corr
+        if (limit is not None and len(corr.queue) + len(corr.wire) >= limit  # cheap check first
+                and sum(1 for r in corr.live() if r.internal is None) >= limit):
             raise RequestLimitExceeded(limit)
         request = self._new_request(number, params or {}, now, timeout, expect, is_read)
         request.retries = 1 if (wants_retry and is_read) else 0
@@ -468,7 +470,7 @@ class ClientConnection:
             id=self._next_id,
             op=op,
             params=dict(params),
-            expects=expect or codes.REPLIES.get(op, frozenset({op})),
+            expects=expect or codes.REPLIES.get(op) or frozenset((op,)),
             idempotent=idempotent,
             deadline=None if timeout is None else now + timeout,
             timeout=timeout,
@@ -531,7 +533,9 @@ class ClientConnection:
         rtt = self._pong(request, t, now) if is_pong else 0.0
         event = reply_event(request.id, request.op, res, fields, t, rtt=rtt,
                             name=self._res_names.get(res))
-        if isinstance(event, OpcodeTable):
+        if is_pong:
+            pass  # the common case: no side effects beyond _pong
+        elif isinstance(event, OpcodeTable):
             self._opcodes.update(event.opcodes)
             self._res_names.update({v: k for k, v in event.response_codes.items()})
         elif isinstance(event, LoggedOn):

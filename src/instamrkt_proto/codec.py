@@ -10,7 +10,7 @@ payloads that need types: the op-2 tables and the typed push payloads in ``paylo
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 import orjson
@@ -74,9 +74,12 @@ def _strict(value: int | None) -> int:
     return value
 
 
-@attrs.frozen(slots=True)
-class ServerMessage:
-    """A decoded server message: ``res``, the header's ``t`` and the remaining fields."""
+class ServerMessage(NamedTuple):
+    """A decoded server message: ``res``, the header's ``t`` and the remaining fields.
+
+    A named tuple, not an attrs class: it is built for every message received and never
+    outlives the call that decodes it, so construction cost is what matters.
+    """
 
     res: int
     t: int | None

@@ -84,6 +84,13 @@ def conflicts(a: PendingRequest, b: PendingRequest) -> bool:
     return not _distinguishable(a, b, shared)
 
 
+def _conflicts_any(request: PendingRequest, others: list[PendingRequest]) -> bool:
+    for other in others:  # noqa: SIM110 - a plain loop is faster than any() on short lists
+        if conflicts(request, other):
+            return True
+    return False
+
+
 class Correlator:
     """The queue of requests waiting to be sent and the list of those on the wire."""
 
@@ -112,19 +119,22 @@ class Correlator:
         (during a reconnect's restore), internal ones are not.
         """
         held: list[PendingRequest] = []
+        wire = self.wire
         for request in self.queue:
             if request.internal is None and not callers_allowed:
                 continue
-            if any(conflicts(request, other) for other in self.wire) or any(
-                conflicts(request, other) for other in held
-            ):
+            if _conflicts_any(request, wire) or _conflicts_any(request, held):
                 held.append(request)
                 continue
             return request
         return None
 
     def mark_sent(self, request: PendingRequest, now: float, wall: int) -> None:
-        self.queue.remove(request)
+        queue = self.queue
+        if queue[0] is request:
+            del queue[0]
+        else:
+            queue.remove(request)
         request.sent_at = now
         request.sent_wall = wall
         request.sends += 1

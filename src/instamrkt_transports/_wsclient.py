@@ -51,8 +51,8 @@ def failure(exc: BaseException) -> tuple[int | None, str]:
 class Link:
     """One connection attempt, then one connection. ``abort()`` is safe from any thread."""
 
-    __slots__ = ("_buffer", "_kind", "_limit", "_parts", "_pos", "_raw_recv", "_size", "aborted",
-                 "gen", "sock", "ws")
+    __slots__ = ("_buffer", "_kind", "_limit", "_parts", "_pos", "_raw_recv", "_size",
+                 "_timeout", "aborted", "gen", "sock", "ws")
 
     def __init__(self, gen: int, options: Options) -> None:
         self.gen = gen
@@ -69,6 +69,7 @@ class Link:
         self._buffer = b""
         self._pos = 0
         self._raw_recv: Callable[[int], bytes] = _no_recv
+        self._timeout: float | None = -1.0  # what the socket has; -1: unknown
 
     def open(self, url: str, options: Options, timeout: float | None) -> None:
         """TCP, proxy tunnel, TLS and websocket handshake; raises one of ``NETWORK_ERRORS``."""
@@ -95,6 +96,7 @@ class Link:
                 parse_connect_response(head)
             if context is not None:
                 sock = self.sock = context.wrap_socket(sock, server_hostname=host)
+                self._timeout = -1.0
                 if self.aborted:
                     raise ConnectionClosed("connection attempt abandoned")
             ws = WebSocket(skip_utf8_validation=True, enable_multithread=False)
@@ -183,8 +185,10 @@ class Link:
         return ConnectionClosed(reason or "closed by the server", code)
 
     def settimeout(self, timeout: float | None) -> None:
-        if self.sock is not None:
+        """Set the socket timeout, skipping the two fcntl calls when it is unchanged."""
+        if self.sock is not None and timeout != self._timeout:
             self.sock.settimeout(timeout)
+            self._timeout = timeout
 
     # -- closing ------------------------------------------------------------------------------
 

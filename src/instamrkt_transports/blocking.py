@@ -164,8 +164,8 @@ class BlockingClient:
                 raise closed_error(core)
             time.sleep(wait)  # backoff before reconnecting
         else:
-            try:
-                link.settimeout(wait)
+            try:  # wake at least every SEND_TIMEOUT: one timeout for reads and writes
+                link.settimeout(SEND_TIMEOUT if wait is None else min(wait, SEND_TIMEOUT))
                 opcode, data = link.read()
             except WebSocketTimeoutException:
                 pass

@@ -7,6 +7,7 @@ import ssl
 from collections.abc import Iterator
 from typing import Any
 
+import proxy
 import pytest
 import trustme
 
@@ -24,6 +25,15 @@ def tls_contexts(test_ca: trustme.CA) -> tuple[ssl.SSLContext, ssl.SSLContext]:
     client = ssl.create_default_context()
     test_ca.configure_trust(client)
     return server, client
+
+
+@pytest.fixture(scope="session")
+def http_proxy() -> Iterator[int]:
+    """A real HTTP CONNECT proxy (proxy.py) on loopback; yields its port."""
+    flags = ["--hostname", "127.0.0.1", "--port", "0", "--num-workers", "1",
+             "--num-acceptors", "1", "--log-level", "WARNING"]
+    with proxy.Proxy(flags) as server:
+        yield int(server.flags.port)
 
 
 def _serve_in_process(conn: Any, users: dict[str, str]) -> None:

@@ -9,11 +9,9 @@ the reference server; every wait is bounded.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
-import proxy
 import pytest
 
 from instamrkt_proto import (
@@ -55,15 +53,6 @@ def next_of(client: Any, kind: type[Event], limit: float = 10.0) -> Any:
         if event is None and client.core.state is State.CLOSED:
             break
     raise AssertionError(f"no {kind.__name__} within {limit} s")
-
-
-@pytest.fixture(scope="module")
-def http_proxy() -> Iterator[int]:
-    """A real HTTP CONNECT proxy (proxy.py) on loopback; yields its port."""
-    flags = ["--hostname", "127.0.0.1", "--port", "0", "--num-workers", "1",
-             "--num-acceptors", "1", "--log-level", "WARNING"]
-    with proxy.Proxy(flags) as server:
-        yield int(server.flags.port)
 
 
 class SyncAdapterCases:

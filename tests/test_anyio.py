@@ -334,3 +334,43 @@ async def test_flood_with_fail_policy_raises_consumer_too_slow(instamrkt_server:
         metrics = client.metrics()[1]
         assert metrics.dropped == total - capacity
         assert metrics.high_water == capacity
+
+
+async def test_through_an_http_connect_proxy(instamrkt_server: Any, http_proxy: int,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    srv = instamrkt_server
+    for name in ("http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY",
+                 "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    async with connect(srv.url, srv.credentials, proxy=f"http://127.0.0.1:{http_proxy}"
+                       ) as client:
+        assert isinstance(await client.ping(), Pong)
+        assert (await client.logon()).op == 100
+    # A dead proxy fails the attempt: the option really routes through the proxy.
+    with pytest.raises(ConnectionClosed):
+        async with connect(srv.url, srv.credentials, proxy="http://127.0.0.1:1"):
+            pass
+    monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{http_proxy}")
+    async with connect(srv.url, srv.credentials) as client:
+        assert isinstance(await client.ping(), Pong)
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:1")
+    monkeypatch.setenv("no_proxy", "127.0.0.1")  # bypass the (dead) proxy
+    async with connect(srv.url, srv.credentials) as client:
+        assert isinstance(await client.ping(), Pong)
+    assert srv.stats.connections == 3
+
+
+async def test_wss_through_the_proxy_from_https_proxy(
+        instamrkt_server_factory: Any, tls_contexts: tuple[Any, Any], http_proxy: int,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    server_ctx, client_ctx = tls_contexts
+    srv = instamrkt_server_factory(ssl_context=server_ctx)
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.setenv("https_proxy", f"http://127.0.0.1:{http_proxy}")
+    async with connect(srv.url, srv.credentials, ssl_context=client_ctx) as client:
+        assert isinstance(await client.ping(), Pong)
+    monkeypatch.setenv("https_proxy", "http://127.0.0.1:1")
+    with pytest.raises(ConnectionClosed):
+        async with connect(srv.url, srv.credentials, ssl_context=client_ctx):
+            pass

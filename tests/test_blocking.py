@@ -10,12 +10,10 @@ import threading
 import time
 from typing import Any
 
-from sync_cases import SyncAdapterCases, http_proxy, next_of
+from sync_cases import SyncAdapterCases, next_of
 
 from instamrkt_proto import Closed, Connected, Pong, Push
 from instamrkt_transports import blocking
-
-__all__ = ("http_proxy",)  # the fixture, re-exported for pytest
 
 
 class TestBlocking(SyncAdapterCases):

@@ -13,13 +13,11 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
 import pytest
-from sync_cases import SyncAdapterCases, http_proxy
+from sync_cases import SyncAdapterCases
 
 from instamrkt_proto import Closed, Connected, Event, Pong, Push, Response
 from instamrkt_transports import ConnectionClosed, threaded
 from instamrkt_transports.threaded import ThreadedClient
-
-__all__ = ("http_proxy",)  # the fixture, re-exported for pytest
 
 
 class TestThreaded(SyncAdapterCases):

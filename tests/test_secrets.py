@@ -37,9 +37,9 @@ def session(adapter: Any, srv: Any) -> list[str]:
             seen.append(repr(event))
         seen.append(repr(client.ping()))
         seen.append(repr(client.core))
-    with pytest.raises(AuthenticationError) as caught:
-        with adapter.connect(srv.url, Credentials(creds.user_id, KEY + "-wrong")):
-            pass
+    wrong = Credentials(creds.user_id, KEY + "-wrong")
+    with pytest.raises(AuthenticationError) as caught, adapter.connect(srv.url, wrong):
+        pass
     seen.append(str(caught.value))
     seen.append(repr(creds))
     return seen

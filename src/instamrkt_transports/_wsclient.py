@@ -23,12 +23,13 @@ from urllib.parse import urlsplit
 
 from websocket import ABNF, WebSocket, WebSocketBadStatusException, WebSocketException
 
-from instamrkt_proto import ConnectionClosed, InstamrktError
+from instamrkt_proto import ClientConnection, ConnectionClosed, InstamrktError, MessageTooBig
 
 from .options import Options, ssl_for
 from .proxy import connect_request, parse_connect_response, proxy_for
 
-__all__ = ("DATA", "NETWORK_ERRORS", "SEND_TIMEOUT", "Link", "failure", "lost_reason")
+__all__ = ("DATA", "NETWORK_ERRORS", "SEND_TIMEOUT", "Link", "failure", "lost_reason",
+           "report_loss")
 
 NETWORK_ERRORS = (OSError, WebSocketException, InstamrktError)
 PING, PONG, CLOSE = ABNF.OPCODE_PING, ABNF.OPCODE_PONG, ABNF.OPCODE_CLOSE
@@ -59,10 +60,9 @@ class Link:
         self.sock: socket.socket | None = None
         self.ws: WebSocket | None = None
         self.aborted = False
-        # The core enforces max_message_size with a typed event; framing only refuses what
-        # would make us buffer without bound (as the anyio adapter does).
-        size = options.max_message_size
-        self._limit = None if size is None else 4 * size
+        # Refuse an oversized message before buffering it; the adapter hands the
+        # MessageTooBig to the core (report_loss), which reports it as a typed event.
+        self._limit = options.max_message_size
         self._parts: list[bytes] = []
         self._size = 0
         self._kind = 0
@@ -146,7 +146,7 @@ class Link:
             if buffer.needs_length():
                 buffer.recv_length()
             if self._limit is not None and self._size + (buffer.length or 0) > self._limit:
-                raise ConnectionClosed("message too big for the framing layer", 1009)
+                raise MessageTooBig(self._size + (buffer.length or 0), self._limit)
             frame = buffer.recv_frame()
             opcode = frame.opcode
             if opcode in (PING, CLOSE):
@@ -205,6 +205,16 @@ class Link:
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.close()
+
+
+def report_loss(core: ClientConnection, exc: BaseException, now: float, *, made: bool) -> None:
+    """Tell the core why its connection (or attempt) ended."""
+    if isinstance(exc, MessageTooBig):
+        core.receive_too_big(exc.size, now)
+    elif made:
+        core.connection_lost(now, *lost_reason(exc))
+    else:
+        core.connection_failed(now, *failure(exc))
 
 
 def lost_reason(exc: BaseException) -> tuple[int | None, str]:

@@ -41,7 +41,7 @@ from instamrkt_proto import (
     State,
 )
 
-from ._wsclient import DATA, NETWORK_ERRORS, SEND_TIMEOUT, Link, failure, lost_reason
+from ._wsclient import DATA, NETWORK_ERRORS, SEND_TIMEOUT, Link, failure, report_loss
 from .delivery import DeliveryMetrics
 from .options import Options, closed_error, make_options, new_core, result
 
@@ -209,7 +209,7 @@ class BlockingClient:
         if link is not self._link:
             return
         self._link = None
-        self._core.connection_lost(time.monotonic(), *lost_reason(exc))
+        report_loss(self._core, exc, time.monotonic(), made=True)
 
     def _after(self) -> None:
         """Dispatch the core's events and write its output; repeat if writing failed."""

@@ -46,7 +46,7 @@ from instamrkt_proto import (
     State,
 )
 
-from ._wsclient import DATA, NETWORK_ERRORS, SEND_TIMEOUT, Link, failure, lost_reason
+from ._wsclient import DATA, NETWORK_ERRORS, SEND_TIMEOUT, Link, report_loss
 from .delivery import DeliveryMetrics, Overflow
 from .options import Options, closed_error, make_options, new_core, result
 
@@ -272,10 +272,7 @@ class ThreadedClient:
         if link is not self._link:
             return
         self._link = None
-        if made:
-            self._core.connection_lost(time.monotonic(), *lost_reason(exc))
-        else:
-            self._core.connection_failed(time.monotonic(), *failure(exc))
+        report_loss(self._core, exc, time.monotonic(), made=made)
 
     def _connection(self, link: Link, url: str) -> None:
         """One connection's thread: open it, report, then read until it ends."""

@@ -34,3 +34,13 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
     _, tests = _commands()
     ci = (ROOT / ".ci" / "run").read_text()
     assert tests.strip() in ci.splitlines()
+
+
+def test_the_fixture_example_from_the_readme(instamrkt_server):  # type: ignore[no-untyped-def]
+    # Verbatim from the README's "pytest fixture" section.
+    from instamrkt_transports import blocking
+
+    with blocking.connect(instamrkt_server.url, instamrkt_server.credentials) as client:
+        client.logon()
+        assert client.request("get_my_current_balance").fields["current_balance"] == 1000
+    assert instamrkt_server.stats.received[800] == 1

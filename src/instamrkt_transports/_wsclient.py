@@ -62,7 +62,7 @@ class Link:
         self.aborted = False
         # Refuse an oversized message before buffering it; the adapter hands the
         # MessageTooBig to the core (report_loss), which reports it as a typed event.
-        self._limit = options.max_message_size
+        self._limit = options.config.max_message_size
         self._parts: list[bytes] = []
         self._size = 0
         self._kind = 0

@@ -122,7 +122,7 @@ class AsyncClient:
                  tg: anyio.abc.TaskGroup) -> None:
         # A stream's send awaits before writing: with pacing on, windows start at flush time.
         self._core = new_core(url, credentials, options,
-                              flush_reports=options.rate_limit is not None)
+                              flush_reports=options.config.rate_limit is not None)
         self._time, self._new_waiter = _loop_tools()
         self._options = options
         self._tg = tg
@@ -326,8 +326,8 @@ class AsyncClient:
         try:
             with link.scope:
                 link.pipe = pipe = await open_pipe(url, self._options)
-                proto = ClientProtocol(parse_uri(url), max_size=self._options.max_message_size,
-                                       logger=_WS_LOG)
+                limit = self._options.config.max_message_size
+                proto = ClientProtocol(parse_uri(url), max_size=limit, logger=_WS_LOG)
                 proto.send_request(proto.connect())
                 await pipe.send(b"".join(proto.data_to_send()))
                 events: list[Any] = []

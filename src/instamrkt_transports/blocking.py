@@ -195,7 +195,7 @@ class BlockingClient:
         self._gen += 1
         link = Link(self._gen, self._options)
         try:
-            link.open(url, self._options, self._options.connect_timeout)
+            link.open(url, self._options, self._options.config.connect_timeout)
         except NETWORK_ERRORS as exc:
             self._core.connection_failed(time.monotonic(), *failure(exc))
         else:

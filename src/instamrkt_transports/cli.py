@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import secrets
 import ssl
@@ -18,7 +19,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 import attrs
 
@@ -59,6 +60,35 @@ TRANSPORTS = ("anyio", "threaded", "blocking")
 
 class UsageError(Exception):
     pass
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose errors go through ``main``: one line on stderr, exit 2, JSON with --json.
+
+    (Stock argparse prints the usage block as well, and knows nothing of ``--json``.)
+    """
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def _number(kind: Callable[[str], Any], low: float, high: float = math.inf,
+            low_open: bool = False) -> Callable[[str], Any]:
+    """An argparse ``type``: ``kind(text)`` within [low, high] (or (low, high])."""
+    def convert(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not math.isfinite(value) or value < low or (low_open and value == low) \
+                or value > high:
+            bound = f"> {low:g}" if low_open else f">= {low:g}"
+            if high != math.inf:
+                bound += f" and <= {high:g}"
+            raise argparse.ArgumentTypeError(f"must be {bound}, got {text!r}")
+        return value
+    convert.__name__ = kind.__name__  # argparse names the type in its messages
+    return convert
 
 
 def _exit_code(error: BaseException) -> int:
@@ -172,7 +202,10 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
     options: dict[str, Any] = {"timeout": args.timeout, "reconnect": False,
                                "connect_timeout": args.timeout}
     if args.cafile:
-        options["ssl_context"] = ssl.create_default_context(cafile=args.cafile)
+        try:
+            options["ssl_context"] = ssl.create_default_context(cafile=args.cafile)
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"cannot load --cafile {args.cafile}: {exc}") from None
     return options
 
 
@@ -268,8 +301,13 @@ def cmd_request(args: argparse.Namespace, out: Output) -> int:
         if args.logon:
             client.logon()
         event = client.request(op, **params)
-        out.emit(f"res {event.res} ({event.name or 'unnamed'}): "
-                 f"{json.dumps(event.fields, default=str)}", _jsonable(event))
+        data = _jsonable(event)
+        if hasattr(event, "res"):
+            text = (f"res {event.res} ({event.name or 'unnamed'}): "
+                    f"{json.dumps(event.fields, default=str)}")
+        else:  # ops 1, 2 and 100 settle as Pong / OpcodeTable / LoggedOn
+            text = f"{data['event']}: {json.dumps(data, default=str)}"
+        out.emit(text, data)
     return EXIT_OK
 
 
@@ -315,16 +353,21 @@ def cmd_serve(args: argparse.Namespace, out: Output) -> int:
     else:
         users = {"1": secrets.token_urlsafe(24)}
     context = None
+    if args.tls_key and not args.tls_cert:
+        raise UsageError("--tls-key needs --tls-cert")
     if args.tls_cert:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(args.tls_cert, args.tls_key)
+        try:
+            context.load_cert_chain(args.tls_cert, args.tls_key)
+        except OSError as exc:  # ssl.SSLError included
+            raise UsageError(f"cannot load --tls-cert/--tls-key: {exc}") from None
     with ServerThread(users, host=args.host, port=args.port, ssl_context=context) as server:
         out.emit(f"serving on {server.url} for {len(users)} user(s); Ctrl-C to stop",
                  {"event": "serving", "url": server.url, "users": sorted(users)})
         if not args.users:
             out.emit(f"demo user id 1; its session key is in INSTAMRKT_SESSION_KEY below:\n"
                      f"  export INSTAMRKT_USER_ID=1 INSTAMRKT_SESSION_KEY={users['1']}",
-                     {"event": "demo_user", "user_id": "1"})
+                     {"event": "demo_user", "user_id": "1", "session_key": users["1"]})
         try:
             while True:
                 time.sleep(3600)
@@ -338,7 +381,7 @@ def cmd_serve(args: argparse.Namespace, out: Output) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     codes = "\n".join(f"  {code}  {text}" for code, text in EXIT_CODES.items())
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="instamrkt",
         description="Talk to an Instamrkt websocket API endpoint, or run a local one.",
         epilog=f"credentials: --user-id or INSTAMRKT_USER_ID, and INSTAMRKT_SESSION_KEY.\n\n"
@@ -347,13 +390,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = sub.add_parser("demo", help="run every transport against an in-process server")
-    demo.add_argument("--count", type=int, default=200, help="pings per transport (200)")
+    demo.add_argument("--count", type=_number(int, 1), default=200,
+                      help="pings per transport (200)")
     demo.add_argument("--json", action="store_true", help="one JSON object per line")
     demo.set_defaults(func=cmd_demo)
 
     serve = sub.add_parser("serve", help="run the reference server until Ctrl-C")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
-    serve.add_argument("--port", type=int, default=9999, help="port (9999; 0 = any free)")
+    serve.add_argument("--port", type=_number(int, 0, 65535), default=9999,
+                       help="port (9999; 0 = any free)")
     serve.add_argument("--tls-cert", help="PEM certificate chain: serve wss://")
     serve.add_argument("--tls-key", help="PEM private key for --tls-cert")
     serve.add_argument("--users", help='JSON file {"user_id": "session_key", ...}')
@@ -366,15 +411,16 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--user-id", help="user id (default: $INSTAMRKT_USER_ID)")
         p.add_argument("--transport", choices=TRANSPORTS, default="blocking",
                        help="client adapter (blocking)")
-        p.add_argument("--timeout", type=float, default=10.0,
+        p.add_argument("--timeout", type=_number(float, 0, low_open=True), default=10.0,
                        help="seconds per request and for connecting (10)")
         p.add_argument("--cafile", help="PEM CA bundle to verify the server (default: system)")
         p.add_argument("--json", action="store_true", help="one JSON object per line")
         return p
 
     ping = client_command("ping", "measure round-trip time with op 1")
-    ping.add_argument("--count", type=int, default=4, help="pings to send (4)")
-    ping.add_argument("--interval", type=float, default=0.0, help="seconds between pings (0)")
+    ping.add_argument("--count", type=_number(int, 1), default=4, help="pings to send (4)")
+    ping.add_argument("--interval", type=_number(float, 0), default=0.0,
+                      help="seconds between pings (0)")
     ping.set_defaults(func=cmd_ping)
     client_command("opcodes", "list the ops and response codes (op 2)").set_defaults(
         func=cmd_opcodes)
@@ -388,24 +434,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _scrub(message: str) -> str:
+    """Defence in depth: no error line ever shows the session key from the environment.
+
+    (Keys shorter than 8 characters are not secrets worth mangling every message for.)
+    """
+    key = os.environ.get("INSTAMRKT_SESSION_KEY", "")
+    return message.replace(key, "***") if len(key) >= 8 else message
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if getattr(args, "count", 1) < 1:
-        parser.error("--count must be at least 1")
-    if getattr(args, "transport", "anyio") == "anyio":
-        args.transport = "anyio:asyncio"
-    out = Output(args.json)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    out = Output("--json" in argv)  # before parsing, so usage errors honour --json too
     try:
+        args = build_parser().parse_args(argv)
+        if getattr(args, "transport", "anyio") == "anyio":
+            args.transport = "anyio:asyncio"
+        out = Output(args.json)
         code: int = args.func(args, out)
     except KeyboardInterrupt:
         return 130
-    except (InstamrktError, UsageError, OSError, ssl.SSLError) as error:
-        message = str(error) or type(error).__name__
+    except Exception as error:
+        code = _exit_code(error)
+        if isinstance(error, (InstamrktError, UsageError, OSError)):
+            message = str(error) or type(error).__name__
+        else:  # a bug: still one line, no traceback
+            message = f"unexpected error: {type(error).__name__}: {error}"
+        message = _scrub(" ".join(message.split()))  # exactly one line
         print(f"instamrkt: error: {message}", file=sys.stderr)
-        if args.json:
+        if out.as_json:
             out.emit("", {"event": "error", "error": type(error).__name__, "message": message,
-                          "exit_code": _exit_code(error)})
-        return _exit_code(error)
+                          "exit_code": code})
     return code
-

@@ -16,7 +16,6 @@ from urllib.parse import urlsplit
 import attrs
 
 from instamrkt_proto import (
-    Backoff,
     ClientConfig,
     ClientConnection,
     ConnectionClosed,
@@ -44,67 +43,43 @@ class NoDebugLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
         return level > logging.DEBUG and self.logger.isEnabledFor(level)
 
 
-def _rate(value: RateLimit | tuple[int, float] | None) -> RateLimit | None:
-    if value is None or isinstance(value, RateLimit):
-        return value
-    count, window = value
-    return RateLimit(count, window)
-
-
 @attrs.frozen(slots=True, kw_only=True)
 class Options:
-    """Adapter options. Defaults match ``ClientConfig``; see the README's table."""
+    """An adapter's options: the core's ``ClientConfig`` plus what only a transport needs.
 
-    timeout: float | None = 30.0
-    keepalive_interval: float | None = 20.0
-    keepalive_timeout: float = 10.0
-    connect_timeout: float | None = 10.0
-    reconnect: bool = True
-    backoff: Backoff = attrs.field(factory=Backoff)
-    max_reconnect_attempts: int | None = None
-    stable_after: float = 30.0
-    max_message_size: int | None = 1 << 20
-    max_outstanding: int | None = 1024
-    rate_limit: RateLimit | None = attrs.field(default=None, converter=_rate)
-    game_stale_after: float | None = None
-    retry_idempotent: bool = False
-    restore_session: bool = True
+    Adapters take them as keywords (``connect(url, creds, timeout=5, proxy=...)``):
+    ``make_options`` sends each keyword to the right place, so the defaults live in one
+    place (``ClientConfig``), documented in the README's options table.
+    """
+
+    config: ClientConfig = attrs.field(factory=ClientConfig)
     ssl_context: ssl.SSLContext | None = None
     proxy: str | bool | None = None
     queue_size: int | None = 10_000
     overflow: Overflow = attrs.field(default=Overflow.BACKPRESSURE, converter=Overflow)
 
-    def config(self) -> ClientConfig:
-        return ClientConfig(
-            request_timeout=self.timeout,
-            keepalive_interval=self.keepalive_interval,
-            keepalive_timeout=self.keepalive_timeout,
-            connect_timeout=self.connect_timeout,
-            reconnect=self.reconnect,
-            backoff=self.backoff,
-            max_reconnect_attempts=self.max_reconnect_attempts,
-            stable_after=self.stable_after,
-            max_message_size=self.max_message_size,
-            max_outstanding=self.max_outstanding,
-            rate_limit=self.rate_limit,
-            game_stale_after=self.game_stale_after,
-            retry_idempotent=self.retry_idempotent,
-            restore_session=self.restore_session,
-        )
-
     def push_buffer(self) -> PushBuffer:
         return PushBuffer(self.queue_size, self.overflow)
 
 
-_FIELDS = frozenset(a.name for a in attrs.fields(Options))
+_TRANSPORT = frozenset(a.name for a in attrs.fields(Options)) - {"config"}
+_CORE = frozenset(a.name for a in attrs.fields(ClientConfig)) - {"request_timeout"}
+_ALIASES = {"timeout": "request_timeout"}
 
 
 def make_options(options: dict[str, Any]) -> Options:
-    """``Options(**options)`` with a clear error for a misspelt option."""
-    unknown = sorted(set(options) - _FIELDS)
+    """Split keyword options between ``ClientConfig`` and ``Options``; reject misspellings."""
+    valid = _TRANSPORT | _CORE | set(_ALIASES)
+    unknown = sorted(set(options) - valid)
     if unknown:
-        raise TypeError(f"unknown option(s) {unknown}; valid options: {sorted(_FIELDS)}")
-    return Options(**options)
+        raise TypeError(f"unknown option(s) {unknown}; valid options: {sorted(valid)}")
+    core = {_ALIASES.get(k, k): v for k, v in options.items() if k not in _TRANSPORT}
+    rate = core.get("rate_limit")
+    if rate is not None and not isinstance(rate, RateLimit):
+        count, window = rate
+        core["rate_limit"] = RateLimit(count, window)
+    transport = {k: v for k, v in options.items() if k in _TRANSPORT}
+    return Options(config=ClientConfig(**core), **transport)
 
 
 def wall_ms() -> int:
@@ -115,7 +90,7 @@ def new_core(url: str, credentials: Credentials, options: Options, *,
              flush_reports: bool = False) -> ClientConnection:
     """The core, wired to the real clocks and the real random source."""
     return ClientConnection(url, credentials, wall_clock=wall_ms, random=random.random,
-                            config=options.config(), flush_reports=flush_reports)
+                            config=options.config, flush_reports=flush_reports)
 
 
 def ssl_for(url: str, options: Options) -> ssl.SSLContext | None:

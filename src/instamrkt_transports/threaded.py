@@ -82,8 +82,8 @@ class ThreadedClient:
         self._armed: float | None = None
         self._finished = False
         self._threads: list[threading.Thread] = []
-        interval = options.keepalive_interval or 2.0  # while paused by back-pressure:
-        self._alive_every = max(0.01, min(1.0, options.keepalive_timeout / 2, interval / 2))
+        interval = options.config.keepalive_interval or 2.0  # while paused by back-pressure:
+        self._alive_every = max(0.01, min(1.0, options.config.keepalive_timeout / 2, interval / 2))
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -278,7 +278,7 @@ class ThreadedClient:
         """One connection's thread: open it, report, then read until it ends."""
         made = False
         try:
-            link.open(url, self._options, self._options.connect_timeout)
+            link.open(url, self._options, self._options.config.connect_timeout)
             link.settimeout(SEND_TIMEOUT)
             with self._lock:
                 if link is not self._link:

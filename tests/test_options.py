@@ -1,0 +1,95 @@
+"""Adapter options, proxy selection and the CONNECT exchange: the shared, pure pieces."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from instamrkt_proto import ClientConfig, ConnectionClosed, RateLimit
+from instamrkt_transports import Overflow
+from instamrkt_transports.anyio import connect as anyio_connect
+from instamrkt_transports.options import make_options
+from instamrkt_transports.proxy import (
+    Proxy,
+    connect_request,
+    parse_connect_response,
+    proxy_for,
+)
+
+
+def test_options_go_to_the_core_or_the_transport() -> None:
+    options = make_options({"timeout": 5.0, "rate_limit": (10, 1.0), "proxy": False,
+                            "overflow": "drop_oldest", "max_message_size": None})
+    assert options.config == ClientConfig(request_timeout=5.0, rate_limit=RateLimit(10, 1.0),
+                                          max_message_size=None)
+    assert options.proxy is False and options.overflow is Overflow.DROP_OLDEST
+    assert make_options({}).config == ClientConfig()  # one set of defaults
+
+
+def test_a_misspelt_option_is_named_in_the_error() -> None:
+    with pytest.raises(TypeError, match="timout") as caught:
+        make_options({"timout": 1})
+    assert "timeout" in str(caught.value)  # and the valid spelling is listed
+    with pytest.raises(ValueError, match=r"drop_newest"):
+        make_options({"overflow": "drop_newest"})
+
+
+@pytest.mark.anyio
+async def test_adapters_reject_unknown_options_before_connecting() -> None:
+    with pytest.raises(TypeError, match="unknown option"):
+        async with anyio_connect("ws://127.0.0.1:1/", None, bogus=1):  # type: ignore[arg-type]
+            pass
+
+
+@pytest.fixture
+def no_env_proxies(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in ("http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY",
+                 "NO_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def test_proxy_selection_follows_the_usual_environment(no_env_proxies: pytest.MonkeyPatch
+                                                        ) -> None:
+    env = no_env_proxies
+    assert proxy_for("wss://example.com:9999/") is None
+    env.setenv("https_proxy", "http://user:p%40ss@proxy.local:3128")
+    chosen = proxy_for("wss://example.com:9999/")
+    assert chosen == Proxy("proxy.local", 3128, ("user", "p@ss"))
+    assert "p@ss" not in repr(chosen)  # credentials stay out of reprs
+    assert proxy_for("ws://example.com/") is None  # https_proxy is for wss:// only
+    env.setenv("http_proxy", "proxy.local:8000")
+    assert proxy_for("ws://example.com/") == Proxy("proxy.local", 8000)
+    env.setenv("no_proxy", "example.com")
+    assert proxy_for("wss://example.com:9999/") is None
+    assert proxy_for("wss://example.com/", "http://explicit:1") == Proxy("explicit", 1)
+    assert proxy_for("wss://other.org/", False) is None
+    with pytest.raises(ValueError, match="HTTP CONNECT"):
+        proxy_for("wss://x/", "socks5://proxy:1080")
+
+
+def test_connect_request_bytes() -> None:
+    assert connect_request(Proxy("p", 1), "example.com", 9999) == (
+        b"CONNECT example.com:9999 HTTP/1.1\r\nHost: example.com:9999\r\n\r\n")
+    with_auth = connect_request(Proxy("p", 1, ("u", "pw")), "::1", 443)
+    assert with_auth.startswith(b"CONNECT [::1]:443 HTTP/1.1\r\n")
+    assert b"Proxy-Authorization: Basic dTpwdw==\r\n" in with_auth
+
+
+def test_connect_responses() -> None:
+    parse_connect_response(b"HTTP/1.1 200 Connection established\r\n\r\n")
+    with pytest.raises(ConnectionClosed, match="refused"):
+        parse_connect_response(b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n")
+    with pytest.raises(ConnectionClosed, match="malformed"):
+        parse_connect_response(b"SSH-2.0-OpenSSH\r\n\r\n")
+
+
+@given(st.binary(max_size=200))
+def test_any_proxy_answer_is_accepted_or_a_typed_error(head: bytes) -> None:
+    try:
+        parse_connect_response(head)
+    except ConnectionClosed:
+        return
+    status = head.split(b"\r\n", 1)[0].split(b" ")[1]
+    assert head.startswith(b"HTTP/") and status.startswith(b"2")

@@ -374,3 +374,17 @@ async def test_wss_through_the_proxy_from_https_proxy(
     with pytest.raises(ConnectionClosed):
         async with connect(srv.url, srv.credentials, ssl_context=client_ctx):
             pass
+
+
+async def test_a_server_that_never_answers_the_handshake_times_out() -> None:
+    import socket
+
+    with socket.socket() as listener:  # accepts TCP, then says nothing at all
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        creds = Credentials("1", "k")
+        with anyio.fail_after(10), pytest.raises(ConnectionClosed, match="connect timed out"):
+            async with connect(f"ws://127.0.0.1:{port}/", creds, connect_timeout=0.3,
+                               reconnect=False):
+                pass

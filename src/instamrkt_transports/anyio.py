@@ -134,6 +134,7 @@ class AsyncClient:
         self._armed: float | None = None
         self._gen = 0
         self._link: _Link | None = None
+        self._attempt: _Link | None = None  # the connection being opened
         self._out: list[bytes] = []
         self._send_lock = anyio.Lock(fast_acquire=True)
         self._ready = _Waiter()
@@ -259,8 +260,10 @@ class AsyncClient:
 
     def _drop_link(self, event: CloseTransport) -> None:
         link, self._link = self._link, None
-        if link is None:  # still connecting: abandon the attempt
+        if link is None:  # still connecting (connect timeout, close): abandon the attempt
             self._gen += 1
+            if self._attempt is not None:
+                self._attempt.scope.cancel()
             return
         link.gen = -1  # its reads must not reach the core any more
         if link.proto is not None and link.proto.state is WsState.OPEN:
@@ -321,7 +324,7 @@ class AsyncClient:
             self._after()
 
     async def _connection(self, url: str, gen: int) -> None:
-        link = _Link(gen)
+        link = self._attempt = _Link(gen)
         made = False
         try:
             with link.scope:
@@ -360,6 +363,8 @@ class AsyncClient:
                          None, reason)
             await self._flush()
         finally:
+            if self._attempt is link:
+                self._attempt = None
             if self._link is link:
                 self._link = None
             if self._paused is link:

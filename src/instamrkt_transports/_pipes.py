@@ -19,7 +19,6 @@ from urllib.parse import urlsplit
 
 import anyio
 import anyio.abc
-import sniffio
 from anyio.streams.tls import TLSStream
 
 from instamrkt_proto import ConnectionClosed
@@ -27,7 +26,15 @@ from instamrkt_proto import ConnectionClosed
 from .options import Options, ssl_for
 from .proxy import connect_request, parse_connect_response, proxy_for
 
-__all__ = ("AioPipe", "StreamPipe", "open_pipe")
+__all__ = ("AioPipe", "StreamPipe", "open_pipe", "running_asyncio_loop")
+
+
+def running_asyncio_loop() -> asyncio.AbstractEventLoop | None:
+    """The asyncio loop we run on, or None under another backend (trio runs no asyncio loop)."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 class StreamPipe:
@@ -140,8 +147,8 @@ async def open_pipe(url: str, options: Options) -> StreamPipe | AioPipe:
     context: ssl.SSLContext | None = ssl_for(url, options)
     port = parts.port or (443 if context else 80)
     proxy = proxy_for(url, options.proxy)
-    if proxy is None and sniffio.current_async_library() == "asyncio":
-        loop = asyncio.get_running_loop()
+    loop = running_asyncio_loop()
+    if proxy is None and loop is not None:
         _transport, pipe = await loop.create_connection(
             AioPipe, host, port, ssl=context, server_hostname=host if context else None)
         return pipe

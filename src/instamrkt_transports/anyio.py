@@ -12,7 +12,6 @@ by the connection task. Framing is websockets' sans-I/O ``ClientProtocol`` (chos
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import math
@@ -24,7 +23,6 @@ from typing import Any
 
 import anyio
 import anyio.abc
-import sniffio
 from websockets.client import ClientProtocol
 from websockets.exceptions import InvalidHandshake, InvalidStatus, PayloadTooBig
 from websockets.frames import Opcode
@@ -47,7 +45,7 @@ from instamrkt_proto import (
     State,
 )
 
-from ._pipes import AioPipe, StreamPipe, open_pipe
+from ._pipes import AioPipe, StreamPipe, open_pipe, running_asyncio_loop
 from .delivery import DeliveryMetrics, Overflow
 from .options import (
     NoDebugLogger,
@@ -109,8 +107,8 @@ class _Link:
 
 def _loop_tools() -> tuple[Callable[[], float], Callable[[], Any]]:
     """The event loop's clock (callable from asyncio callbacks too) and a waiter factory."""
-    if sniffio.current_async_library() == "asyncio":
-        loop = asyncio.get_running_loop()
+    loop = running_asyncio_loop()
+    if loop is not None:
         return loop.time, loop.create_future
     return anyio.current_time, _Waiter
 

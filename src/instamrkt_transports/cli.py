@@ -173,9 +173,10 @@ def _jsonable(value: Any) -> Any:
 
 
 class Output:
-    def __init__(self, as_json: bool, stream: TextIO = sys.stdout) -> None:
+    def __init__(self, as_json: bool, stream: TextIO | None = None) -> None:
         self.as_json = as_json
-        self.stream = stream
+        # looked up now, not at import: honours redirect_stdout and pytest's capsys
+        self.stream = sys.stdout if stream is None else stream
 
     def emit(self, text: str, data: dict[str, Any]) -> None:
         if self.as_json:

@@ -311,6 +311,36 @@ def test_demo_text_report() -> None:
     assert lines[-1].startswith("demo finished")
 
 
+def test_demo_without_the_optional_trio_skips_that_backend(tmp_path: Path) -> None:
+    # A module named trio that cannot be imported, first on the path: as if not installed.
+    (tmp_path / "trio.py").write_text("raise ImportError('trio is not installed')\n")
+    env = clean_env()
+    env["PYTHONPATH"] = str(tmp_path)
+    proc = subprocess.run([*MODULE, "demo", "--count", "3", "--json"], capture_output=True,
+                          text=True, env=env, timeout=TIMEOUT, check=False)
+    ok(proc)
+    events = json_lines(proc.stdout)
+    assert {"event": "skipped", "transport": "anyio:trio",
+            "reason": "trio not installed"} in events
+    assert [e["transport"] for e in events if e["event"] == "transport"] == [
+        "anyio:asyncio", "threaded", "blocking"]
+
+
+def test_output_closed_early_is_not_an_error(server: ServerThread) -> None:
+    # As with `instamrkt opcodes URL | head -1` once head has exited: every write fails.
+    user, key = user_and_key(server)
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run([*MODULE, "opcodes", server.url], stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, env=clean_env(key, user),
+                              timeout=TIMEOUT, check=False)
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 0 and proc.stderr == ""
+    assert server.stats.received[2] == 1  # it did run, then found nobody reading
+
+
 # -- serve (a subprocess) -----------------------------------------------------------------------
 
 
@@ -342,9 +372,9 @@ class Served:
             pytest.fail(f"instamrkt serve ended early: {self.proc.wait(TIMEOUT)} {stderr}")
         return line
 
-    def interrupt(self) -> tuple[int, list[str], str]:
-        """Ctrl-C: (exit code, the remaining stdout lines, stderr)."""
-        self.proc.send_signal(signal.SIGINT)
+    def interrupt(self, signum: int = signal.SIGINT) -> tuple[int, list[str], str]:
+        """Ctrl-C (or ``signum``): (exit code, the remaining stdout lines, stderr)."""
+        self.proc.send_signal(signum)
         code = self.proc.wait(TIMEOUT)
         rest = []
         while (line := self.lines.get(timeout=TIMEOUT)) is not None:
@@ -396,6 +426,13 @@ def test_serve_on_port_0_announces_its_url_and_demo_user(serve: type[Served]) ->
 
     code, rest, stderr = served.interrupt()
     assert code == 0 and rest == ["stopping"] and stderr == ""
+
+
+def test_serve_stops_cleanly_on_sigterm(serve: type[Served]) -> None:
+    served = serve()
+    assert served.line().startswith("serving on ")
+    code, rest, stderr = served.interrupt(signal.SIGTERM)
+    assert code == 0 and rest[-1] == "stopping" and stderr == ""
 
 
 def test_serve_users_file_json(serve: type[Served], tmp_path: Path) -> None:

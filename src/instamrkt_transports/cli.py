@@ -14,6 +14,7 @@ import json
 import math
 import os
 import secrets
+import signal
 import ssl
 import statistics
 import sys
@@ -312,12 +313,24 @@ def cmd_request(args: argparse.Namespace, out: Output) -> int:
     return EXIT_OK
 
 
+def _have_trio() -> bool:
+    try:
+        import trio  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def cmd_demo(args: argparse.Namespace, out: Output) -> int:
     from .server_thread import ServerThread
 
     user = "demo"
     key = secrets.token_urlsafe(24)
     transports = ["anyio:asyncio", "anyio:trio", "threaded", "blocking"]
+    if not _have_trio():  # an optional extra: instamrkt[trio]
+        transports.remove("anyio:trio")
+        out.emit("anyio:trio     skipped: trio is not installed (pip install 'instamrkt[trio]')",
+                 {"event": "skipped", "transport": "anyio:trio", "reason": "trio not installed"})
     with ServerThread({user: key}, backend="asyncio") as server:
         creds = Credentials(user, key)
         out.emit(f"reference server on {server.url} (in-process, no network needed)",
@@ -340,6 +353,10 @@ def cmd_demo(args: argparse.Namespace, out: Output) -> int:
     out.emit("demo finished: every transport connected, logged on and answered.",
              {"event": "done", "ok": True})
     return EXIT_OK
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def cmd_serve(args: argparse.Namespace, out: Output) -> int:
@@ -369,6 +386,7 @@ def cmd_serve(args: argparse.Namespace, out: Output) -> int:
             out.emit(f"demo user id 1; its session key is in INSTAMRKT_SESSION_KEY below:\n"
                      f"  export INSTAMRKT_USER_ID=1 INSTAMRKT_SESSION_KEY={users['1']}",
                      {"event": "demo_user", "user_id": "1", "session_key": users["1"]})
+        signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops it as cleanly as Ctrl-C
         try:
             while True:
                 time.sleep(3600)
@@ -455,6 +473,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(args, out)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader went away (`instamrkt opcodes URL | head`): not an error
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except Exception as error:
         code = _exit_code(error)
         if isinstance(error, (InstamrktError, UsageError, OSError)):

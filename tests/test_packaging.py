@@ -11,9 +11,10 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parent.parent / "src"
 LOCAL = {"instamrkt_proto", "instamrkt_transports"}
 # Modules that only run where their extra is installed: the hypothesis kit for tests and
-# the pytest plugin (loaded by pytest itself).
+# the pytest plugin (loaded by pytest itself); the demo probes for the trio extra.
 OPTIONAL = {"instamrkt_proto/testing.py": {"hypothesis"},
-            "instamrkt_transports/pytest_plugin.py": {"pytest"}}
+            "instamrkt_transports/pytest_plugin.py": {"pytest"},
+            "instamrkt_transports/cli.py": {"trio"}}
 
 
 def _imports(path: Path) -> set[str]:

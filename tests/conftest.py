@@ -93,3 +93,39 @@ def assert_paced(times: list[float], count: int, window: float, jitter: float = 
         while times[j] < t - span:
             j += 1
         assert i - j + 1 <= count, f"{i - j + 1} requests within {span:.3f} s at {t:.3f}"
+
+
+@pytest.fixture
+def garbage_server() -> Iterator[str]:
+    """A TCP server that answers any handshake with bytes that are not HTTP, then closes."""
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    stop = threading.Event()
+
+    def serve() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(2)
+                try:
+                    conn.recv(65536)
+                    conn.sendall(b"\x00\xffnot http at all\r\n\r\n")
+                except OSError:
+                    pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"ws://127.0.0.1:{listener.getsockname()[1]}/"
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()

@@ -306,6 +306,12 @@ class SyncAdapterCases:
             assert i - j + 1 <= count
         assert times[-1] - times[0] >= (n / count - 1) * window * 0.9
 
+    def test_a_handshake_answer_that_is_not_http_is_a_typed_error(
+            self, garbage_server: str) -> None:
+        with pytest.raises(ConnectionClosed), self.adapter.connect(
+                garbage_server, Credentials("1", "k"), reconnect=False):
+            pass
+
     # -- proxies ------------------------------------------------------------------------------
 
     def test_through_an_http_connect_proxy(self, instamrkt_server: Any, http_proxy: int,

@@ -388,3 +388,9 @@ async def test_a_server_that_never_answers_the_handshake_times_out() -> None:
             async with connect(f"ws://127.0.0.1:{port}/", creds, connect_timeout=0.3,
                                reconnect=False):
                 pass
+
+
+async def test_a_handshake_answer_that_is_not_http_is_a_typed_error(garbage_server: str) -> None:
+    with anyio.fail_after(10), pytest.raises(ConnectionClosed):
+        async with connect(garbage_server, Credentials("1", "k"), reconnect=False):
+            pass

@@ -50,10 +50,10 @@ from .delivery import DeliveryMetrics, Overflow
 from .options import (
     NoDebugLogger,
     Options,
-    closed_error,
     make_options,
     new_core,
     result,
+    submit,
 )
 
 if sys.version_info < (3, 11):
@@ -198,13 +198,7 @@ class AsyncClient:
 
     async def _call(self, op: int | str, params: dict[str, Any] | None, timeout: float | None,
                     **extra: Any) -> Any:
-        core = self._core
-        if core.state is State.CLOSED:
-            raise closed_error(core)
-        kwargs: dict[str, Any] = {k: v for k, v in extra.items() if v is not None}
-        if timeout is not None:
-            kwargs["timeout"] = timeout
-        rid = core.send_request(op, params, now=self._time(), **kwargs)
+        rid = submit(self._core, op, params, self._time(), timeout, extra)
         waiter = self._waiters[rid] = self._new_waiter()
         try:
             self._after()

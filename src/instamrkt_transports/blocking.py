@@ -43,7 +43,7 @@ from instamrkt_proto import (
 
 from ._wsclient import DATA, NETWORK_ERRORS, SEND_TIMEOUT, Link, failure, report_loss
 from .delivery import DeliveryMetrics
-from .options import Options, closed_error, make_options, new_core, result
+from .options import Options, closed_error, make_options, new_core, result, submit
 
 __all__ = ("BlockingClient", "connect")
 
@@ -132,13 +132,7 @@ class BlockingClient:
 
     def _call(self, op: int | str, params: dict[str, Any] | None, timeout: float | None,
               **extra: Any) -> Any:
-        core = self._core
-        if core.state is State.CLOSED:
-            raise closed_error(core)
-        kwargs: dict[str, Any] = {k: v for k, v in extra.items() if v is not None}
-        if timeout is not None:
-            kwargs["timeout"] = timeout
-        rid = core.send_request(op, params, now=time.monotonic(), **kwargs)
+        rid = submit(self._core, op, params, time.monotonic(), timeout, extra)
         self._after()
         while rid not in self._settled:
             self._step(None)

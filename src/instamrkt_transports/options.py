@@ -26,12 +26,13 @@ from instamrkt_proto import (
     LogonFailed,
     RateLimit,
     RequestFailed,
+    State,
 )
 
 from .delivery import Overflow, PushBuffer
 
-__all__ = ("NoDebugLogger", "Options", "make_options", "new_core", "result", "ssl_for",
-           "wall_ms")
+__all__ = ("NoDebugLogger", "Options", "closed_error", "make_options", "new_core", "result",
+           "ssl_for", "submit", "wall_ms")
 
 
 class NoDebugLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
@@ -107,6 +108,20 @@ def result(event: Event) -> Any:
     if isinstance(event, LogonFailed):
         raise LogonError(event)
     return event
+
+
+def submit(core: ClientConnection, op: int | str, params: dict[str, Any] | None, now: float,
+           timeout: float | None, extra: dict[str, Any]) -> int:
+    """Queue a caller's request in the core; options left at None keep the core's default.
+
+    Raises the error that closed the session if it is over.
+    """
+    if core.state is State.CLOSED:
+        raise closed_error(core)
+    kwargs = {k: v for k, v in extra.items() if v is not None}
+    if timeout is not None:
+        kwargs["timeout"] = timeout
+    return core.send_request(op, params, now=now, **kwargs)
 
 
 def closed_error(core: ClientConnection) -> InstamrktError:

@@ -48,7 +48,7 @@ from instamrkt_proto import (
 
 from ._wsclient import DATA, NETWORK_ERRORS, SEND_TIMEOUT, Link, report_loss
 from .delivery import DeliveryMetrics, Overflow
-from .options import Options, closed_error, make_options, new_core, result
+from .options import Options, make_options, new_core, result, submit
 
 __all__ = ("ThreadedClient", "connect")
 
@@ -197,16 +197,10 @@ class ThreadedClient:
 
     def _submit(self, op: int | str, params: dict[str, Any] | None, timeout: float | None,
                 **extra: Any) -> Future[Any]:
-        kwargs: dict[str, Any] = {k: v for k, v in extra.items() if v is not None}
-        if timeout is not None:
-            kwargs["timeout"] = timeout
         future: Future[Any] = Future()
         future.set_running_or_notify_cancel()
         with self._lock:
-            core = self._core
-            if core.state is State.CLOSED:
-                raise closed_error(core)
-            rid = core.send_request(op, params, now=time.monotonic(), **kwargs)
+            rid = submit(self._core, op, params, time.monotonic(), timeout, extra)
             self._futures[rid] = future
             todo = self._after()
         _settle(todo)

@@ -31,21 +31,19 @@ import orjson
 from . import codes
 from .auth import Credentials, connection_url
 from .codec import decode_server_message, encode_params, frame_request
-from .config import ClientConfig, Metrics
+from .config import DEFAULT, ClientConfig, Metrics
 from .correlation import Correlator, PendingRequest, timeout_outcome
 from .errors import (
     AuthenticationError,
     ConnectionClosed,
     InstamrktError,
     LocalProtocolError,
-    LogonError,
     MessageTooBig,
     RemoteProtocolError,
     RequestLimitExceeded,
     ServerError,
 )
 from .events import (
-    Closed,
     CloseTransport,
     Connected,
     Connecting,
@@ -56,12 +54,14 @@ from .events import (
     OpcodeTable,
     ProtocolError,
     Push,
-    Reconnected,
     RequestFailed,
     Response,
     UncorrelatedError,
 )
 from .keepalive import Keepalive, Verdict
+from .names import NameTables
+from .reconnect import ReconnectPolicy
+from .recovery import SessionRecovery
 from .replies import reply_event
 from .session import GameRegistry, Restore
 from .state import IGNORED, TRANSITIONS, USER_SENDABLE, Input, State
@@ -74,10 +74,9 @@ wire_log = logging.getLogger("instamrkt_proto.wire")
 
 _CONNECTED = frozenset({State.OPEN, State.LOGGING_ON, State.LOGGED_ON, State.RESTORING})
 _FATAL_STATUS = frozenset({400, 401, 403})
-_DEFAULT: Any = object()
 
 
-class ClientConnection:
+class ClientConnection(SessionRecovery):
     """A sans-IO Instamrkt client session. Not thread-safe: serialise calls into it."""
 
     def __init__(
@@ -95,7 +94,6 @@ class ClientConnection:
         self.credentials = credentials
         self.config = config or ClientConfig()
         self._wall = wall_clock
-        self._random = random
         self._nonce_factory = nonce_factory
         self._key_json = orjson.dumps(credentials.session_key)
         self._state = State.IDLE
@@ -106,8 +104,7 @@ class ClientConnection:
         self._limiter = RateLimiter(self.config.rate_limit, flush_reports=flush_reports)
         self.flush_reports = flush_reports
         self._clock = ClockEstimator()
-        self._opcodes: dict[str, int] = dict(codes.DEFAULT_OPCODES)
-        self._res_names: dict[int, str] = {v: k for k, v in codes.DEFAULT_RESPONSE_CODES.items()}
+        self.names = NameTables()
         self._next_id = 1
         self._last_nonce = 0
         self._had_logon = False
@@ -118,10 +115,7 @@ class ClientConnection:
         self._connect_deadline: float | None = None
         self._reconnect_at: float | None = None
         self._pacing_at: float | None = None
-        self._connected_at: float | None = None
-        self._disconnected_at: float | None = None
-        self._attempt = 0
-        self._penalty = 0
+        self._policy = ReconnectPolicy(self.config, random)
         self._restore: Restore | None = None
         self._reconnects = 0
         self._rtt: float | None = None
@@ -175,20 +169,11 @@ class ClientConnection:
         )
 
     def opcode(self, op: int | str) -> int:
-        """The number of ``op`` (a number, or a name from the documented or received table)."""
-        if isinstance(op, bool):
-            raise LocalProtocolError("op must be an int or a name")
-        if isinstance(op, int):
-            return op
-        try:
-            return self._opcodes[op]
-        except KeyError:
-            raise LocalProtocolError(f"unknown op name {op!r}") from None
-        except TypeError:
-            raise LocalProtocolError("op must be an int or a name") from None
+        """The number of ``op`` (a number, or a documented or received name)."""
+        return self.names.opcode(op)
 
     def response_name(self, res: int) -> str | None:
-        return self._res_names.get(res)
+        return self.names.response_name(res)
 
     # -- caller actions ----------------------------------------------------------------------
 
@@ -213,7 +198,7 @@ class ClientConnection:
         params: Mapping[str, Any] | None = None,
         *,
         now: float,
-        timeout: float | None = _DEFAULT,
+        timeout: float | None = DEFAULT,
         idempotent: bool | None = None,
         expect: frozenset[int] | None = None,
         retry: bool | None = None,
@@ -230,7 +215,7 @@ class ClientConnection:
             raise LocalProtocolError("call connect() before sending requests")
         if self._state is State.CLOSED:
             raise LocalProtocolError("the connection is closed")
-        number = self.opcode(op)
+        number = self.names.opcode(op)
         is_read = number in codes.IDEMPOTENT if idempotent is None else idempotent
         wants_retry = self.config.retry_idempotent if retry is None else retry
         if retry and not is_read:
@@ -250,13 +235,13 @@ class ClientConnection:
         """``send_request(op, params, now=now)`` with the parameters as keywords."""
         return self.send_request(op, params, now=now)
 
-    def ping(self, now: float, *, timeout: float | None = _DEFAULT) -> int:
+    def ping(self, now: float, *, timeout: float | None = DEFAULT) -> int:
         return self.send_request(codes.Op.PING, None, now=now, timeout=timeout)
 
-    def get_opcodes(self, now: float, *, timeout: float | None = _DEFAULT) -> int:
+    def get_opcodes(self, now: float, *, timeout: float | None = DEFAULT) -> int:
         return self.send_request(codes.Op.GET_OPCODES, None, now=now, timeout=timeout)
 
-    def logon(self, now: float, *, timeout: float | None = _DEFAULT) -> int:
+    def logon(self, now: float, *, timeout: float | None = DEFAULT) -> int:
         return self.send_request(codes.Op.LOGON, None, now=now, timeout=timeout)
 
     # -- transport reports -------------------------------------------------------------------
@@ -264,12 +249,13 @@ class ClientConnection:
     def connection_made(self, now: float) -> None:
         """The websocket handshake for the last ``Connecting`` succeeded."""
         self._now = now
-        restoring = self._disconnected_at is not None
+        restoring = self._policy.disconnected_at is not None
         if self._ignored(Input.MADE):
             return
         self._move(Input.MADE_RESTORE if restoring else Input.MADE)
         self._connect_deadline = None
-        self._connected_at = self._last_message = now
+        self._last_message = now
+        self._policy.connected(now)
         self._alive.reset(now)
         self._events.append(Connected())
         if restoring:
@@ -461,7 +447,7 @@ class ClientConnection:
         idempotent: bool,
         internal: str | None = None,
     ) -> PendingRequest:
-        if timeout is _DEFAULT:
+        if timeout is DEFAULT:
             timeout = self.config.request_timeout
         if timeout is not None and timeout <= 0:
             raise LocalProtocolError("timeout must be positive or None")
@@ -488,8 +474,8 @@ class ClientConnection:
             self._last_nonce = max(wall, self._last_nonce + 1)
             nonce = str(self._last_nonce)
         event = Connecting(url=connection_url(self.url, self.credentials, nonce),
-                           attempt=self._attempt)
-        log.info("connecting to %s (attempt %d)", event.redacted_url, self._attempt)
+                           attempt=self._policy.attempt)
+        log.info("connecting to %s (attempt %d)", event.redacted_url, self._policy.attempt)
         self._events.append(event)
         timeout = self.config.connect_timeout
         self._connect_deadline = None if timeout is None else now + timeout
@@ -532,12 +518,11 @@ class ClientConnection:
         is_pong = request.op == codes.Op.PING and res == codes.Res.PONG
         rtt = self._pong(request, t, now) if is_pong else 0.0
         event = reply_event(request.id, request.op, res, fields, t, rtt=rtt,
-                            name=self._res_names.get(res))
+                            name=self.names.response_name(res))
         if is_pong:
             pass  # the common case: no side effects beyond _pong
         elif isinstance(event, OpcodeTable):
-            self._opcodes.update(event.opcodes)
-            self._res_names.update({v: k for k, v in event.response_codes.items()})
+            self.names.learn(event.opcodes, event.response_codes)
         elif isinstance(event, LoggedOn):
             self._had_logon = True
             self._try_move(Input.LOGON_OK)
@@ -560,7 +545,7 @@ class ClientConnection:
         game = fields.get("game_id")
         if game is not None:
             self._games.saw(game, now)
-        self._events.append(Push(res=res, name=self._res_names.get(res), fields=fields,
+        self._events.append(Push(res=res, name=self.names.response_name(res), fields=fields,
                                  server_time=t))
 
     def _server_error(self, fields: dict[str, Any], t: int | None, now: float) -> None:
@@ -596,120 +581,15 @@ class ClientConnection:
         else:
             self._fail(request, timeout_outcome(request))
 
-    # -- connection loss and reconnect -------------------------------------------------------
-
-    def _drop(self, now: float, code: int, reason: str) -> None:
-        """The core itself abandons the current connection."""
-        self._events.append(CloseTransport(code=code, reason=reason))
-        self._lost(now, code, reason)
-
-    def _lost(self, now: float, code: int | None, reason: str) -> None:
-        cfg = self.config
-        if self._connected_at is not None and now - self._connected_at >= cfg.stable_after:
-            self._attempt = self._penalty = 0  # the last connection was stable
-        self._connected_at = None
-        self._connect_deadline = None
-        error = ConnectionClosed(reason, code)
-        exhausted = (cfg.max_reconnect_attempts is not None
-                     and self._attempt >= cfg.max_reconnect_attempts)
-        if not cfg.reconnect or exhausted:
-            self._finish(Input.FATAL, error, code=code, reason=reason)
-            return
-        if code == 1008 or "too many" in reason.lower():
-            self._penalty += 2  # the server says we send too much: back off harder
-        self._abandon_wire(error, keep_queue=True)
-        if self._disconnected_at is None:
-            self._disconnected_at = now
-        delay = cfg.backoff.delay(self._attempt, self._random, self._penalty)
-        self._attempt += 1
-        self._reconnect_at = now + delay
-        self._move(Input.LOST)
-        log.info("connection lost (%s); reconnecting in %.3f s", reason, delay)
-        self._events.append(Closed(code=code, reason=reason, error=error,
-                                   reconnect_at=self._reconnect_at))
-
-    def _finish(
-        self, event: Input, error: InstamrktError, *, code: int | None, reason: str
-    ) -> None:
-        """The session ends for good: everything outstanding fails with ``error``."""
-        self._abandon_wire(error, keep_queue=False)
-        self._move(event)
-        self.closed_error = error
-        self._reconnect_at = self._connect_deadline = self._pacing_at = None
-        self._events.append(Closed(code=code, reason=reason or str(error), error=error))
-
-    def _abandon_wire(self, error: InstamrktError, *, keep_queue: bool) -> None:
-        self._alive.reset(None)
-        self._restore = None
-        for request, outcome in self._corr.abandon(error, keep_queue=keep_queue):
-            self._fail(request, outcome)
-
-    def _begin_restore(self, now: float) -> None:
-        logon = self._had_logon and self.config.restore_session
-        self._restore = Restore(logon=logon)
-        if logon:
-            self._corr.submit(self._new_request(codes.Op.LOGON, {}, now, _DEFAULT, None, False,
-                                                internal="logon"), first=True)
-        else:
-            self._rejoin(now)
-
-    def _rejoin(self, now: float) -> None:
-        restore = self._restore
-        assert restore is not None
-        games = self._games.game_ids() if self.config.restore_session else []
-        for game in reversed(games):
-            request = self._new_request(codes.Op.JOIN_GAME, {"game_id": game}, now, _DEFAULT,
-                                        None, False, internal="rejoin")
-            self._corr.submit(request, first=True)
-        restore.waiting = len(games)
-        if not games:
-            self._end_restore(now)
-
     def _internal_reply(
         self, request: PendingRequest, res: int | None, fields: dict[str, Any],
         t: int | None, now: float,
     ) -> None:
-        kind = request.internal
-        if kind == "keepalive":
+        """A reply (None: the timeout) to a request the core sent for itself."""
+        if request.internal == "keepalive":
             if res == codes.Res.PONG:
                 self._pong(request, t, now)
             if self._alive.ping is request:
                 self._alive.ping = None
-            return
-        restore = self._restore
-        if restore is None:
-            return
-        if kind == "logon":
-            if res in (codes.Res.LOGON_SUCCESS, codes.Res.LOGON_FAIL_ALREADY_LOGGED_IN):
-                self._rejoin(now)
-            elif res == codes.Res.LOGON_FAIL:
-                event = LogonFailed(request_id=request.id, op=request.op, server_time=t,
-                                    fields=fields)
-                self._events.append(CloseTransport(code=1000, reason="logon refused"))
-                self._finish(Input.FATAL, LogonError(event), code=1000, reason="logon refused")
-            else:
-                self._drop(now, 1011, "re-logon after reconnect got no answer")
-            return
-        game = str(request.params.get("game_id"))
-        if res == codes.Res.GAME_JOINED:
-            restore.rejoined.append(game)
-            self._games.saw(game, now)
         else:
-            restore.failed.append(game)
-            if res == codes.ERROR_RES:
-                self._games.forget(game)  # the server refused it: forget the game
-        restore.waiting -= 1
-        if restore.waiting <= 0:
-            self._end_restore(now)
-
-    def _end_restore(self, now: float) -> None:
-        restore = self._restore
-        assert restore is not None and self._disconnected_at is not None
-        self._move(Input.RESTORED if restore.logon else Input.RESTORED_OPEN)
-        self._reconnects += 1
-        self._events.append(Reconnected(
-            disconnected_at=self._disconnected_at, reconnected_at=now, attempts=self._attempt,
-            relogged_on=restore.logon, rejoined=tuple(restore.rejoined),
-            rejoin_failed=tuple(restore.failed), advice=restore.advice()))
-        self._disconnected_at = None
-        self._restore = None
+            self._restore_reply(request, res, fields, t, now)

@@ -7,12 +7,17 @@ produce hundreds of pushes) and never reconnect faster than the backoff allows.
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 
 from .state import State
 from .timing import Backoff, RateLimit
 
-__all__ = ("ClientConfig", "Metrics")
+__all__ = ("DEFAULT", "ClientConfig", "Metrics")
+
+DEFAULT: Any = object()
+"""Sentinel for "the configured default" (``timeout=None`` already means "no timeout")."""
 
 
 @attrs.frozen(slots=True, kw_only=True)

@@ -136,7 +136,7 @@ def test_connect_timeout_retries() -> None:
     h = make(config=ClientConfig(connect_timeout=3.0), auto_connect=False)
     h.connect()
     events = h.advance(3.0)
-    assert events[0] == CloseTransport(code=1006, reason="connect timed out")
+    assert events[0] == CloseTransport(code=1000, reason="connect timed out")
     assert isinstance(events[1], Closed) and events[1].will_reconnect
     h.clock.advance(1.0)
     assert h.call(lambda c, now: c.connection_made(now)) == []  # stale report: ignored

@@ -382,7 +382,7 @@ class ClientConnection(SessionRecovery):
         self._now = now
         state = self._state
         if state is State.CONNECTING and self._due(self._connect_deadline, now):
-            self._events.append(CloseTransport(code=1006, reason="connect timed out"))
+            self._events.append(CloseTransport(code=1000, reason="connect timed out"))
             self._lost(now, None, "connect timed out")
         self._corr.expire_tombstones(now)
         for request in list(self._corr.live()):

@@ -89,7 +89,9 @@ class Connected(Event):
 class CloseTransport(Event):
     """The core gave up on this connection (dead peer, oversized message, close()).
 
-    The transport must close the socket; it need not report ``connection_lost`` for it.
+    The transport must close the socket (sending a websocket close frame with ``code``,
+    always a code that may be sent, if a websocket is open); it need not report
+    ``connection_lost`` for it.
     """
 
     code: int

@@ -118,7 +118,8 @@ class Link:
         self._write(_frame(data, opcode))
 
     def send_close(self, code: int, reason: str) -> None:
-        """Best effort: the socket may already be gone."""
+        """Best effort, within a second: the socket may already be gone or stuck."""
+        self.settimeout(1.0)
         with contextlib.suppress(*NETWORK_ERRORS):
             self.send_control(CLOSE, struct.pack("!H", code) + reason.encode()[:120])
 

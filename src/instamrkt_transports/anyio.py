@@ -259,7 +259,7 @@ class AsyncClient:
             return
         link.gen = -1  # its reads must not reach the core any more
         if link.proto is not None and link.proto.state is WsState.OPEN:
-            link.proto.send_close(event.code if event.code != 1006 else 1011, event.reason)
+            link.proto.send_close(event.code, event.reason)
             self._out.extend(link.proto.data_to_send())
         if isinstance(link.pipe, AioPipe):
             link.pipe.write(b"".join(self._out))

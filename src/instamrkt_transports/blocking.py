@@ -233,8 +233,7 @@ class BlockingClient:
             self._connect_to = None
             link, self._link = self._link, None
             if link is not None:
-                link.settimeout(1.0)
-                link.send_close(event.code if event.code != 1006 else 1011, event.reason)
+                link.send_close(event.code, event.reason)
                 link.close()
             return
         if isinstance(event, Connected):

@@ -243,8 +243,7 @@ class ThreadedClient:
         if isinstance(event, CloseTransport):
             link, self._link = self._link, None
             if link is not None:
-                link.settimeout(1.0)
-                link.send_close(event.code if event.code != 1006 else 1011, event.reason)
+                link.send_close(event.code, event.reason)
                 link.abort()
             return
         if isinstance(event, Connected):

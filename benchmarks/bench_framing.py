@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import anyio
@@ -20,6 +21,7 @@ import wsproto.events as wse
 from websockets.client import ClientProtocol
 from websockets.frames import Frame, Opcode
 from websockets.uri import parse_uri
+from wsproto.connection import ConnectionType
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _harness import free_port, interleaved, subprocess_server, table
@@ -84,7 +86,8 @@ def microbench() -> None:
     ])
 
 
-async def _ws_rtt(port: int, chunks: list[int], out: dict[str, float]) -> None:
+async def _ws_client_rt(port: int) -> Callable[[], Awaitable[None]]:
+    """A connected anyio + websockets sans-I/O client; returns one round trip."""
     stream = await anyio.connect_tcp("127.0.0.1", port)
     proto = ClientProtocol(parse_uri(f"ws://127.0.0.1:{port}/"), max_size=1 << 20)
     proto.send_request(proto.connect())
@@ -102,19 +105,11 @@ async def _ws_rtt(port: int, chunks: list[int], out: dict[str, float]) -> None:
                 assert isinstance(events[0], Frame) and events[0].opcode is Opcode.TEXT
                 return
 
-    for _ in range(200):
-        await one()
-    for n in chunks:
-        t0 = time.perf_counter()
-        for _ in range(n):
-            await one()
-        out["ws"] = out.get("ws", 0.0) + time.perf_counter() - t0
-        await anyio.sleep(0)
-    await stream.aclose()
+    return one
 
 
-async def _wp_rtt(port: int, chunks: list[int], out: dict[str, float]) -> None:
-    from wsproto.connection import ConnectionType
+async def _wsproto_client_rt(port: int) -> Callable[[], Awaitable[None]]:
+    """A connected anyio + wsproto client; returns one round trip."""
     stream = await anyio.connect_tcp("127.0.0.1", port)
     conn = wsproto.WSConnection(ConnectionType.CLIENT)
     await stream.send(conn.send(wse.Request(host="127.0.0.1", target="/")))
@@ -131,37 +126,33 @@ async def _wp_rtt(port: int, chunks: list[int], out: dict[str, float]) -> None:
             if any(isinstance(e, wse.TextMessage) for e in conn.events()):
                 return
 
-    for _ in range(200):
-        await one()
-    for n in chunks:
-        t0 = time.perf_counter()
-        for _ in range(n):
-            await one()
-        out["wp"] = out.get("wp", 0.0) + time.perf_counter() - t0
-        await anyio.sleep(0)
-    await stream.aclose()
+    return one
 
 
 def round_trips(total: int) -> None:
     port = free_port()
-    chunks = [100] * (total // 100)
     with subprocess_server([str(Path(__file__).parent / "_pong_server.py"), str(port)], port):
-        out: dict[str, float] = {}
+        spent = {"websockets": 0.0, "wsproto": 0.0}
 
         async def main() -> None:
-            # Interleave: alternate 100-round-trip chunks between the two clients.
-            for chunk in chunks:
-                await _run_one(_ws_rtt, port, [chunk], out)
-                await _run_one(_wp_rtt, port, [chunk], out)
-
-        async def _run_one(fn, port, ch, o):  # type: ignore[no-untyped-def]
-            await fn(port, ch, o)
+            clients = {"websockets": await _ws_client_rt(port),
+                       "wsproto": await _wsproto_client_rt(port)}
+            for one in clients.values():
+                for _ in range(200):  # warm-up
+                    await one()
+            for _ in range(total // 100):  # interleaved chunks of 100
+                for name, one in clients.items():
+                    t0 = time.perf_counter()
+                    for _ in range(100):
+                        await one()
+                    spent[name] += time.perf_counter() - t0
 
         anyio.run(main)
-    n = sum(chunks)
+    n = total // 100 * 100
     table("round trips/s on anyio (asyncio), same server; ratio of RTT to wsproto", [
-        ("anyio + wsproto", f"{n / out['wp']:,.0f}", "1.00"),
-        ("anyio + websockets sans-I/O", f"{n / out['ws']:,.0f}", f"{out['ws'] / out['wp']:.2f}"),
+        ("anyio + wsproto", f"{n / spent['wsproto']:,.0f}", "1.00"),
+        ("anyio + websockets sans-I/O", f"{n / spent['websockets']:,.0f}",
+         f"{spent['websockets'] / spent['wsproto']:.2f}"),
     ])
 
 

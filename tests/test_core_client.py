@@ -553,3 +553,22 @@ def test_666_does_not_spoil_a_request_with_its_own_reply_code() -> None:
     assert isinstance(event, Response) and event.request_id == read
     (event,) = h.receive({"res": 1})
     assert isinstance(event, Pong) and event.request_id == ping
+
+
+def test_after_an_unclaimed_666_an_echoed_key_does_not_restore_fifo_trust() -> None:
+    # Two reads for the same game, pipelined; a 666 refuses one of them (which?).
+    from instamrkt_proto import ClientConnection, Credentials, Push, UncorrelatedError
+
+    c = ClientConnection("ws://h", Credentials(1, "k"), wall_clock=lambda: 1,
+                         random=lambda: 0.5)
+    c.connect(0.0)
+    c.connection_made(0.0)
+    c.events_received()
+    c.send_request("get_leaderboard_for_game", {"game_id": "g", "limit": 10}, now=0.0)
+    c.send_request("get_leaderboard_for_game", {"game_id": "g", "limit": 100}, now=0.0)
+    assert len(c.data_to_send()) == 2
+    c.receive_message(b'{"res":666,"text":"limit 10 not allowed"}', 0.1)
+    assert [type(e) for e in c.events_received()] == [UncorrelatedError]
+    c.receive_message(b'{"res":451,"game_id":"g","rows":[1]}', 0.2)
+    [event] = c.events_received()
+    assert isinstance(event, Push)  # not attributed: it may answer either request

@@ -91,6 +91,13 @@ def _conflicts_any(request: PendingRequest, others: list[PendingRequest]) -> boo
     return False
 
 
+def _unambiguous(candidates: list[PendingRequest]) -> PendingRequest | None:
+    """The oldest candidate if FIFO order can be trusted among them, else None."""
+    if len(candidates) == 1 or all(r.idempotent and not r.doubtful for r in candidates):
+        return candidates[0]
+    return None  # ambiguous: better a push and a timeout than a wrong attribution
+
+
 class Correlator:
     """The queue of requests waiting to be sent and the list of those on the wire."""
 
@@ -150,15 +157,11 @@ class Correlator:
             echoed = fields[key]
             exact = [r for r in candidates if key in r.params and _same(r.params[key], echoed)]
             if exact:
-                return exact[0]
+                return _unambiguous(exact)
             candidates = [r for r in candidates if key not in r.params]
             if not candidates:
                 return None
-        if len(candidates) == 1:
-            return candidates[0]
-        if all(r.idempotent and not r.doubtful for r in candidates):
-            return candidates[0]
-        return None  # ambiguous: better a push and a timeout than a wrong attribution
+        return _unambiguous(candidates)
 
     def expire_tombstones(self, now: float) -> None:
         """Forget tombstones whose grace period (kept in ``deadline``) is over."""

@@ -129,3 +129,54 @@ def garbage_server() -> Iterator[str]:
         stop.set()
         thread.join(5)
         listener.close()
+
+
+@pytest.fixture
+def deaf_peer() -> Iterator[str]:
+    """A websocket peer that completes the handshake, then never reads (nor writes) again:
+    its receive buffer fills and every write to it blocks. Yields its ws:// URL."""
+    import base64
+    import hashlib
+    import socket
+    import threading
+
+    guid = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    listener.settimeout(0.1)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            conn.settimeout(5)
+            held.append(conn)
+            head = b""
+            while b"\r\n\r\n" not in head:  # read exactly the request, nothing after it
+                chunk = conn.recv(1)
+                if not chunk:
+                    break
+                head += chunk
+            key = next((line.split(b":", 1)[1].strip() for line in head.split(b"\r\n")
+                        if line.lower().startswith(b"sec-websocket-key")), b"")
+            accept = base64.b64encode(hashlib.sha1(key + guid).digest())
+            conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                         b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept
+                         + b"\r\n\r\n")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"ws://127.0.0.1:{listener.getsockname()[1]}/"
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()
+        for conn in held:
+            conn.close()

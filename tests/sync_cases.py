@@ -312,6 +312,21 @@ class SyncAdapterCases:
                 garbage_server, Credentials("1", "k"), reconnect=False):
             pass
 
+    def test_a_peer_that_stops_reading_cannot_wedge_the_client(self, deaf_peer: str) -> None:
+        # 8 MB cannot be written to a peer that reads nothing: the call still ends on time,
+        # as outcome unknown (it may have left), and closing stays prompt.
+        started = time.monotonic()
+        with self.adapter.connect(deaf_peer, Credentials("1", "k"), timeout=1.0,
+                                  keepalive_interval=0.5, keepalive_timeout=0.5,
+                                  reconnect=False) as client:
+            with pytest.raises(OutcomeUnknown):
+                client.send("place_bet_in_betting_pool",
+                            {"pool_id": "p", "target": "t", "amount": "1",
+                             "memo": "x" * 8_000_000})
+            closing = time.monotonic()
+        assert time.monotonic() - closing < 2.0  # prompt, even with a stuck socket
+        assert time.monotonic() - started < 1.0 + 5.0  # the timeout plus a generous margin
+
     # -- proxies ------------------------------------------------------------------------------
 
     def test_through_an_http_connect_proxy(self, instamrkt_server: Any, http_proxy: int,

@@ -394,3 +394,18 @@ async def test_a_handshake_answer_that_is_not_http_is_a_typed_error(garbage_serv
     with anyio.fail_after(10), pytest.raises(ConnectionClosed):
         async with connect(garbage_server, Credentials("1", "k"), reconnect=False):
             pass
+
+
+async def test_a_peer_that_stops_reading_cannot_wedge_the_client(deaf_peer: str) -> None:
+    # 8 MB cannot be written to a peer that reads nothing: the call still ends on time, as
+    # outcome unknown (it may have left), and closing stays prompt.
+    started = time.monotonic()
+    async with connect(deaf_peer, Credentials("1", "k"), timeout=1.0, keepalive_interval=0.5,
+                       keepalive_timeout=0.5, reconnect=False) as client:
+        with anyio.fail_after(10), pytest.raises(OutcomeUnknown):
+            await client.send("place_bet_in_betting_pool",
+                              {"pool_id": "p", "target": "t", "amount": "1",
+                               "memo": "x" * 8_000_000})
+        with anyio.fail_after(10), pytest.raises(ConnectionClosed):
+            await client.ping()
+    assert time.monotonic() - started < 1.0 + 5.0  # the timeout plus a generous margin

@@ -6,6 +6,7 @@ threads on one client, futures, the ``on_event`` callback and ``close()`` from a
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -149,3 +150,38 @@ def test_reconnect_happens_in_the_background(instamrkt_server: Any) -> None:
         assert next_of(client, Connected)  # without any call from us
         assert isinstance(client.request(363, game_id="x"), Response)
         assert client.core.logged_on
+
+
+def test_close_is_prompt_while_a_reconnect_hangs_in_tcp_connect(
+        instamrkt_server_factory: Any) -> None:
+    import socket
+
+    from instamrkt_proto import Backoff, State
+
+    srv = instamrkt_server_factory()
+    port = srv.port
+    fillers: list[socket.socket] = []
+    with threaded.connect(srv.url, srv.credentials, connect_timeout=30.0,
+                          backoff=Backoff(base=0.01, cap=0.01)) as client:
+        client.ping()
+        srv.close()  # the server is gone; its port now listens but never accepts, and
+        listener = socket.socket()  # with a full accept queue new SYNs are dropped
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", port))
+        listener.listen(0)
+        for _ in range(3):
+            filler = socket.socket()
+            filler.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                filler.connect(("127.0.0.1", port))
+            fillers.append(filler)
+        deadline = time.monotonic() + 5
+        while client.core.state is not State.CONNECTING and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.3)  # the reconnect attempt is now blocked inside connect()
+        assert client.core.state is State.CONNECTING
+        closing = time.monotonic()
+    assert time.monotonic() - closing < 2.0
+    listener.close()
+    for filler in fillers:
+        filler.close()

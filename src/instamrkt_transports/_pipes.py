@@ -136,8 +136,11 @@ class AioPipe(asyncio.Protocol):
             self.transport.resume_reading()
 
     async def aclose(self) -> None:
-        if self.transport is not None:
-            self.transport.close()
+        """Close after flushing; a peer that stopped reading gets one second, then a reset."""
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            transport.close()
+            asyncio.get_running_loop().call_later(1.0, transport.abort)
 
 
 async def open_pipe(url: str, options: Options) -> StreamPipe | AioPipe:

@@ -29,7 +29,7 @@ from .options import Options, ssl_for
 from .proxy import connect_request, parse_connect_response, proxy_for
 
 __all__ = ("DATA", "NETWORK_ERRORS", "SEND_TIMEOUT", "Link", "failure", "lost_reason",
-           "report_loss")
+           "report_loss", "write_budget")
 
 NETWORK_ERRORS = (OSError, WebSocketException, InstamrktError)
 PING, PONG, CLOSE = ABNF.OPCODE_PING, ABNF.OPCODE_PONG, ABNF.OPCODE_CLOSE
@@ -79,10 +79,7 @@ class Link:
         port = parts.port or (443 if context else 80)
         proxy = proxy_for(url, options.proxy)
         target = (host, port) if proxy is None else (proxy.host, proxy.port)
-        sock = self.sock = socket.create_connection(target, timeout=timeout)
-        if self.aborted:  # abort() ran while we were connecting
-            sock.close()
-            raise ConnectionClosed("connection attempt abandoned")
+        sock = self._connect(target, timeout)
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if proxy is not None:
@@ -108,11 +105,44 @@ class Link:
             self.close()
             raise
 
+    def _connect(self, target: tuple[str, int], timeout: float | None) -> socket.socket:
+        """``socket.create_connection``, but the socket is visible to ``abort()`` (which
+        shuts it down, ending a blocked connect) before it starts connecting."""
+        error: OSError = ConnectionClosed("no address to connect to")
+        for family, kind, proto, _name, address in socket.getaddrinfo(
+                *target, type=socket.SOCK_STREAM):
+            sock = self.sock = socket.socket(family, kind, proto)
+            try:
+                if self.aborted:
+                    raise ConnectionClosed("connection attempt abandoned")
+                sock.settimeout(timeout)
+                sock.connect(address)
+                if self.aborted:  # abort() ran while we were connecting
+                    raise ConnectionClosed("connection attempt abandoned")
+                return sock
+            except OSError as exc:
+                sock.close()
+                self.sock = None
+                error = exc
+                if self.aborted:
+                    break
+        raise error
+
     # -- writing (the caller serialises writes) -----------------------------------------------
 
-    def send(self, messages: list[bytes]) -> None:
-        """Write each message as one masked text frame, all in one ``sendall``."""
-        self._write(b"".join(_frame(m, _TEXT) for m in messages))
+    def send(self, messages: list[bytes], timeout: float = SEND_TIMEOUT) -> None:
+        """Write each message as one masked text frame, all in one ``sendall``.
+
+        ``timeout`` bounds a write to a peer that stopped reading (see ``write_budget``);
+        the socket's previous timeout is restored afterwards.
+        """
+        previous = self._timeout
+        self.settimeout(timeout)
+        try:
+            self._write(b"".join(_frame(m, _TEXT) for m in messages))
+        finally:
+            if previous != -1.0:
+                self.settimeout(previous)
 
     def send_control(self, opcode: int, data: bytes) -> None:
         self._write(_frame(data, opcode))
@@ -206,6 +236,19 @@ class Link:
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.close()
+
+
+def write_budget(core: ClientConnection, now: float) -> float:
+    """How long a write may block: until the core's next deadline, at most SEND_TIMEOUT.
+
+    A write stuck behind a peer that stopped reading must not hold back the timers (in the
+    threaded adapter it holds the lock): past the next deadline it counts as a lost
+    connection, which settles its requests (outcome unknown for what may have moved money).
+    """
+    deadline = core.next_deadline()
+    if deadline is None:
+        return SEND_TIMEOUT
+    return min(SEND_TIMEOUT, max(0.05, deadline - now))
 
 
 def report_loss(core: ClientConnection, exc: BaseException, now: float, *, made: bool) -> None:

@@ -2,17 +2,17 @@
 
 It only moves bytes and time. The caller's tasks (requests), the connection (reads) and one
 timer task (sleeping until ``next_deadline()``) take turns in the core on one event loop.
-After every call into the core, ``_after`` dispatches its events and frames its output;
-``_flush`` writes that output in order, so pipelined requests reach the wire in the order
-the core released them. Bytes move through a pipe (``_pipes``): on asyncio an
-``asyncio.Protocol`` (synchronous writes, reads by callback), elsewhere an anyio stream read
-by the connection task. Framing is websockets' sans-I/O ``ClientProtocol`` (chosen by
+After every call into the core, ``_after`` dispatches its events and frames its output onto
+the current connection in the order the core released it. Bytes move through a pipe
+(``_pipes``): on asyncio an ``asyncio.Protocol`` (synchronous writes, reads by callback);
+elsewhere an anyio stream read by the connection task and written by that connection's own
+writer task, so no caller ever waits on, or can cancel half of, a write to a peer that
+stopped reading. Framing is websockets' sans-I/O ``ClientProtocol`` (chosen by
 ``benchmarks/bench_framing.py``), without permessage-deflate.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import ssl
@@ -23,6 +23,7 @@ from typing import Any
 
 import anyio
 import anyio.abc
+import anyio.lowlevel
 from websockets.client import ClientProtocol
 from websockets.exceptions import InvalidHandshake, InvalidStatus, PayloadTooBig
 from websockets.frames import Opcode
@@ -95,7 +96,7 @@ class _Waiter:
 class _Link:
     """One websocket connection attempt: its generation, pipe and framing state."""
 
-    __slots__ = ("done", "gen", "pipe", "proto", "scope")
+    __slots__ = ("closing", "done", "gen", "out", "pipe", "proto", "scope", "wake")
 
     def __init__(self, gen: int) -> None:
         self.gen = gen
@@ -103,6 +104,9 @@ class _Link:
         self.pipe: StreamPipe | AioPipe | None = None
         self.proto: ClientProtocol | None = None
         self.done = anyio.Event()  # an AioPipe connection ended
+        self.out: list[bytes] = []  # framed bytes for a StreamPipe's writer task
+        self.wake = anyio.Event()  # the writer has bytes to send (or must close)
+        self.closing = False  # the core gave up on it: send the close frame, then end
 
 
 def _loop_tools() -> tuple[Callable[[], float], Callable[[], Any]]:
@@ -133,8 +137,6 @@ class AsyncClient:
         self._gen = 0
         self._link: _Link | None = None
         self._attempt: _Link | None = None  # the connection being opened
-        self._out: list[bytes] = []
-        self._send_lock = anyio.Lock(fast_acquire=True)
         self._ready = _Waiter()
         self._finished = False
         self._paused: _Link | None = None  # reading stopped by back-pressure
@@ -189,7 +191,7 @@ class AsyncClient:
         if self._core.state is not State.CLOSED:
             self._core.close(self._time())
             self._after()
-            await self._flush()
+            await anyio.lowlevel.checkpoint()  # let a writer task send the close frame
         self._finished = True
         self._push_ready.set()
         self._wake.set()
@@ -201,30 +203,45 @@ class AsyncClient:
         rid = submit(self._core, op, params, self._time(), timeout, extra)
         waiter = self._waiters[rid] = self._new_waiter()
         try:
-            self._after()
-            await self._flush()
+            self._after()  # written, or handed to the writer: a cancellation cannot split it
             return result(await waiter)
         finally:
             self._waiters.pop(rid, None)
 
     def _after(self) -> None:
-        """Dispatch the core's events and frame its output (synchronous: no task switch)."""
+        """Dispatch the core's events and write its output (synchronous: no task switch)."""
         core = self._core
-        for event in core.events_received():
-            self._dispatch(event)
-        frames = core.data_to_send()
-        link = self._link
-        if frames and link is not None and link.proto is not None:
-            proto = link.proto
+        while True:
+            for event in core.events_received():
+                self._dispatch(event)
+            frames = core.data_to_send()
+            if not frames:
+                break
+            link = self._link
+            if link is None or link.proto is None:
+                core.flushed(self._time())  # nowhere to write: the connection is gone
+                continue
             for frame in frames:
-                proto.send_text(frame)
-            self._out.extend(proto.data_to_send())
-        elif frames:
-            core.flushed(self._time())  # nowhere to write: the connection is gone
+                link.proto.send_text(frame)
+            self._write(link, link.proto.data_to_send())
         deadline = core.next_deadline()
         if deadline is not None and (self._armed is None or deadline < self._armed):
             self._armed = deadline  # only an earlier deadline wakes the timer task
             self._wake.set()
+
+    def _write(self, link: _Link, chunks: list[bytes]) -> None:
+        """Write now (asyncio pipe) or hand to the connection's writer task (stream pipe)."""
+        chunks = [c for c in chunks if c]
+        if not chunks:
+            return
+        pipe = link.pipe
+        if isinstance(pipe, AioPipe):
+            pipe.write(b"".join(chunks))
+            if self._core.flush_reports:
+                self._core.flushed(self._time())  # _after's loop sends what this releases
+        else:
+            link.out.extend(chunks)
+            link.wake.set()
 
     def _dispatch(self, event: Event) -> None:
         if isinstance(event, RequestSettled):
@@ -260,39 +277,40 @@ class AsyncClient:
         link.gen = -1  # its reads must not reach the core any more
         if link.proto is not None and link.proto.state is WsState.OPEN:
             link.proto.send_close(event.code, event.reason)
-            self._out.extend(link.proto.data_to_send())
+            self._write(link, link.proto.data_to_send())
         if isinstance(link.pipe, AioPipe):
-            link.pipe.write(b"".join(self._out))
-            self._out.clear()
             link.done.set()  # the connection task closes the transport (after the write)
-        else:
+        else:  # the writer sends the close frame then ends it; a deaf peer gets a second
+            link.closing = True
+            link.wake.set()
             self._tg.start_soon(self._linger, link)
 
-    async def _linger(self, link: _Link) -> None:
-        await self._flush(link)
+    @staticmethod
+    async def _linger(link: _Link) -> None:
+        await anyio.sleep(1.0)
         link.scope.cancel()
 
-    async def _flush(self, link: _Link | None = None) -> None:
-        """Write everything framed so far, in order; with pacing, tell the core it left."""
-        while self._out:
-            target = link or self._link
-            pipe = target.pipe if target is not None else None
-            if pipe is None or pipe.sync:
-                data = b"".join(self._out)
-                self._out.clear()
-                if pipe is not None:
-                    pipe.write(data)
-            else:
-                async with self._send_lock:
-                    if not self._out:
-                        return
-                    data = b"".join(self._out)
-                    self._out.clear()
-                    with contextlib.suppress(*_NETWORK_ERRORS):  # the reader reports it
-                        await pipe.send(data)
-            if self._core.flush_reports:
-                self._core.flushed(self._time())
-                self._after()
+    async def _writer(self, link: _Link, pipe: StreamPipe) -> None:
+        """A stream connection's only writer: in order, never cancelled half-way by a caller."""
+        core = self._core
+        while True:
+            await link.wake.wait()
+            link.wake = anyio.Event()
+            while link.out:
+                data = b"".join(link.out)
+                link.out.clear()
+                try:
+                    await pipe.send(data)
+                except _NETWORK_ERRORS as exc:
+                    self._report(link.gen, "connection_lost", None, _reason(exc))
+                    link.scope.cancel()
+                    return
+                if core.flush_reports and link.gen == self._gen:
+                    core.flushed(self._time())
+                    self._after()
+            if link.closing:
+                link.scope.cancel()
+                return
 
     async def _timer(self) -> None:
         while not self._finished:
@@ -308,7 +326,6 @@ class AsyncClient:
                     self._core.note_alive(now)  # unread data waits in the socket
                 self._core.handle_timer(now)
                 self._after()
-                await self._flush()
 
     def _report(self, gen: int, method: str, *args: Any) -> None:
         if gen == self._gen:
@@ -342,18 +359,19 @@ class AsyncClient:
                 self._link = link
                 made = True
                 self._report(link.gen, "connection_made")
-                self._frames(link, events[1:])
-                await self._flush()
                 if isinstance(pipe, AioPipe):
+                    self._frames(link, events[1:])
                     pipe.attach(lambda data: self._on_data(link, data))
                     await link.done.wait()
                 else:
-                    await self._read(link, pipe)
+                    async with anyio.create_task_group() as tasks:
+                        tasks.start_soon(self._writer, link, pipe)
+                        self._frames(link, events[1:])
+                        await self._read(link, pipe)
+                        tasks.cancel_scope.cancel()
         except _NETWORK_ERRORS as exc:
-            reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             self._report(link.gen, "connection_lost" if made else "connection_failed",
-                         None, reason)
-            await self._flush()
+                         None, _reason(exc))
         finally:
             if self._attempt is link:
                 self._attempt = None
@@ -379,7 +397,7 @@ class AsyncClient:
             core.receive_too_big(too_big.size or (too_big.max_size or 0) + 1, now)
         outgoing = proto.data_to_send()  # pongs, the close echo
         if current:
-            self._out.extend(b for b in outgoing if b)
+            self._write(link, outgoing)
         self._after()
         if proto.state is WsState.CLOSED or proto.close_rcvd is not None:
             rcvd = proto.close_rcvd
@@ -401,14 +419,6 @@ class AsyncClient:
         else:
             proto.receive_data(data)
         closed = self._frames(link, proto.events_received())
-        current = self._link
-        while self._out and current is not None and isinstance(current.pipe, AioPipe):
-            data_out = b"".join(self._out)
-            self._out.clear()
-            current.pipe.write(data_out)
-            if self._core.flush_reports:
-                self._core.flushed(self._time())
-                self._after()
         if closed or data is None:
             link.done.set()
 
@@ -425,15 +435,17 @@ class AsyncClient:
             else:
                 link.proto.receive_data(data)
             if self._frames(link, link.proto.events_received()):
-                await self._flush()
                 return
-            await self._flush()
 
     def _resume(self) -> None:
         link, self._paused = self._paused, None
         if link is not None and link.pipe is not None:
             link.pipe.resume()
         self._space.set()
+
+
+def _reason(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 @asynccontextmanager

@@ -41,7 +41,15 @@ from instamrkt_proto import (
     State,
 )
 
-from ._wsclient import DATA, NETWORK_ERRORS, SEND_TIMEOUT, Link, failure, report_loss
+from ._wsclient import (
+    DATA,
+    NETWORK_ERRORS,
+    SEND_TIMEOUT,
+    Link,
+    failure,
+    report_loss,
+    write_budget,
+)
 from .delivery import DeliveryMetrics
 from .options import Options, closed_error, make_options, new_core, result, submit
 
@@ -216,8 +224,7 @@ class BlockingClient:
             if not frames or link is None:
                 return
             try:
-                link.settimeout(SEND_TIMEOUT)
-                link.send(frames)
+                link.send(frames, write_budget(core, time.monotonic()))
                 return
             except NETWORK_ERRORS as exc:
                 self._lost(link, exc)

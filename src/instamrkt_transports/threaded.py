@@ -46,7 +46,7 @@ from instamrkt_proto import (
     State,
 )
 
-from ._wsclient import DATA, NETWORK_ERRORS, SEND_TIMEOUT, Link, report_loss
+from ._wsclient import DATA, NETWORK_ERRORS, SEND_TIMEOUT, Link, report_loss, write_budget
 from .delivery import DeliveryMetrics, Overflow
 from .options import Options, make_options, new_core, result, submit
 
@@ -157,7 +157,12 @@ class ThreadedClient:
     def close(self) -> None:
         """Close the session from any thread; outstanding calls fail. Idempotent, prompt."""
         todo: _Settle = []
-        with self._lock:
+        if not self._lock.acquire(timeout=0.2):  # a write is stuck on a peer that stopped
+            link = self._link                       # reading: break it, then close
+            if link is not None:
+                link.abort()
+            self._lock.acquire()
+        with _held(self._lock):
             if self._core.state is not State.CLOSED:
                 self._core.close(time.monotonic())
                 todo = self._after()
@@ -223,7 +228,7 @@ class ThreadedClient:
             link = self._link
             if frames and link is not None:
                 try:
-                    link.send(frames)
+                    link.send(frames, write_budget(core, time.monotonic()))
                 except NETWORK_ERRORS as exc:
                     self._lost(link, exc)
                     continue
@@ -351,6 +356,15 @@ class ThreadedClient:
                 self._on_event(event)
             except Exception:
                 log.exception("on_event raised on %s; delivery goes on", type(event).__name__)
+
+
+@contextmanager
+def _held(lock: threading.Lock) -> Iterator[None]:
+    """Release ``lock`` (already acquired) on exit."""
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _settle(todo: _Settle) -> None:

@@ -52,6 +52,7 @@ from .events import (
     LoggedOn,
     LogonFailed,
     OpcodeTable,
+    Pong,
     ProtocolError,
     Push,
     RequestFailed,
@@ -215,7 +216,7 @@ class ClientConnection(SessionRecovery):
             raise LocalProtocolError("call connect() before sending requests")
         if self._state is State.CLOSED:
             raise LocalProtocolError("the connection is closed")
-        number = self.names.opcode(op)
+        number = op if type(op) is int else self.names.opcode(op)
         is_read = number in codes.IDEMPOTENT if idempotent is None else idempotent
         wants_retry = self.config.retry_idempotent if retry is None else retry
         if retry and not is_read:
@@ -349,7 +350,8 @@ class ClientConnection(SessionRecovery):
                     self._internal_reply(request, res, fields, t, now)
                 else:
                     self._reply(request, res, fields, t, now)
-        self._pump(now)
+        if self._corr.queue:
+            self._pump(now)
 
     # -- time --------------------------------------------------------------------------------
 
@@ -515,13 +517,13 @@ class ClientConnection(SessionRecovery):
     def _reply(
         self, request: PendingRequest, res: int, fields: dict[str, Any], t: int | None, now: float
     ) -> None:
-        is_pong = request.op == codes.Op.PING and res == codes.Res.PONG
-        rtt = self._pong(request, t, now) if is_pong else 0.0
-        event = reply_event(request.id, request.op, res, fields, t, rtt=rtt,
+        if request.op == codes.Op.PING and res == codes.Res.PONG:  # the common case
+            self._events.append(Pong(request_id=request.id, op=request.op,
+                                     rtt=self._pong(request, t, now), server_time=t))
+            return
+        event = reply_event(request.id, request.op, res, fields, t, rtt=0.0,
                             name=self.names.response_name(res))
-        if is_pong:
-            pass  # the common case: no side effects beyond _pong
-        elif isinstance(event, OpcodeTable):
+        if isinstance(event, OpcodeTable):
             self.names.learn(event.opcodes, event.response_codes)
         elif isinstance(event, LoggedOn):
             self._had_logon = True

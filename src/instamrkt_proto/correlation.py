@@ -174,7 +174,10 @@ class Correlator:
             request.doubtful = True
 
     def remove(self, request: PendingRequest) -> None:
-        if request in self.wire:
+        wire = self.wire
+        if wire and wire[0] is request:  # the usual case: the oldest is answered
+            del wire[0]
+        elif request in wire:
             self.wire.remove(request)
         elif request in self.queue:
             self.queue.remove(request)

@@ -359,24 +359,26 @@ class ClientConnection(SessionRecovery):
         """The earliest time at which ``handle_timer`` has work, or None."""
         state = self._state
         if state is State.CONNECTING:
-            candidates = [self._connect_deadline]
+            best = self._connect_deadline
         elif state is State.BACKOFF:
-            candidates = [self._reconnect_at]
+            best = self._reconnect_at
         else:
-            candidates = [self._pacing_at]
+            best = self._pacing_at
             if self._connected:
-                candidates.append(self._alive.deadline())
+                alive = self._alive.deadline()
+                if alive is not None and (best is None or alive < best):
+                    best = alive
                 stale_after = self.config.game_stale_after
                 if stale_after is not None:
-                    candidates.extend(self._games.stale_deadlines(stale_after))
-        best: float | None = None
-        for deadline in candidates:
-            if deadline is not None and (best is None or deadline < best):
-                best = deadline
-        for request in self._corr:  # request timeouts and tombstone grace periods
-            deadline = request.deadline
-            if deadline is not None and (best is None or deadline < best):
-                best = deadline
+                    for stale in self._games.stale_deadlines(stale_after):
+                        if best is None or stale < best:
+                            best = stale
+        # Request timeouts and tombstone grace periods (plain loops: this runs per message).
+        for requests in (self._corr.queue, self._corr.wire):
+            for request in requests:
+                deadline = request.deadline
+                if deadline is not None and (best is None or deadline < best):
+                    best = deadline
         return best
 
     def handle_timer(self, now: float) -> None:

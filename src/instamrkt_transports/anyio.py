@@ -379,6 +379,11 @@ class AsyncClient:
                 self._link = None
             if self._paused is link:
                 self._paused = None
+            if self._core.flush_reports and isinstance(link.pipe, StreamPipe):
+                # Frames this connection will never write must not hold pacing slots.
+                link.out.clear()
+                self._core.flushed(self._time())
+                self._after()
             if link.pipe is not None:
                 await link.pipe.aclose()
 

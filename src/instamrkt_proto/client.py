@@ -523,7 +523,7 @@ class ClientConnection(SessionRecovery):
             self._events.append(Pong(request_id=request.id, op=request.op,
                                      rtt=self._pong(request, t, now), server_time=t))
             return
-        event = reply_event(request.id, request.op, res, fields, t, rtt=0.0,
+        event = reply_event(request.id, request.op, res, fields, t,
                             name=self.names.response_name(res))
         if isinstance(event, OpcodeTable):
             self.names.learn(event.opcodes, event.response_codes)

@@ -16,7 +16,6 @@ from .events import (
     LoggedOn,
     LogonFailed,
     OpcodeTable,
-    Pong,
     RequestFailed,
     Response,
 )
@@ -38,12 +37,12 @@ def _opcode_table(rid: int, op: int, fields: dict[str, Any], t: int | None) -> E
 
 
 def reply_event(
-    rid: int, op: int, res: int, fields: dict[str, Any], t: int | None, *,
-    rtt: float, name: str | None,
+    rid: int, op: int, res: int, fields: dict[str, Any], t: int | None, *, name: str | None,
 ) -> Event:
-    """The settling event for request ``rid`` (op ``op``) answered by ``res``."""
-    if op == Op.PING and res == Res.PONG:
-        return Pong(request_id=rid, op=op, rtt=rtt, server_time=t)
+    """The settling event for request ``rid`` (op ``op``) answered by ``res``.
+
+    Pongs are not built here: the client settles them on its hot path, with their RTT.
+    """
     if op == Op.GET_OPCODES and res == Res.OPCODES:
         return _opcode_table(rid, op, fields, t)
     if op == Op.LOGON and res in _LOGON_OK:

@@ -40,8 +40,6 @@ def running_asyncio_loop() -> asyncio.AbstractEventLoop | None:
 class StreamPipe:
     """An anyio byte stream (any backend, TLS, through a proxy)."""
 
-    sync = False
-
     def __init__(self, stream: anyio.abc.ByteStream) -> None:
         self.stream = stream
 
@@ -50,9 +48,6 @@ class StreamPipe:
 
     async def receive(self) -> bytes:
         return await self.stream.receive(65536)
-
-    def write(self, data: bytes) -> None:  # pragma: no cover - never called: sync is False
-        raise NotImplementedError
 
     def pause(self) -> None:
         """Nothing to do: the reader loop simply stops calling ``receive``."""
@@ -67,8 +62,6 @@ class StreamPipe:
 
 class AioPipe(asyncio.Protocol):
     """An asyncio transport: synchronous writes, received bytes pushed to ``consumer``."""
-
-    sync = True
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None

@@ -1,10 +1,15 @@
-"""Shared fixtures: a test certificate authority for TLS over loopback."""
+"""Shared fixtures: a test CA, a CONNECT proxy, a server in its own process, odd peers."""
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import hashlib
 import multiprocessing
+import socket
 import ssl
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import proxy
@@ -95,54 +100,14 @@ def assert_paced(times: list[float], count: int, window: float, jitter: float = 
         assert i - j + 1 <= count, f"{i - j + 1} requests within {span:.3f} s at {t:.3f}"
 
 
-@pytest.fixture
-def garbage_server() -> Iterator[str]:
-    """A TCP server that answers any handshake with bytes that are not HTTP, then closes."""
-    import socket
-    import threading
-
+@contextlib.contextmanager
+def _loopback_peer(handle: Callable[[socket.socket], bool],
+                   rcvbuf: int | None = None) -> Iterator[str]:
+    """A raw TCP peer on 127.0.0.1, one thread; ``handle(conn)`` returns True to keep the
+    connection open until teardown. Yields its ws:// URL."""
     listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen()
-    stop = threading.Event()
-
-    def serve() -> None:
-        listener.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                continue
-            with conn:
-                conn.settimeout(2)
-                try:
-                    conn.recv(65536)
-                    conn.sendall(b"\x00\xffnot http at all\r\n\r\n")
-                except OSError:
-                    pass
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield f"ws://127.0.0.1:{listener.getsockname()[1]}/"
-    finally:
-        stop.set()
-        thread.join(5)
-        listener.close()
-
-
-@pytest.fixture
-def deaf_peer() -> Iterator[str]:
-    """A websocket peer that completes the handshake, then never reads (nor writes) again:
-    its receive buffer fills and every write to it blocks. Yields its ws:// URL."""
-    import base64
-    import hashlib
-    import socket
-    import threading
-
-    guid = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-    listener = socket.socket()
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    if rcvbuf is not None:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
     listener.bind(("127.0.0.1", 0))
     listener.listen(16)
     listener.settimeout(0.1)
@@ -156,19 +121,14 @@ def deaf_peer() -> Iterator[str]:
             except OSError:
                 continue
             conn.settimeout(5)
-            held.append(conn)
-            head = b""
-            while b"\r\n\r\n" not in head:  # read exactly the request, nothing after it
-                chunk = conn.recv(1)
-                if not chunk:
-                    break
-                head += chunk
-            key = next((line.split(b":", 1)[1].strip() for line in head.split(b"\r\n")
-                        if line.lower().startswith(b"sec-websocket-key")), b"")
-            accept = base64.b64encode(hashlib.sha1(key + guid).digest())
-            conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                         b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept
-                         + b"\r\n\r\n")
+            try:
+                keep = handle(conn)
+            except OSError:
+                keep = False
+            if keep:
+                held.append(conn)
+            else:
+                conn.close()
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
@@ -180,3 +140,40 @@ def deaf_peer() -> Iterator[str]:
         listener.close()
         for conn in held:
             conn.close()
+
+
+@pytest.fixture
+def garbage_server() -> Iterator[str]:
+    """A peer that answers any handshake with bytes that are not HTTP, then closes."""
+
+    def handle(conn: socket.socket) -> bool:
+        conn.recv(65536)
+        conn.sendall(b"\x00\xffnot http at all\r\n\r\n")
+        return False
+
+    with _loopback_peer(handle) as url:
+        yield url
+
+
+@pytest.fixture
+def deaf_peer() -> Iterator[str]:
+    """A websocket peer that completes the handshake, then never reads (nor writes) again:
+    its receive buffer fills and every write to it blocks. Yields its ws:// URL."""
+    guid = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+    def handle(conn: socket.socket) -> bool:
+        head = b""
+        while b"\r\n\r\n" not in head:  # read exactly the request, nothing after it
+            chunk = conn.recv(1)
+            if not chunk:
+                return False
+            head += chunk
+        key = next((line.split(b":", 1)[1].strip() for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"sec-websocket-key")), b"")
+        accept = base64.b64encode(hashlib.sha1(key + guid).digest())
+        conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                     b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n")
+        return True
+
+    with _loopback_peer(handle, rcvbuf=4096) as url:
+        yield url

@@ -1,0 +1,145 @@
+"""Property tests for the websocket-client link's own framing (``_wsclient.Link``).
+
+The link writes frames itself and cuts plain frames straight out of its read buffer,
+leaving everything else to websocket-client's ``frame_buffer``. These tests check both
+against an independent reading of RFC 6455, over a real socket pair: any payload written is
+what websocket-client decodes, and any stream of server frames, split anywhere and read
+with timeouts in between, yields exactly its messages and pings.
+"""
+
+from __future__ import annotations
+
+import functools
+import socket
+import struct
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from websocket import ABNF, WebSocket, WebSocketTimeoutException
+
+from instamrkt_proto import MessageTooBig
+from instamrkt_transports._wsclient import Link
+from instamrkt_transports.options import make_options
+
+SETTINGS = settings(max_examples=150, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow])
+TEXT, BINARY, CONT = ABNF.OPCODE_TEXT, ABNF.OPCODE_BINARY, ABNF.OPCODE_CONT
+PING, PONG = ABNF.OPCODE_PING, ABNF.OPCODE_PONG
+
+# Sizes around every length encoding boundary, and some in between.
+payloads = st.one_of(
+    st.binary(max_size=300),
+    st.tuples(st.integers(126, 20000), st.binary(min_size=1, max_size=7)).map(
+        lambda t: (t[1] * t[0])[:t[0]]),
+    st.integers(0, 3).flatmap(lambda d: st.binary(min_size=125 + d - 2, max_size=125 + d)),
+    st.sampled_from([65535, 65536, 70001]).map(lambda n: bytes(range(256)) * (n // 256)
+                                               + b"x" * (n % 256)),
+)
+
+
+@pytest.fixture
+def pair() -> Iterator[tuple[Link, socket.socket]]:
+    yield from _pair()
+
+
+def _pair(**options: Any) -> Iterator[tuple[Link, socket.socket]]:
+    ours, theirs = socket.socketpair()
+    link = Link(1, make_options(options))
+    link.attach(ours, WebSocket(skip_utf8_validation=True, enable_multithread=False))
+    link.settimeout(0.002)  # bytes written before a read are there: a timeout means "none"
+    try:
+        yield link, theirs
+    finally:
+        link.close()
+        theirs.close()
+
+
+def _server_frame(opcode: int, payload: bytes, *, fin: bool = True) -> bytes:
+    size = len(payload)
+    first = (0x80 if fin else 0) | opcode
+    if size < 126:
+        return struct.pack("!BB", first, size) + payload
+    if size < 65536:
+        return struct.pack("!BBH", first, 126, size) + payload
+    return struct.pack("!BBQ", first, 127, size) + payload
+
+
+@SETTINGS
+@given(payload=payloads, opcode=st.sampled_from([TEXT, BINARY, PING, PONG]))
+def test_frames_written_decode_to_their_payload(payload: bytes, opcode: int) -> None:
+    for link, theirs in _pair():
+        link.send([payload]) if opcode == TEXT else link.send_control(opcode, payload)
+        stream = b""
+        while len(stream) < len(payload) + 2:
+            stream += theirs.recv(1 << 20)
+        reader = WebSocket(skip_utf8_validation=True).frame_buffer
+        chunks = [stream]
+        reader.recv = functools.partial(_take, chunks)
+        frame = reader.recv_frame()
+        assert (frame.fin, frame.opcode, frame.mask_value != b"") == (1, opcode, True)
+        assert frame.data == payload
+        assert not chunks[0]  # nothing after the frame
+
+
+def _take(chunks: list[bytes], n: int) -> bytes:
+    head, chunks[0] = chunks[0][:n], chunks[0][n:]
+    return head
+
+
+def test_masking_keys_differ_between_frames(pair: tuple[Link, socket.socket]) -> None:
+    link, theirs = pair
+    link.send([b"same"] * 200)
+    stream = theirs.recv(1 << 16)
+    keys = {stream[i * 10 + 2:i * 10 + 6] for i in range(200)}
+    assert len(keys) > 190  # 4 random bytes: a repeat among 200 is very unlikely
+
+
+@st.composite
+def server_streams(draw: st.DrawFn) -> tuple[bytes, list[tuple[int, bytes]], list[int]]:
+    """Frames a server may send, the messages they carry, and where the stream is split."""
+    stream, expected = b"", []
+    for _ in range(draw(st.integers(1, 6))):
+        kind = draw(st.sampled_from([TEXT, BINARY, PING, PONG]))
+        payload = draw(payloads if kind in (TEXT, BINARY) else st.binary(max_size=125))
+        if kind in (PING, PONG):
+            stream += _server_frame(kind, payload)
+            if kind == PING:
+                expected.append((PING, payload))
+            continue
+        cuts = sorted(draw(st.lists(st.integers(0, len(payload)), max_size=3)))
+        pieces = [payload[a:b] for a, b in zip([0, *cuts], [*cuts, len(payload)], strict=True)]
+        for i, piece in enumerate(pieces):
+            if i and draw(st.booleans()):  # control frames may come between fragments
+                stream += _server_frame(PONG, b"between")
+            stream += _server_frame(kind if i == 0 else CONT, piece, fin=i == len(pieces) - 1)
+        expected.append((kind, payload))
+    splits = sorted(set(draw(st.lists(st.integers(1, max(1, len(stream) - 1)), max_size=6))))
+    return stream, expected, splits
+
+
+@SETTINGS
+@given(case=server_streams())
+def test_any_split_stream_reads_as_its_messages(
+        case: tuple[bytes, list[tuple[int, bytes]], list[int]]) -> None:
+    stream, expected, splits = case
+    for link, theirs in _pair():
+        got: list[tuple[int, bytes]] = []
+        for a, b in zip([0, *splits], [*splits, len(stream)], strict=True):
+            theirs.sendall(stream[a:b])
+            while True:
+                try:
+                    got.append(link.read())
+                except WebSocketTimeoutException:
+                    break  # the rest is not written yet: nothing may be lost
+        assert got == expected
+
+
+def test_a_message_over_the_limit_is_refused_before_it_is_buffered() -> None:
+    for link, theirs in _pair(max_message_size=100):
+        theirs.sendall(_server_frame(TEXT, b"x" * 100) + _server_frame(TEXT, b"y" * 101))
+        assert link.read() == (TEXT, b"x" * 100)
+        with pytest.raises(MessageTooBig):
+            link.read()

@@ -1,13 +1,19 @@
-"""Byte pipes for the anyio adapter: anyio streams everywhere, an asyncio fast path.
+"""Byte pipes for the anyio adapter: one interface, an asyncio fast path and anyio streams.
 
 Why two: on asyncio, anyio's streams cost a scheduling round per send (a checkpoint before
 the write) and a task hop per read (a reader task wakes the caller), which made a round trip
 about 1.5x the CPU of websockets' own asyncio client. ``AioPipe`` is an ``asyncio.Protocol``:
-``write`` is synchronous and received bytes go straight to a callback, as in websockets'
-asyncio layer. It serves direct connections on asyncio; trio and proxied connections use
-``StreamPipe``. Both are opened by ``open_pipe`` and look alike to the adapter until the
-handshake is done; then the adapter reads an ``AioPipe`` by callback and a ``StreamPipe`` by
-looping on ``receive``.
+``write`` goes to the transport at once and received bytes go straight to a callback, as in
+websockets' asyncio layer. It serves direct connections on asyncio; trio and proxied
+connections use ``StreamPipe``, whose ``run`` reads in a loop and writes from a writer task
+of its own, so no caller ever waits on, or can cancel half of, a write to a peer that
+stopped reading.
+
+Both look alike to the adapter: ``send``/``receive`` for the handshake, then ``attach`` a
+consumer of received bytes (None at the end), ``write`` (never blocks; True if the bytes
+were handed to the OS now), ``pause``/``resume`` reading, ``close`` (flush, then end; a peer
+that stopped reading gets one second) and ``run``, which returns when the connection is over
+and raises the network error that ended it, if any.
 """
 
 from __future__ import annotations
@@ -26,7 +32,12 @@ from instamrkt_proto import ConnectionClosed
 from .options import Options, ssl_for
 from .proxy import connect_request, parse_connect_response, proxy_for
 
-__all__ = ("AioPipe", "StreamPipe", "open_pipe", "running_asyncio_loop")
+__all__ = ("AioPipe", "Pipe", "StreamPipe", "open_pipe", "running_asyncio_loop")
+
+LINGER = 1.0
+"""Seconds a closing connection may spend flushing to a peer that stopped reading."""
+
+Consumer = Callable[[bytes | None], None]
 
 
 def running_asyncio_loop() -> asyncio.AbstractEventLoop | None:
@@ -37,11 +48,24 @@ def running_asyncio_loop() -> asyncio.AbstractEventLoop | None:
         return None
 
 
+def _ignore(_data: bytes | None) -> None:
+    pass
+
+
 class StreamPipe:
     """An anyio byte stream (any backend, TLS, through a proxy)."""
 
     def __init__(self, stream: anyio.abc.ByteStream) -> None:
         self.stream = stream
+        self.on_flushed: Callable[[], None] | None = None  # after queued bytes were sent
+        self._consumer: Consumer = _ignore
+        self._out: list[bytes] = []
+        self._wake = anyio.Event()  # the writer has bytes to send, or must close
+        self._resumed = anyio.Event()
+        self._paused = False
+        self._closing = anyio.Event()
+        self._scope = anyio.CancelScope()
+        self._error: BaseException | None = None
 
     async def send(self, data: bytes) -> None:
         await self.stream.send(data)
@@ -49,11 +73,74 @@ class StreamPipe:
     async def receive(self) -> bytes:
         return await self.stream.receive(65536)
 
+    def attach(self, consumer: Consumer) -> None:
+        self._consumer = consumer
+
+    def write(self, data: bytes) -> bool:
+        self._out.append(data)
+        self._wake.set()
+        return False
+
     def pause(self) -> None:
-        """Nothing to do: the reader loop simply stops calling ``receive``."""
+        self._paused = True
 
     def resume(self) -> None:
-        pass
+        self._paused = False
+        self._resumed.set()
+
+    def close(self) -> None:
+        self._closing.set()
+        self._wake.set()
+
+    async def run(self) -> None:
+        with self._scope:
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(self._write_loop)
+                tasks.start_soon(self._linger)
+                await self._read_loop()
+        if self._error is not None:
+            raise self._error
+
+    async def _read_loop(self) -> None:
+        try:
+            while True:
+                while self._paused:
+                    self._resumed = anyio.Event()
+                    await self._resumed.wait()
+                self._consumer(await self.stream.receive(65536))
+        except anyio.EndOfStream:
+            self._consumer(None)
+            self._scope.cancel()  # nothing more can come, nor be delivered
+        except (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError) as exc:
+            self._fail(exc)
+
+    async def _write_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake = anyio.Event()
+            while self._out:
+                data = b"".join(self._out)
+                self._out.clear()
+                try:
+                    await self.stream.send(data)
+                except (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError) as exc:
+                    self._fail(exc)
+                    return
+                if self.on_flushed is not None:
+                    self.on_flushed()
+            if self._closing.is_set():
+                self._scope.cancel()
+                return
+
+    async def _linger(self) -> None:
+        await self._closing.wait()
+        await anyio.sleep(LINGER)
+        self._scope.cancel()
+
+    def _fail(self, exc: BaseException) -> None:
+        if self._error is None:
+            self._error = exc
+        self._scope.cancel()
 
     async def aclose(self) -> None:
         with anyio.CancelScope(shield=True):
@@ -61,13 +148,15 @@ class StreamPipe:
 
 
 class AioPipe(asyncio.Protocol):
-    """An asyncio transport: synchronous writes, received bytes pushed to ``consumer``."""
+    """An asyncio transport: writes go out at once, received bytes go to the consumer."""
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
-        self.consumer: Callable[[bytes | None], None] | None = None  # None: end of stream
+        self.on_flushed: Callable[[], None] | None = None  # unused: writes are never queued
+        self._consumer: Consumer | None = None
         self._early: list[bytes] = []
         self._readable = asyncio.Event()
+        self._done = asyncio.Event()
         self._eof = False
 
     # asyncio.Protocol
@@ -76,8 +165,8 @@ class AioPipe(asyncio.Protocol):
         self.transport = transport
 
     def data_received(self, data: bytes) -> None:
-        if self.consumer is not None:
-            self.consumer(data)
+        if self._consumer is not None:
+            self._consumer(data)
         else:
             self._early.append(data)
             self._readable.set()
@@ -87,17 +176,19 @@ class AioPipe(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._eof = True
-        if self.consumer is not None:
-            self.consumer(None)
+        if self._consumer is not None:
+            self._consumer(None)
         self._readable.set()
+        self._done.set()
 
     # pipe
     async def send(self, data: bytes) -> None:
         self.write(data)
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes) -> bool:
         if self.transport is not None and not self.transport.is_closing():
             self.transport.write(data)
+        return True
 
     async def receive(self) -> bytes:
         """Bytes received before a consumer was attached (the handshake)."""
@@ -110,9 +201,8 @@ class AioPipe(asyncio.Protocol):
         self._early.clear()
         return data
 
-    def attach(self, consumer: Callable[[bytes | None], None]) -> None:
-        """From now on, deliver received bytes (and None at the end) to ``consumer``."""
-        self.consumer = consumer
+    def attach(self, consumer: Consumer) -> None:
+        self._consumer = consumer
         if self._early:
             data = b"".join(self._early)
             self._early.clear()
@@ -128,15 +218,24 @@ class AioPipe(asyncio.Protocol):
         if self.transport is not None and not self.transport.is_closing():
             self.transport.resume_reading()
 
-    async def aclose(self) -> None:
-        """Close after flushing; a peer that stopped reading gets one second, then a reset."""
+    def close(self) -> None:
         transport = self.transport
         if transport is not None and not transport.is_closing():
-            transport.close()
-            asyncio.get_running_loop().call_later(1.0, transport.abort)
+            transport.close()  # flushes first
+            asyncio.get_running_loop().call_later(LINGER, transport.abort)
+        self._done.set()
+
+    async def run(self) -> None:
+        await self._done.wait()
+
+    async def aclose(self) -> None:
+        self.close()
 
 
-async def open_pipe(url: str, options: Options) -> StreamPipe | AioPipe:
+Pipe = StreamPipe | AioPipe
+
+
+async def open_pipe(url: str, options: Options) -> Pipe:
     """TCP (and TLS, and a CONNECT tunnel if a proxy applies) to the host of ``url``."""
     parts = urlsplit(url)
     host = parts.hostname or ""

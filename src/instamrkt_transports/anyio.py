@@ -4,11 +4,10 @@ It only moves bytes and time. The caller's tasks (requests), the connection (rea
 timer task (sleeping until ``next_deadline()``) take turns in the core on one event loop.
 After every call into the core, ``_after`` dispatches its events and frames its output onto
 the current connection in the order the core released it. Bytes move through a pipe
-(``_pipes``): on asyncio an ``asyncio.Protocol`` (synchronous writes, reads by callback);
-elsewhere an anyio stream read by the connection task and written by that connection's own
-writer task, so no caller ever waits on, or can cancel half of, a write to a peer that
-stopped reading. Framing is websockets' sans-I/O ``ClientProtocol`` (chosen by
-``benchmarks/bench_framing.py``), without permessage-deflate.
+(``_pipes``: an ``asyncio.Protocol`` on asyncio, anyio streams elsewhere) whose writes never
+block and whose reads arrive by callback, so no caller ever waits on, or can cancel half of,
+a write to a peer that stopped reading. Framing is websockets' sans-I/O ``ClientProtocol``
+(chosen by ``benchmarks/bench_framing.py``), without permessage-deflate.
 """
 
 from __future__ import annotations
@@ -46,7 +45,7 @@ from instamrkt_proto import (
     State,
 )
 
-from ._pipes import AioPipe, StreamPipe, open_pipe, running_asyncio_loop
+from ._pipes import Pipe, open_pipe, running_asyncio_loop
 from .delivery import DeliveryMetrics, Overflow
 from .options import (
     NoDebugLogger,
@@ -96,17 +95,13 @@ class _Waiter:
 class _Link:
     """One websocket connection attempt: its generation, pipe and framing state."""
 
-    __slots__ = ("closing", "done", "gen", "out", "pipe", "proto", "scope", "wake")
+    __slots__ = ("gen", "pipe", "proto", "scope")
 
     def __init__(self, gen: int) -> None:
         self.gen = gen
         self.scope = anyio.CancelScope()
-        self.pipe: StreamPipe | AioPipe | None = None
+        self.pipe: Pipe | None = None
         self.proto: ClientProtocol | None = None
-        self.done = anyio.Event()  # an AioPipe connection ended
-        self.out: list[bytes] = []  # framed bytes for a StreamPipe's writer task
-        self.wake = anyio.Event()  # the writer has bytes to send (or must close)
-        self.closing = False  # the core gave up on it: send the close frame, then end
 
 
 def _loop_tools() -> tuple[Callable[[], float], Callable[[], Any]]:
@@ -131,7 +126,6 @@ class AsyncClient:
         self._waiters: dict[int, Any] = {}  # request id -> future or _Waiter
         self._pushes = options.push_buffer()
         self._push_ready = anyio.Event()
-        self._space = anyio.Event()
         self._wake = anyio.Event()
         self._armed: float | None = None
         self._gen = 0
@@ -230,18 +224,9 @@ class AsyncClient:
             self._wake.set()
 
     def _write(self, link: _Link, chunks: list[bytes]) -> None:
-        """Write now (asyncio pipe) or hand to the connection's writer task (stream pipe)."""
-        chunks = [c for c in chunks if c]
-        if not chunks:
-            return
-        pipe = link.pipe
-        if isinstance(pipe, AioPipe):
-            pipe.write(b"".join(chunks))
-            if self._core.flush_reports:
-                self._core.flushed(self._time())  # _after's loop sends what this releases
-        else:
-            link.out.extend(chunks)
-            link.wake.set()
+        data = b"".join(chunks)
+        if data and link.pipe is not None and link.pipe.write(data) and self._core.flush_reports:
+            self._core.flushed(self._time())  # _after's loop sends what this releases
 
     def _dispatch(self, event: Event) -> None:
         if isinstance(event, RequestSettled):
@@ -278,39 +263,8 @@ class AsyncClient:
         if link.proto is not None and link.proto.state is WsState.OPEN:
             link.proto.send_close(event.code, event.reason)
             self._write(link, link.proto.data_to_send())
-        if isinstance(link.pipe, AioPipe):
-            link.done.set()  # the connection task closes the transport (after the write)
-        else:  # the writer sends the close frame then ends it; a deaf peer gets a second
-            link.closing = True
-            link.wake.set()
-            self._tg.start_soon(self._linger, link)
-
-    @staticmethod
-    async def _linger(link: _Link) -> None:
-        await anyio.sleep(1.0)
-        link.scope.cancel()
-
-    async def _writer(self, link: _Link, pipe: StreamPipe) -> None:
-        """A stream connection's only writer: in order, never cancelled half-way by a caller."""
-        core = self._core
-        while True:
-            await link.wake.wait()
-            link.wake = anyio.Event()
-            while link.out:
-                data = b"".join(link.out)
-                link.out.clear()
-                try:
-                    await pipe.send(data)
-                except _NETWORK_ERRORS as exc:
-                    self._report(link.gen, "connection_lost", None, _reason(exc))
-                    link.scope.cancel()
-                    return
-                if core.flush_reports and link.gen == self._gen:
-                    core.flushed(self._time())
-                    self._after()
-            if link.closing:
-                link.scope.cancel()
-                return
+        if link.pipe is not None:
+            link.pipe.close()  # after the close frame; a deaf peer gets a second
 
     async def _timer(self) -> None:
         while not self._finished:
@@ -359,16 +313,11 @@ class AsyncClient:
                 self._link = link
                 made = True
                 self._report(link.gen, "connection_made")
-                if isinstance(pipe, AioPipe):
-                    self._frames(link, events[1:])
-                    pipe.attach(lambda data: self._on_data(link, data))
-                    await link.done.wait()
-                else:
-                    async with anyio.create_task_group() as tasks:
-                        tasks.start_soon(self._writer, link, pipe)
-                        self._frames(link, events[1:])
-                        await self._read(link, pipe)
-                        tasks.cancel_scope.cancel()
+                if self._core.flush_reports:
+                    pipe.on_flushed = lambda: self._report(link.gen, "flushed")
+                self._frames(link, events[1:])
+                pipe.attach(lambda data: self._on_data(link, data))
+                await pipe.run()
         except _NETWORK_ERRORS as exc:
             self._report(link.gen, "connection_lost" if made else "connection_failed",
                          None, _reason(exc))
@@ -379,9 +328,8 @@ class AsyncClient:
                 self._link = None
             if self._paused is link:
                 self._paused = None
-            if self._core.flush_reports and isinstance(link.pipe, StreamPipe):
+            if self._core.flush_reports:
                 # Frames this connection will never write must not hold pacing slots.
-                link.out.clear()
                 self._core.flushed(self._time())
                 self._after()
             if link.pipe is not None:
@@ -416,37 +364,21 @@ class AsyncClient:
         return False
 
     def _on_data(self, link: _Link, data: bytes | None) -> None:
-        """An ``AioPipe`` received ``data`` (None: the connection ended). Runs in a callback."""
+        """The pipe received ``data`` (None: the connection ended). Runs in a callback."""
         proto = link.proto
-        assert proto is not None
+        assert proto is not None and link.pipe is not None
         if data is None:
             proto.receive_eof()
         else:
             proto.receive_data(data)
         closed = self._frames(link, proto.events_received())
         if closed or data is None:
-            link.done.set()
-
-    async def _read(self, link: _Link, pipe: StreamPipe) -> None:
-        while True:
-            while self._paused is link and not self._finished:
-                self._space = anyio.Event()
-                await self._space.wait()
-            assert link.proto is not None
-            try:
-                data = await pipe.receive()
-            except anyio.EndOfStream:
-                link.proto.receive_eof()
-            else:
-                link.proto.receive_data(data)
-            if self._frames(link, link.proto.events_received()):
-                return
+            link.pipe.close()
 
     def _resume(self) -> None:
         link, self._paused = self._paused, None
         if link is not None and link.pipe is not None:
             link.pipe.resume()
-        self._space.set()
 
 
 def _reason(exc: BaseException) -> str:

@@ -116,6 +116,7 @@ class SyncAdapterCases:
         with pytest.raises(AuthenticationError) as caught, self.connect(srv, bad):
             pass
         assert caught.value.status == 403 and "not-the-key" not in str(caught.value)
+        assert str(caught.value) == "handshake refused with HTTP 403: Forbidden"  # as in anyio
         assert srv.stats.log == []
 
     def test_first_attempt_failing_raises_connection_closed(self) -> None:

@@ -95,6 +95,7 @@ async def test_wrong_session_key_is_refused_before_any_message(instamrkt_server:
             pass
     assert caught.value.status == 403
     assert "not-the-key" not in str(caught.value)
+    assert str(caught.value) == "handshake refused with HTTP 403: Forbidden"  # as in sync
     assert srv.stats.log == []
 
 

@@ -9,30 +9,39 @@ connections use ``StreamPipe``, whose ``run`` reads in a loop and writes from a 
 of its own, so no caller ever waits on, or can cancel half of, a write to a peer that
 stopped reading.
 
-Both look alike to the adapter: ``send``/``receive`` for the handshake, then ``attach`` a
-consumer of received bytes (None at the end), ``write`` (never blocks; True if the bytes
-were handed to the OS now), ``pause``/``resume`` reading, ``close`` (flush, then end; a peer
-that stopped reading gets one second) and ``run``, which returns when the connection is over
-and raises the network error that ended it, if any.
+``open_websocket`` opens one and does the websocket handshake over it with websockets'
+sans-I/O ``ClientProtocol``. Then both look alike to the adapter: ``attach`` a consumer of
+received bytes (None at the end), ``write`` (never blocks; True if the bytes were handed to
+the OS now), ``pause``/``resume`` reading, ``close`` (flush, then end; a peer that stopped
+reading gets one second) and ``run``, which returns when the connection is over and raises
+the network error that ended it, if any.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import ssl
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 import anyio
 import anyio.abc
 from anyio.streams.tls import TLSStream
+from websockets.client import ClientProtocol
+from websockets.exceptions import InvalidStatus
+from websockets.frames import Frame
+from websockets.uri import parse_uri
 
 from instamrkt_proto import ConnectionClosed
 
-from .options import Options, ssl_for
+from .options import NoDebugLogger, Options, ssl_for
 from .proxy import connect_request, parse_connect_response, proxy_for
 
-__all__ = ("AioPipe", "Pipe", "StreamPipe", "open_pipe", "running_asyncio_loop")
+__all__ = ("AioPipe", "Pipe", "StreamPipe", "failure", "open_websocket", "running_asyncio_loop")
+
+_WS_LOG = NoDebugLogger(logging.getLogger("instamrkt_transports.anyio.websockets"), {})
 
 LINGER = 1.0
 """Seconds a closing connection may spend flushing to a peer that stopped reading."""
@@ -265,3 +274,31 @@ async def open_pipe(url: str, options: Options) -> Pipe:
         stream = await TLSStream.wrap(stream, hostname=host, ssl_context=context,
                                       standard_compatible=False)
     return StreamPipe(stream)
+
+
+async def open_websocket(url: str, options: Options) -> tuple[Pipe, ClientProtocol, list[Frame]]:
+    """A pipe to ``url`` after the websocket handshake, and the frames that came with the
+    response. Raises a network error, or the handshake's error (see ``failure``)."""
+    pipe = await open_pipe(url, options)
+    try:
+        proto = ClientProtocol(parse_uri(url), max_size=options.config.max_message_size,
+                               logger=_WS_LOG)
+        proto.send_request(proto.connect())
+        await pipe.send(b"".join(proto.data_to_send()))
+        events: list[Any] = []
+        while not events:
+            proto.receive_data(await pipe.receive())
+            events = proto.events_received()
+        if proto.handshake_exc is not None:
+            raise proto.handshake_exc
+        return pipe, proto, [e for e in events[1:] if isinstance(e, Frame)]
+    except BaseException:
+        await pipe.aclose()
+        raise
+
+
+def failure(exc: BaseException) -> tuple[int | None, str]:
+    """``(HTTP status, reason)`` of a failed attempt, for ``connection_failed``."""
+    if isinstance(exc, InvalidStatus):
+        return exc.response.status_code, exc.response.reason_phrase  # not the body
+    return None, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

@@ -58,7 +58,7 @@ SEND_TIMEOUT = 10.0
 def failure(exc: BaseException) -> tuple[int | None, str]:
     """``(HTTP status, reason)`` of a failed attempt, for ``connection_failed``."""
     if isinstance(exc, WebSocketBadStatusException):
-        return exc.status_code, f"HTTP {exc.status_code}"
+        return exc.status_code, exc.status_message or ""  # not the body: it may echo the URL
     text = str(exc)
     return None, f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 

@@ -12,7 +12,6 @@ a write to a peer that stopped reading. Framing is websockets' sans-I/O ``Client
 
 from __future__ import annotations
 
-import logging
 import math
 import ssl
 import sys
@@ -24,11 +23,9 @@ import anyio
 import anyio.abc
 import anyio.lowlevel
 from websockets.client import ClientProtocol
-from websockets.exceptions import InvalidHandshake, InvalidStatus, PayloadTooBig
+from websockets.exceptions import InvalidHandshake, PayloadTooBig
 from websockets.frames import Opcode
-from websockets.http11 import Response
 from websockets.protocol import State as WsState
-from websockets.uri import parse_uri
 
 from instamrkt_proto import (
     Closed,
@@ -45,10 +42,9 @@ from instamrkt_proto import (
     State,
 )
 
-from ._pipes import Pipe, open_pipe, running_asyncio_loop
+from ._pipes import Pipe, failure, open_websocket, running_asyncio_loop
 from .delivery import DeliveryMetrics, Overflow
 from .options import (
-    NoDebugLogger,
     Options,
     make_options,
     new_core,
@@ -65,7 +61,6 @@ _NETWORK_ERRORS = (OSError, ssl.SSLError, anyio.BrokenResourceError, anyio.EndOf
                    anyio.ClosedResourceError, ConnectionClosed, InvalidHandshake)
 
 _DATA = (Opcode.TEXT, Opcode.BINARY)
-_WS_LOG = NoDebugLogger(logging.getLogger("instamrkt_transports.anyio.websockets"), {})
 
 
 class _Waiter:
@@ -291,23 +286,8 @@ class AsyncClient:
         made = False
         try:
             with link.scope:
-                link.pipe = pipe = await open_pipe(url, self._options)
-                limit = self._options.config.max_message_size
-                proto = ClientProtocol(parse_uri(url), max_size=limit, logger=_WS_LOG)
-                proto.send_request(proto.connect())
-                await pipe.send(b"".join(proto.data_to_send()))
-                events: list[Any] = []
-                while not events:
-                    proto.receive_data(await pipe.receive())
-                    events = proto.events_received()
-                if proto.handshake_exc is not None:
-                    response = events[0]
-                    status = response.status_code if isinstance(response, Response) else None
-                    if isinstance(proto.handshake_exc, InvalidStatus):
-                        status = proto.handshake_exc.response.status_code
-                    self._report(link.gen, "connection_failed", status, str(status or "handshake"))
-                    return
-                link.proto = proto
+                link.pipe, link.proto, frames = await open_websocket(url, self._options)
+                pipe = link.pipe
                 if gen != self._gen:
                     return
                 self._link = link
@@ -315,12 +295,14 @@ class AsyncClient:
                 self._report(link.gen, "connection_made")
                 if self._core.flush_reports:
                     pipe.on_flushed = lambda: self._report(link.gen, "flushed")
-                self._frames(link, events[1:])
+                self._frames(link, frames)
                 pipe.attach(lambda data: self._on_data(link, data))
                 await pipe.run()
         except _NETWORK_ERRORS as exc:
-            self._report(link.gen, "connection_lost" if made else "connection_failed",
-                         None, _reason(exc))
+            if made:
+                self._report(link.gen, "connection_lost", None, failure(exc)[1])
+            else:
+                self._report(link.gen, "connection_failed", *failure(exc))
         finally:
             if self._attempt is link:
                 self._attempt = None
@@ -379,10 +361,6 @@ class AsyncClient:
         link, self._paused = self._paused, None
         if link is not None and link.pipe is not None:
             link.pipe.resume()
-
-
-def _reason(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 @asynccontextmanager

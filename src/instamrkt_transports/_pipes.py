@@ -1,4 +1,4 @@
-"""Byte pipes for the anyio adapter: one interface, an asyncio fast path and anyio streams.
+"""What differs between asyncio and the other anyio backends: byte pipes, clock and waiters.
 
 Why two: on asyncio, anyio's streams cost a scheduling round per send (a checkpoint before
 the write) and a task hop per read (a reader task wakes the caller), which made a round trip
@@ -9,9 +9,9 @@ connections use ``StreamPipe``, whose ``run`` reads in a loop and writes from a 
 of its own, so no caller ever waits on, or can cancel half of, a write to a peer that
 stopped reading.
 
-``open_websocket`` opens one and does the websocket handshake over it with websockets'
-sans-I/O ``ClientProtocol``. Then both look alike to the adapter: ``attach`` a consumer of
-received bytes (None at the end), ``write`` (never blocks; True if the bytes were handed to
+``open_pipe`` opens one (TCP, a CONNECT tunnel, TLS). Both look alike to their user
+(``_aiolink``): ``send``/``receive`` for the handshake, then ``attach`` a consumer of received
+bytes (None at the end), ``write`` (never blocks; True if the bytes were handed to
 the OS now), ``pause``/``resume`` reading, ``close`` (flush, then end; a peer that stopped
 reading gets one second) and ``run``, which returns when the connection is over and raises
 the network error that ended it, if any.
@@ -20,7 +20,6 @@ the network error that ended it, if any.
 from __future__ import annotations
 
 import asyncio
-import logging
 import ssl
 from collections.abc import Callable
 from typing import Any
@@ -29,19 +28,14 @@ from urllib.parse import urlsplit
 import anyio
 import anyio.abc
 from anyio.streams.tls import TLSStream
-from websockets.client import ClientProtocol
-from websockets.exceptions import InvalidStatus
-from websockets.frames import Frame
-from websockets.uri import parse_uri
 
 from instamrkt_proto import ConnectionClosed
 
-from .options import NoDebugLogger, Options, ssl_for
+from .options import Options, ssl_for
 from .proxy import connect_request, parse_connect_response, proxy_for
 
-__all__ = ("AioPipe", "Pipe", "StreamPipe", "failure", "open_websocket", "running_asyncio_loop")
-
-_WS_LOG = NoDebugLogger(logging.getLogger("instamrkt_transports.anyio.websockets"), {})
+__all__ = ("AioPipe", "Pipe", "StreamPipe", "Waiter", "loop_tools", "open_pipe",
+           "running_asyncio_loop")
 
 LINGER = 1.0
 """Seconds a closing connection may spend flushing to a peer that stopped reading."""
@@ -55,6 +49,40 @@ def running_asyncio_loop() -> asyncio.AbstractEventLoop | None:
         return asyncio.get_running_loop()
     except RuntimeError:
         return None
+
+
+def loop_tools() -> tuple[Callable[[], float], Callable[[], Any]]:
+    """The event loop's clock (callable from asyncio callbacks too) and a waiter factory:
+    on asyncio its own futures, elsewhere ``Waiter``."""
+    loop = running_asyncio_loop()
+    if loop is not None:
+        return loop.time, loop.create_future
+    return anyio.current_time, Waiter
+
+
+class Waiter:
+    """A one-shot result for trio; on asyncio a bare future does the same job faster."""
+
+    __slots__ = ("_done", "value")
+
+    def __init__(self) -> None:
+        self._done = anyio.Event()
+        self.value: Any = None
+
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def set_result(self, value: Any) -> None:
+        self.value = value
+        self._done.set()
+
+    async def wait(self) -> Any:
+        await self._done.wait()
+        return self.value
+
+    def __await__(self) -> Any:
+        return self.wait().__await__()
+
 
 
 def _ignore(_data: bytes | None) -> None:
@@ -275,30 +303,3 @@ async def open_pipe(url: str, options: Options) -> Pipe:
                                       standard_compatible=False)
     return StreamPipe(stream)
 
-
-async def open_websocket(url: str, options: Options) -> tuple[Pipe, ClientProtocol, list[Frame]]:
-    """A pipe to ``url`` after the websocket handshake, and the frames that came with the
-    response. Raises a network error, or the handshake's error (see ``failure``)."""
-    pipe = await open_pipe(url, options)
-    try:
-        proto = ClientProtocol(parse_uri(url), max_size=options.config.max_message_size,
-                               logger=_WS_LOG)
-        proto.send_request(proto.connect())
-        await pipe.send(b"".join(proto.data_to_send()))
-        events: list[Any] = []
-        while not events:
-            proto.receive_data(await pipe.receive())
-            events = proto.events_received()
-        if proto.handshake_exc is not None:
-            raise proto.handshake_exc
-        return pipe, proto, [e for e in events[1:] if isinstance(e, Frame)]
-    except BaseException:
-        await pipe.aclose()
-        raise
-
-
-def failure(exc: BaseException) -> tuple[int | None, str]:
-    """``(HTTP status, reason)`` of a failed attempt, for ``connection_failed``."""
-    if isinstance(exc, InvalidStatus):
-        return exc.response.status_code, exc.response.reason_phrase  # not the body
-    return None, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

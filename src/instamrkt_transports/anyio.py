@@ -3,29 +3,24 @@
 It only moves bytes and time. The caller's tasks (requests), the connection (reads) and one
 timer task (sleeping until ``next_deadline()``) take turns in the core on one event loop.
 After every call into the core, ``_after`` dispatches its events and frames its output onto
-the current connection in the order the core released it. Bytes move through a pipe
-(``_pipes``: an ``asyncio.Protocol`` on asyncio, anyio streams elsewhere) whose writes never
-block and whose reads arrive by callback, so no caller ever waits on, or can cancel half of,
-a write to a peer that stopped reading. Framing is websockets' sans-I/O ``ClientProtocol``
-(chosen by ``benchmarks/bench_framing.py``), without permessage-deflate.
+the current connection in the order the core released it. Each connection is a
+``_aiolink.WsLink``: websockets' sans-I/O framing over a pipe (``_pipes``: an
+``asyncio.Protocol`` on asyncio, anyio streams elsewhere) whose writes never block and whose
+reads arrive by callback, so no caller ever waits on, or can cancel half of, a write to a
+peer that stopped reading.
 """
 
 from __future__ import annotations
 
 import math
-import ssl
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
 import anyio.abc
 import anyio.lowlevel
-from websockets.client import ClientProtocol
-from websockets.exceptions import InvalidHandshake, PayloadTooBig
-from websockets.frames import Opcode
-from websockets.protocol import State as WsState
 
 from instamrkt_proto import (
     Closed,
@@ -42,7 +37,8 @@ from instamrkt_proto import (
     State,
 )
 
-from ._pipes import Pipe, failure, open_websocket, running_asyncio_loop
+from ._aiolink import NETWORK_ERRORS, WsLink, failure
+from ._pipes import Waiter, loop_tools
 from .delivery import DeliveryMetrics, Overflow
 from .options import (
     Options,
@@ -57,55 +53,6 @@ if sys.version_info < (3, 11):
 
 __all__ = ("AsyncClient", "connect")
 
-_NETWORK_ERRORS = (OSError, ssl.SSLError, anyio.BrokenResourceError, anyio.EndOfStream,
-                   anyio.ClosedResourceError, ConnectionClosed, InvalidHandshake)
-
-_DATA = (Opcode.TEXT, Opcode.BINARY)
-
-
-class _Waiter:
-    """A one-shot result for trio; on asyncio a bare future does the same job faster."""
-
-    __slots__ = ("_done", "value")
-
-    def __init__(self) -> None:
-        self._done = anyio.Event()
-        self.value: Any = None
-
-    def done(self) -> bool:
-        return self._done.is_set()
-
-    def set_result(self, value: Any) -> None:
-        self.value = value
-        self._done.set()
-
-    async def wait(self) -> Any:
-        await self._done.wait()
-        return self.value
-
-    def __await__(self) -> Any:
-        return self.wait().__await__()
-
-
-class _Link:
-    """One websocket connection attempt: its generation, pipe and framing state."""
-
-    __slots__ = ("gen", "pipe", "proto", "scope")
-
-    def __init__(self, gen: int) -> None:
-        self.gen = gen
-        self.scope = anyio.CancelScope()
-        self.pipe: Pipe | None = None
-        self.proto: ClientProtocol | None = None
-
-
-def _loop_tools() -> tuple[Callable[[], float], Callable[[], Any]]:
-    """The event loop's clock (callable from asyncio callbacks too) and a waiter factory."""
-    loop = running_asyncio_loop()
-    if loop is not None:
-        return loop.time, loop.create_future
-    return anyio.current_time, _Waiter
-
 
 class AsyncClient:
     """An Instamrkt session on anyio. Obtain one with ``connect()``; safe across tasks."""
@@ -115,20 +62,20 @@ class AsyncClient:
         # A stream's send awaits before writing: with pacing on, windows start at flush time.
         self._core = new_core(url, credentials, options,
                               flush_reports=options.config.rate_limit is not None)
-        self._time, self._new_waiter = _loop_tools()
+        self._time, self._new_waiter = loop_tools()
         self._options = options
         self._tg = tg
-        self._waiters: dict[int, Any] = {}  # request id -> future or _Waiter
+        self._waiters: dict[int, Any] = {}  # request id -> future or Waiter
         self._pushes = options.push_buffer()
         self._push_ready = anyio.Event()
         self._wake = anyio.Event()
         self._armed: float | None = None
         self._gen = 0
-        self._link: _Link | None = None
-        self._attempt: _Link | None = None  # the connection being opened
-        self._ready = _Waiter()
+        self._link: WsLink | None = None
+        self._attempt: WsLink | None = None  # the connection being opened
+        self._ready = Waiter()
         self._finished = False
-        self._paused: _Link | None = None  # reading stopped by back-pressure
+        self._paused: WsLink | None = None  # reading stopped by back-pressure
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -207,21 +154,12 @@ class AsyncClient:
             if not frames:
                 break
             link = self._link
-            if link is None or link.proto is None:
-                core.flushed(self._time())  # nowhere to write: the connection is gone
-                continue
-            for frame in frames:
-                link.proto.send_text(frame)
-            self._write(link, link.proto.data_to_send())
+            if (link is None or link.send(frames)) and core.flush_reports:
+                core.flushed(self._time())  # sent (or nowhere to send): pacing goes on
         deadline = core.next_deadline()
         if deadline is not None and (self._armed is None or deadline < self._armed):
             self._armed = deadline  # only an earlier deadline wakes the timer task
             self._wake.set()
-
-    def _write(self, link: _Link, chunks: list[bytes]) -> None:
-        data = b"".join(chunks)
-        if data and link.pipe is not None and link.pipe.write(data) and self._core.flush_reports:
-            self._core.flushed(self._time())  # _after's loop sends what this releases
 
     def _dispatch(self, event: Event) -> None:
         if isinstance(event, RequestSettled):
@@ -255,11 +193,7 @@ class AsyncClient:
                 self._attempt.scope.cancel()
             return
         link.gen = -1  # its reads must not reach the core any more
-        if link.proto is not None and link.proto.state is WsState.OPEN:
-            link.proto.send_close(event.code, event.reason)
-            self._write(link, link.proto.data_to_send())
-        if link.pipe is not None:
-            link.pipe.close()  # after the close frame; a deaf peer gets a second
+        link.close(event.code, event.reason)  # flushed first; a deaf peer gets a second
 
     async def _timer(self) -> None:
         while not self._finished:
@@ -282,23 +216,20 @@ class AsyncClient:
             self._after()
 
     async def _connection(self, url: str, gen: int) -> None:
-        link = self._attempt = _Link(gen)
+        link = self._attempt = WsLink(gen)
         made = False
         try:
             with link.scope:
-                link.pipe, link.proto, frames = await open_websocket(url, self._options)
-                pipe = link.pipe
+                await link.open(url, self._options)
                 if gen != self._gen:
                     return
                 self._link = link
                 made = True
                 self._report(link.gen, "connection_made")
-                if self._core.flush_reports:
-                    pipe.on_flushed = lambda: self._report(link.gen, "flushed")
-                self._frames(link, frames)
-                pipe.attach(lambda data: self._on_data(link, data))
-                await pipe.run()
-        except _NETWORK_ERRORS as exc:
+                flushed = (lambda: self._report(link.gen, "flushed")) if self._core.flush_reports \
+                    else None
+                await link.run(lambda data: self._on_data(link, data), flushed)
+        except NETWORK_ERRORS as exc:
             if made:
                 self._report(link.gen, "connection_lost", None, failure(exc)[1])
             else:
@@ -317,45 +248,23 @@ class AsyncClient:
             if link.pipe is not None:
                 await link.pipe.aclose()
 
-    def _frames(self, link: _Link, frames: list[Any]) -> bool:
-        """Feed received frames to the core; True once the websocket is closed."""
-        proto = link.proto
-        assert proto is not None
-        core = self._core
-        now = self._time()
-        current = link.gen == self._gen
-        for frame in frames:
-            if frame.opcode in _DATA and current:
-                core.receive_message(frame.data, now)
-        if isinstance(proto.parser_exc, PayloadTooBig) and current:
-            too_big = proto.parser_exc
-            core.receive_too_big(too_big.size or (too_big.max_size or 0) + 1, now)
-        outgoing = proto.data_to_send()  # pongs, the close echo
-        if current:
-            self._write(link, outgoing)
-        self._after()
-        if proto.state is WsState.CLOSED or proto.close_rcvd is not None:
-            rcvd = proto.close_rcvd
-            code, reason = (rcvd.code, rcvd.reason) if rcvd else (1006, "connection closed")
-            self._report(link.gen, "connection_lost", code, reason)
-            return True
-        if self._pushes.full and self._pushes.overflow is Overflow.BACKPRESSURE:
-            self._paused = link
-            assert link.pipe is not None
-            link.pipe.pause()
-        return False
-
-    def _on_data(self, link: _Link, data: bytes | None) -> None:
+    def _on_data(self, link: WsLink, data: bytes | None) -> None:
         """The pipe received ``data`` (None: the connection ended). Runs in a callback."""
-        proto = link.proto
-        assert proto is not None and link.pipe is not None
-        if data is None:
-            proto.receive_eof()
-        else:
-            proto.receive_data(data)
-        closed = self._frames(link, proto.events_received())
-        if closed or data is None:
+        messages, too_big, closed = link.feed(data)
+        if link.gen == self._gen:
+            core, now = self._core, self._time()
+            for message in messages:
+                core.receive_message(message, now)
+            if too_big is not None:
+                core.receive_too_big(too_big, now)
+        self._after()
+        assert link.pipe is not None
+        if closed is not None:
+            self._report(link.gen, "connection_lost", *closed)
             link.pipe.close()
+        elif self._pushes.full and self._pushes.overflow is Overflow.BACKPRESSURE:
+            self._paused = link
+            link.pipe.pause()
 
     def _resume(self) -> None:
         link, self._paused = self._paused, None

@@ -1,0 +1,125 @@
+"""One websocket connection for the anyio adapter: websockets' sans-I/O framing over a pipe.
+
+The counterpart of ``_wsclient.Link`` for the blocking and threaded adapters. ``WsLink`` does
+the handshake over a ``_pipes`` pipe with websockets' ``ClientProtocol`` (chosen by
+``benchmarks/bench_framing.py``; no permessage-deflate, which only costs for this API's short
+messages), turns received bytes into whole messages, answers pings and the close handshake
+itself, and frames the core's output. It makes no protocol decision: what a message, a
+refused handshake or a closed connection means is the core's business.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+from websockets.client import ClientProtocol
+from websockets.exceptions import InvalidHandshake, InvalidStatus, PayloadTooBig
+from websockets.frames import Opcode
+from websockets.protocol import State
+from websockets.uri import parse_uri
+
+from instamrkt_proto import ConnectionClosed
+
+from ._pipes import Pipe, open_pipe
+from .options import NoDebugLogger, Options
+
+__all__ = ("NETWORK_ERRORS", "Received", "WsLink", "failure")
+
+NETWORK_ERRORS = (OSError, ssl.SSLError, anyio.BrokenResourceError, anyio.EndOfStream,
+                  anyio.ClosedResourceError, ConnectionClosed, InvalidHandshake)
+
+_DATA = (Opcode.TEXT, Opcode.BINARY)
+_WS_LOG = NoDebugLogger(logging.getLogger("instamrkt_transports.anyio.websockets"), {})
+
+Received = tuple[list[bytes], "int | None", "tuple[int, str] | None"]
+"""What ``feed`` found: data messages, the size of a message over the limit (the connection
+is then unusable), and ``(code, reason)`` once the connection is closed."""
+
+
+class WsLink:
+    """One connection attempt, then one connection. ``gen`` and ``scope`` belong to the
+    adapter: which attempt this is, and how to abandon it."""
+
+    __slots__ = ("_early", "gen", "pipe", "proto", "scope")
+
+    def __init__(self, gen: int) -> None:
+        self.gen = gen
+        self.scope = anyio.CancelScope()
+        self.pipe: Pipe | None = None
+        self.proto: ClientProtocol | None = None
+        self._early: list[Any] = []  # frames that came with the handshake response
+
+    async def open(self, url: str, options: Options) -> None:
+        """Pipe and handshake. Raises a network error, or the handshake's (see ``failure``)."""
+        pipe = self.pipe = await open_pipe(url, options)
+        proto = ClientProtocol(parse_uri(url), max_size=options.config.max_message_size,
+                               logger=_WS_LOG)
+        proto.send_request(proto.connect())
+        await pipe.send(b"".join(proto.data_to_send()))
+        events: list[Any] = []
+        while not events:
+            proto.receive_data(await pipe.receive())
+            events = proto.events_received()
+        if proto.handshake_exc is not None:
+            raise proto.handshake_exc
+        self.proto = proto
+        self._early = events[1:]
+
+    async def run(self, consumer: Callable[[bytes | None], None],
+                  on_flushed: Callable[[], None] | None) -> None:
+        """Hand ``consumer`` what came with the handshake response (``b""``), then every
+        read, until the connection is over; raises the network error that ended it."""
+        assert self.pipe is not None
+        self.pipe.on_flushed = on_flushed
+        consumer(b"")
+        self.pipe.attach(consumer)
+        await self.pipe.run()
+
+    def feed(self, data: bytes | None) -> Received:
+        """Take received bytes (None: end of stream; b"": only what came with the handshake)."""
+        proto = self.proto
+        assert proto is not None and self.pipe is not None
+        if data is None:
+            proto.receive_eof()
+        elif data:
+            proto.receive_data(data)
+        frames: list[Any] = self._early + proto.events_received()  # only Frames by now
+        self._early = []
+        messages: list[bytes] = [frame.data for frame in frames if frame.opcode in _DATA]
+        exc, too_big = proto.parser_exc, None
+        if isinstance(exc, PayloadTooBig):
+            too_big = exc.size or (exc.max_size or 0) + 1
+        self.pipe.write(b"".join(proto.data_to_send()))  # pongs, the close echo
+        closed: tuple[int, str] | None = None
+        if proto.state is State.CLOSED or proto.close_rcvd is not None or data is None:
+            rcvd = proto.close_rcvd
+            closed = (rcvd.code, rcvd.reason) if rcvd else (1006, "connection closed")
+        return messages, too_big, closed
+
+    def send(self, messages: list[bytes]) -> bool:
+        """Frame and write; True if the bytes went to the OS at once (see ``Pipe.write``)."""
+        proto = self.proto
+        assert proto is not None and self.pipe is not None
+        for message in messages:
+            proto.send_text(message)
+        return self.pipe.write(b"".join(proto.data_to_send()))
+
+    def close(self, code: int, reason: str) -> None:
+        """Send a close frame if still open, then close the pipe once it is flushed."""
+        proto, pipe = self.proto, self.pipe
+        if proto is not None and pipe is not None and proto.state is State.OPEN:
+            proto.send_close(code, reason)
+            pipe.write(b"".join(proto.data_to_send()))
+        if pipe is not None:
+            pipe.close()
+
+
+def failure(exc: BaseException) -> tuple[int | None, str]:
+    """``(HTTP status, reason)`` of a failed attempt, for ``connection_failed``."""
+    if isinstance(exc, InvalidStatus):
+        return exc.response.status_code, exc.response.reason_phrase  # not the body
+    return None, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

@@ -95,6 +95,24 @@ def test_any_inbound_message_counts_as_liveness() -> None:
     assert h.clock.now > t0
 
 
+def test_a_reported_reading_pause_is_not_taken_for_a_dead_peer() -> None:
+    h = make(config=ClientConfig(keepalive_interval=20.0, keepalive_timeout=10.0), peer=silent)
+    h.connect()
+    h.advance(20.0)
+    assert [r.op for r in h.sent] == [1]  # a keepalive ping is out when reading pauses
+    h.conn.reading_paused(h.clock.now)
+    assert h.conn.next_deadline() is None  # no keepalive verdict while paused
+    assert h.advance(300.0) == [] and h.conn.state is State.OPEN
+    resumed = h.clock.now
+    h.conn.reading_resumed(resumed)
+    assert h.advance(19.9) == [] and [r.op for r in h.sent] == [1]  # the pause was life
+    h.advance(0.1)
+    assert [r.op for r in h.sent] == [1, 1]  # a fresh cycle; the first ping is a tombstone
+    assert h.clock.now == resumed + 20.0
+    events = h.advance(10.0)  # this time nothing at all arrives: dead
+    assert isinstance(events[-1], Closed) and events[-1].code == 1011
+
+
 # -- reconnect ------------------------------------------------------------------------------
 
 

@@ -244,6 +244,16 @@ class CoreMachine(RuleBasedStateMachine):
         self.conn.connection_lost(self.clock.now, code, "")
         self.flush()
 
+    @precondition(lambda self: self.transport == "open")
+    @rule(paused=st.booleans())
+    def reading_paused_or_resumed(self, paused: bool) -> None:
+        """Back-pressure: the transport stops (or starts again) reading."""
+        if paused:
+            self.conn.reading_paused(self.clock.now)
+        else:
+            self.conn.reading_resumed(self.clock.now)
+        self.flush()
+
     @rule()
     def stale_transport_reports(self) -> None:
         """Reports about a socket the core already gave up on change nothing."""

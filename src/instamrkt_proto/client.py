@@ -305,13 +305,22 @@ class ClientConnection(SessionRecovery):
         self._limiter.flushed(now)
         self._pump(now)
 
-    def note_alive(self, now: float) -> None:
-        """The transport knows the peer is alive although no message was read.
+    def reading_paused(self, now: float) -> None:
+        """The transport stopped reading (back-pressure): unread messages wait in the socket.
 
-        Under back-pressure the adapter stops reading, so unread messages wait in the socket;
-        calling this keeps the keepalive from mistaking the pause for a dead peer.
+        Until ``reading_resumed``, silence is not a sign of a dead peer: the keepalive
+        neither pings nor gives a verdict (request timeouts still run). The pause counts as
+        life: a peer that dies during it is noticed a keepalive cycle after reading resumes.
         """
+        self._now = now
         if self._connected:
+            self._alive.paused = True
+
+    def reading_resumed(self, now: float) -> None:
+        """The transport reads again after ``reading_paused``."""
+        self._now = now
+        if self._connected and self._alive.paused:
+            self._alive.paused = False
             self._alive.last_inbound = now
 
     def receive_message(self, data: bytes | str, now: float) -> None:

@@ -1,10 +1,11 @@
 """Transport liveness: a ping (op 1) after idle, and a verdict if nothing answers.
 
 Any inbound message counts as a sign of life (websockets#1005: a big message must not look
-like a dead peer). The peer is declared dead only when *nothing at all* arrived within
-``timeout`` of a keepalive ping; if other messages arrived but this pong is late, the ping is
-left behind as a tombstone (so its late pong cannot answer a newer ping) and a fresh
-keepalive cycle starts.
+like a dead peer), and so does a pause in reading that the transport reports (back-pressure:
+unread messages wait in the socket, so silence then says nothing). The peer is declared dead
+only when *nothing at all* arrived within ``timeout`` of a keepalive ping; if other messages
+arrived but this pong is late, the ping is left behind as a tombstone (so its late pong
+cannot answer a newer ping) and a fresh keepalive cycle starts.
 """
 
 from __future__ import annotations
@@ -23,21 +24,23 @@ class Verdict(enum.Enum):
 
 
 class Keepalive:
-    __slots__ = ("interval", "last_inbound", "ping", "timeout")
+    __slots__ = ("interval", "last_inbound", "paused", "ping", "timeout")
 
     def __init__(self, interval: float | None, timeout: float) -> None:
         self.interval = interval
         self.timeout = timeout
         self.last_inbound: float | None = None  # None while no connection is up
         self.ping: PendingRequest | None = None
+        self.paused = False  # the transport stopped reading: no verdict until it resumes
 
     def reset(self, now: float | None) -> None:
         """A new connection is up at ``now`` (or, with None, none is)."""
         self.last_inbound = now
         self.ping = None
+        self.paused = False
 
     def deadline(self) -> float | None:
-        if self.interval is None or self.last_inbound is None:
+        if self.interval is None or self.last_inbound is None or self.paused:
             return None
         ping = self.ping
         if ping is None:
@@ -48,7 +51,7 @@ class Keepalive:
 
     def check(self, now: float) -> Verdict:
         """``PING``: submit a keepalive ping and store it in ``self.ping``."""
-        if self.interval is None or self.last_inbound is None:
+        if self.interval is None or self.last_inbound is None or self.paused:
             return Verdict.WAIT
         ping = self.ping
         if ping is not None and ping.sent_at is not None:

@@ -205,8 +205,6 @@ class AsyncClient:
             deadline = self._core.next_deadline()
             now = self._time()
             if deadline is not None and now >= deadline:
-                if self._paused is not None:
-                    self._core.note_alive(now)  # unread data waits in the socket
                 self._core.handle_timer(now)
                 self._after()
 
@@ -262,14 +260,17 @@ class AsyncClient:
         if closed is not None:
             self._report(link.gen, "connection_lost", *closed)
             link.pipe.close()
-        elif self._pushes.full and self._pushes.overflow is Overflow.BACKPRESSURE:
+        elif self._pushes.full and self._pushes.overflow is Overflow.BACKPRESSURE \
+                and self._paused is not link:
             self._paused = link
             link.pipe.pause()
+            self._report(link.gen, "reading_paused")
 
     def _resume(self) -> None:
         link, self._paused = self._paused, None
         if link is not None and link.pipe is not None:
             link.pipe.resume()
+            self._report(link.gen, "reading_resumed")
 
 
 @asynccontextmanager

@@ -82,8 +82,6 @@ class ThreadedClient:
         self._armed: float | None = None
         self._finished = False
         self._threads: list[threading.Thread] = []
-        interval = options.config.keepalive_interval or 2.0  # while paused by back-pressure:
-        self._alive_every = max(0.01, min(1.0, options.config.keepalive_timeout / 2, interval / 2))
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -302,9 +300,16 @@ class ThreadedClient:
         while True:
             if backpressure and pushes.full:
                 with self._lock:
+                    if link is not self._link:
+                        return
+                    core.reading_paused(time.monotonic())  # silence now proves nothing
                     while pushes.full and link is self._link and not self._finished:
-                        core.note_alive(time.monotonic())  # unread data proves the peer alive
-                        self._space_cv.wait(self._alive_every)
+                        self._space_cv.wait()
+                    if link is not self._link:
+                        return
+                    core.reading_resumed(time.monotonic())
+                    todo = self._after()  # the keepalive deadline is back
+                _settle(todo)
             try:
                 opcode, data = link.read()
             except WebSocketTimeoutException:

@@ -30,14 +30,12 @@ from instamrkt_proto import (
     ConnectionClosed,
     Credentials,
     Event,
-    LoggedOn,
-    OpcodeTable,
-    Pong,
     RequestSettled,
     State,
 )
 
 from ._aiolink import NETWORK_ERRORS, WsLink, failure
+from ._calls import AsyncCalls
 from ._pipes import Waiter, loop_tools
 from .delivery import DeliveryMetrics, Overflow
 from .options import (
@@ -54,7 +52,7 @@ if sys.version_info < (3, 11):
 __all__ = ("AsyncClient", "connect")
 
 
-class AsyncClient:
+class AsyncClient(AsyncCalls):
     """An Instamrkt session on anyio. Obtain one with ``connect()``; safe across tasks."""
 
     def __init__(self, url: str, credentials: Credentials, options: Options,
@@ -78,26 +76,6 @@ class AsyncClient:
         self._paused: WsLink | None = None  # reading stopped by back-pressure
 
     # -- public API ---------------------------------------------------------------------------
-
-    async def ping(self, *, timeout: float | None = None) -> Pong:
-        return await self._call(1, None, timeout)  # type: ignore[no-any-return]
-
-    async def opcodes(self, *, timeout: float | None = None) -> OpcodeTable:
-        return await self._call(2, None, timeout)  # type: ignore[no-any-return]
-
-    async def logon(self, *, timeout: float | None = None) -> LoggedOn:
-        """Log on; raises ``LogonError`` if refused. ``already_logged_in`` flags res 112."""
-        return await self._call(100, None, timeout)  # type: ignore[no-any-return]
-
-    async def request(self, op: int | str, /, **params: Any) -> Any:
-        """Send op (a number or a documented name) and return its ``Response``."""
-        return await self._call(op, params, None)
-
-    async def send(self, op: int | str, params: dict[str, Any] | None = None, *,
-                   timeout: float | None = None, idempotent: bool | None = None,
-                   retry: bool | None = None) -> Any:
-        """``request`` with the core's per-request options."""
-        return await self._call(op, params, timeout, idempotent=idempotent, retry=retry)
 
     async def events(self) -> AsyncIterator[Event]:
         """Pushes and lifecycle events, in order, until the client is closed."""

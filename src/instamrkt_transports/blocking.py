@@ -34,13 +34,11 @@ from instamrkt_proto import (
     Credentials,
     Event,
     InstamrktError,
-    LoggedOn,
-    OpcodeTable,
-    Pong,
     RequestSettled,
     State,
 )
 
+from ._calls import Calls
 from ._wsclient import (
     DATA,
     NETWORK_ERRORS,
@@ -56,7 +54,7 @@ from .options import Options, closed_error, make_options, new_core, result, subm
 __all__ = ("BlockingClient", "connect")
 
 
-class BlockingClient:
+class BlockingClient(Calls):
     """An Instamrkt session driven by the calling thread. Obtain one with ``connect()``."""
 
     def __init__(self, url: str, credentials: Credentials, options: Options) -> None:
@@ -72,26 +70,6 @@ class BlockingClient:
         self._finished = False
 
     # -- public API ---------------------------------------------------------------------------
-
-    def ping(self, *, timeout: float | None = None) -> Pong:
-        return self._call(1, None, timeout)  # type: ignore[no-any-return]
-
-    def opcodes(self, *, timeout: float | None = None) -> OpcodeTable:
-        return self._call(2, None, timeout)  # type: ignore[no-any-return]
-
-    def logon(self, *, timeout: float | None = None) -> LoggedOn:
-        """Log on; raises ``LogonError`` if refused. ``already_logged_in`` flags res 112."""
-        return self._call(100, None, timeout)  # type: ignore[no-any-return]
-
-    def request(self, op: int | str, /, **params: Any) -> Any:
-        """Send op (a number or a documented name) and return its ``Response``."""
-        return self._call(op, params, None)
-
-    def send(self, op: int | str, params: dict[str, Any] | None = None, *,
-             timeout: float | None = None, idempotent: bool | None = None,
-             retry: bool | None = None) -> Any:
-        """``request`` with the core's per-request options."""
-        return self._call(op, params, timeout, idempotent=idempotent, retry=retry)
 
     def next_event(self, timeout: float | None = None) -> Event | None:
         """The next push or lifecycle event; None after ``timeout`` seconds or once closed.

@@ -1,9 +1,9 @@
 """Bounded, observable delivery of pushes and lifecycle events to the application.
 
 Every adapter keeps its pushes in one ``PushBuffer``; only the waiting differs (an anyio
-event, a condition variable, a blocking read). Replies never come here: they settle their
-request. The overflow policy is the caller's choice, because no default is right for every
-app (client-features #6):
+event, a blocking read, or for threads a ``Mailbox``: the buffer under the client's lock).
+Replies never come here: they settle their request. The overflow policy is the caller's
+choice, because no default is right for every app (client-features #6):
 
 * ``Overflow.BACKPRESSURE`` (default): when full, the adapter stops reading the socket, so
   TCP pushes back on the server. Nothing is lost; the buffer may exceed ``capacity`` by at
@@ -22,13 +22,17 @@ The default capacity (10,000) absorbs the documented fan-out of one register_gam
 from __future__ import annotations
 
 import enum
+import logging
+import threading
+import time
 from collections import deque
+from collections.abc import Callable
 
 import attrs
 
 from instamrkt_proto import ConsumerTooSlow, Event, Push, PushesDropped
 
-__all__ = ("DeliveryMetrics", "Overflow", "PushBuffer")
+__all__ = ("DeliveryMetrics", "Mailbox", "Overflow", "PushBuffer")
 
 
 class Overflow(enum.Enum):
@@ -138,3 +142,72 @@ class PushBuffer:
     def metrics(self) -> DeliveryMetrics:
         return DeliveryMetrics(depth=len(self._events), high_water=self.high_water,
                                dropped=self.dropped, delivered=self.delivered)
+
+
+class Mailbox:
+    """A ``PushBuffer`` shared by threads under their owner's lock.
+
+    Consumers wait for events (``get``, ``deliver``), a back-pressure reader waits for room
+    (``wait_for_room``). ``put``, ``wait_for_room`` and ``close`` expect the lock held, as the
+    owner holds it while it dispatches the core's events; ``get`` and ``deliver`` take it.
+    """
+
+    __slots__ = ("_ready", "_room", "buffer", "closed", "lock")
+
+    def __init__(self, buffer: PushBuffer, lock: threading.Lock) -> None:
+        self.buffer = buffer
+        self.lock = lock
+        self.closed = False
+        self._ready = threading.Condition(lock)
+        self._room = threading.Condition(lock)
+
+    def put(self, event: Event) -> None:
+        self.buffer.put(event)
+        self._ready.notify_all()
+
+    def close(self) -> None:
+        """No more events will come: waiters return once the buffer is drained."""
+        self.closed = True
+        self._ready.notify_all()
+        self._room.notify_all()
+
+    def wait_for_room(self, reading: Callable[[], bool]) -> None:
+        """Block while the buffer is full, ``reading()`` holds and the box is open."""
+        while self.buffer.full and reading() and not self.closed:
+            self._room.wait()
+
+    def get(self, timeout: float | None = None) -> Event | None:
+        """The next event; None after ``timeout`` seconds, or once closed and drained.
+
+        Raises ``ConsumerTooSlow`` once after an overflow under ``Overflow.FAIL``.
+        """
+        end = None if timeout is None else time.monotonic() + timeout
+        with self.lock:
+            while not self.buffer.ready():
+                remaining = None if end is None else end - time.monotonic()
+                if self.closed or (remaining is not None and remaining <= 0):
+                    return None
+                self._ready.wait(remaining)
+            event = self.buffer.get()
+            self._room.notify()
+            return event
+
+    def deliver(self, on_event: Callable[[Event], object], log: logging.Logger) -> None:
+        """Hand every event to ``on_event`` in order, outside the lock, until closed.
+
+        An exception from ``on_event`` (or an overflow under ``Overflow.FAIL``) is logged
+        and delivery goes on: one bad event must not end a session that moves money.
+        """
+        while True:
+            try:
+                event = self.get()
+            except ConsumerTooSlow as exc:
+                log.warning("%s; delivery goes on", exc)
+                continue
+            if event is None:
+                return
+            try:
+                on_event(event)
+            except Exception:
+                log.exception("on_event raised on %s; delivery goes on", type(event).__name__)
+

@@ -34,20 +34,17 @@ from instamrkt_proto import (
     Connected,
     Connecting,
     ConnectionClosed,
-    ConsumerTooSlow,
     Credentials,
     Event,
     InstamrktError,
     LocalProtocolError,
-    LoggedOn,
-    OpcodeTable,
-    Pong,
     RequestSettled,
     State,
 )
 
+from ._calls import Calls, FutureCalls
 from ._wsclient import DATA, NETWORK_ERRORS, SEND_TIMEOUT, Link, report_loss, write_budget
-from .delivery import DeliveryMetrics, Overflow
+from .delivery import DeliveryMetrics, Mailbox, Overflow
 from .options import Options, make_options, new_core, result, submit
 
 __all__ = ("ThreadedClient", "connect")
@@ -57,7 +54,7 @@ log = logging.getLogger("instamrkt_transports.threaded")
 _Settle = list[tuple["Future[Any]", RequestSettled]]
 
 
-class ThreadedClient:
+class ThreadedClient(Calls, FutureCalls):
     """An Instamrkt session safe to share between threads. Obtain one with ``connect()``.
 
     Each call blocks its caller until its own reply; the ``*_async`` forms return a
@@ -71,12 +68,10 @@ class ThreadedClient:
         self._on_event = on_event
         self._lock = threading.Lock()
         self._timer_cv = threading.Condition(self._lock)
-        self._push_cv = threading.Condition(self._lock)
-        self._space_cv = threading.Condition(self._lock)
         self._ready = threading.Event()
         self._error: InstamrktError | None = None
         self._futures: dict[int, Future[Any]] = {}
-        self._pushes = options.push_buffer()
+        self._pushes = Mailbox(options.push_buffer(), self._lock)
         self._gen = 0
         self._link: Link | None = None
         self._armed: float | None = None
@@ -84,44 +79,6 @@ class ThreadedClient:
         self._threads: list[threading.Thread] = []
 
     # -- public API ---------------------------------------------------------------------------
-
-    def ping(self, *, timeout: float | None = None) -> Pong:
-        return self.ping_async(timeout=timeout).result()
-
-    def ping_async(self, *, timeout: float | None = None) -> Future[Pong]:
-        return self._submit(1, None, timeout)
-
-    def opcodes(self, *, timeout: float | None = None) -> OpcodeTable:
-        return self.opcodes_async(timeout=timeout).result()
-
-    def opcodes_async(self, *, timeout: float | None = None) -> Future[OpcodeTable]:
-        return self._submit(2, None, timeout)
-
-    def logon(self, *, timeout: float | None = None) -> LoggedOn:
-        """Log on; raises ``LogonError`` if refused. ``already_logged_in`` flags res 112."""
-        return self.logon_async(timeout=timeout).result()
-
-    def logon_async(self, *, timeout: float | None = None) -> Future[LoggedOn]:
-        return self._submit(100, None, timeout)
-
-    def request(self, op: int | str, /, **params: Any) -> Any:
-        """Send op (a number or a documented name) and return its ``Response``."""
-        return self._submit(op, params, None).result()
-
-    def request_async(self, op: int | str, /, **params: Any) -> Future[Any]:
-        return self._submit(op, params, None)
-
-    def send(self, op: int | str, params: dict[str, Any] | None = None, *,
-             timeout: float | None = None, idempotent: bool | None = None,
-             retry: bool | None = None) -> Any:
-        """``request`` with the core's per-request options."""
-        return self.send_async(op, params, timeout=timeout, idempotent=idempotent,
-                               retry=retry).result()
-
-    def send_async(self, op: int | str, params: dict[str, Any] | None = None, *,
-                   timeout: float | None = None, idempotent: bool | None = None,
-                   retry: bool | None = None) -> Future[Any]:
-        return self._submit(op, params, timeout, idempotent=idempotent, retry=retry)
 
     def next_event(self, timeout: float | None = None) -> Event | None:
         """The next push or lifecycle event; None after ``timeout`` seconds or once closed.
@@ -131,21 +88,12 @@ class ThreadedClient:
         """
         if self._on_event is not None:
             raise LocalProtocolError("events go to on_event; next_event is not available")
-        end = None if timeout is None else time.monotonic() + timeout
-        with self._lock:
-            while not self._pushes.ready():
-                remaining = None if end is None else end - time.monotonic()
-                if self._finished or (remaining is not None and remaining <= 0):
-                    return None
-                self._push_cv.wait(remaining)
-            event = self._pushes.get()
-            self._space_cv.notify()
-            return event
+        return self._pushes.get(timeout)
 
     def metrics(self) -> tuple[Any, DeliveryMetrics]:
         """(core metrics, push-queue metrics)."""
         with self._lock:
-            return self._core.metrics(time.monotonic()), self._pushes.metrics()
+            return self._core.metrics(time.monotonic()), self._pushes.buffer.metrics()
 
     @property
     def core(self) -> Any:
@@ -166,8 +114,8 @@ class ThreadedClient:
                 todo = self._after()
             self._finished = True
             link, self._link = self._link, None
-            for condition in (self._timer_cv, self._push_cv, self._space_cv):
-                condition.notify_all()
+            self._timer_cv.notify_all()
+            self._pushes.close()
         self._ready.set()
         _settle(todo)
         if link is not None:
@@ -177,12 +125,12 @@ class ThreadedClient:
             if thread is not current:
                 thread.join(timeout=5.0)  # bounded: a reader blocked in connect() is daemonic
 
-    # -- plumbing (names ending in _locked run with the lock held) ----------------------------
+    # -- plumbing (methods documented "lock held" expect the caller to hold it) --------------
 
     def _start(self) -> None:
         self._spawn(self._timer, "timer")
         if self._on_event is not None:
-            self._spawn(self._deliver, "events")
+            self._spawn(self._pushes.deliver, "events", self._on_event, log)
         with self._lock:
             self._core.connect(time.monotonic())
             self._after()  # no request yet: nothing to settle
@@ -197,6 +145,10 @@ class ThreadedClient:
                                   daemon=True)
         self._threads.append(thread)
         thread.start()
+
+    def _call(self, op: int | str, params: dict[str, Any] | None, timeout: float | None,
+              **extra: Any) -> Any:
+        return self._submit(op, params, timeout, **extra).result()
 
     def _submit(self, op: int | str, params: dict[str, Any] | None, timeout: float | None,
                 **extra: Any) -> Future[Any]:
@@ -258,9 +210,8 @@ class ThreadedClient:
             if event.reconnect_at is None:
                 self._finished = True
                 self._timer_cv.notify_all()
-                self._space_cv.notify_all()
+                self._pushes.close()  # after this last event
         self._pushes.put(event)
-        self._push_cv.notify_all()
 
     def _lost(self, link: Link, exc: BaseException, made: bool = True) -> None:
         """Report a failed socket unless the core already gave up on it (lock held)."""
@@ -296,15 +247,14 @@ class ThreadedClient:
 
     def _read(self, link: Link) -> None:
         pushes, core = self._pushes, self._core
-        backpressure = pushes.overflow is Overflow.BACKPRESSURE
+        backpressure = pushes.buffer.overflow is Overflow.BACKPRESSURE
         while True:
-            if backpressure and pushes.full:
+            if backpressure and pushes.buffer.full:
                 with self._lock:
                     if link is not self._link:
                         return
                     core.reading_paused(time.monotonic())  # silence now proves nothing
-                    while pushes.full and link is self._link and not self._finished:
-                        self._space_cv.wait()
+                    pushes.wait_for_room(lambda: link is self._link)
                     if link is not self._link:
                         return
                     core.reading_resumed(time.monotonic())
@@ -342,25 +292,6 @@ class ThreadedClient:
                 self._core.handle_timer(now)
                 todo = self._after()
             _settle(todo)
-
-    def _deliver(self) -> None:
-        assert self._on_event is not None
-        while True:
-            with self._lock:
-                while not self._pushes.ready() and not self._finished:
-                    self._push_cv.wait()
-                try:
-                    event = self._pushes.get()
-                except ConsumerTooSlow as exc:
-                    log.warning("%s; delivery goes on", exc)
-                    continue
-                if event is None:
-                    return
-                self._space_cv.notify()
-            try:
-                self._on_event(event)
-            except Exception:
-                log.exception("on_event raised on %s; delivery goes on", type(event).__name__)
 
 
 @contextmanager

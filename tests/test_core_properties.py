@@ -56,6 +56,7 @@ def _connected_with_outstanding() -> Any:
 @example(b'{"res": 2, "opcodes": [], "response_codes": null}')
 @example(b'{"res": 666, "text": {"nested": true}}')
 @example(b'{"res": 333, "game_id": [1]}')
+@example(b'{"res": 333}')
 def test_receive_message_never_raises(data: bytes | str) -> None:
     h = _connected_with_outstanding()
     events = h.receive(data)
@@ -76,6 +77,9 @@ def test_a_stream_of_anything_never_raises(messages: list[bytes]) -> None:
 
 @SETTINGS
 @given(server_messages())
+@example(b'{"response_header": {}, "res": 333}')
+@example(b'{"res": 356, "pool_id": "p"}')
+@example(b'{"res": 356, "pool_id": "another pool"}')
 def test_server_messages_decode_whole(data: bytes) -> None:
     obj = orjson.loads(data)
     message = decode_server_message(data)
@@ -90,6 +94,9 @@ def test_server_messages_decode_whole(data: bytes) -> None:
     kinds: dict[int, tuple[type[Event], ...]] = {
         1: (Pong,), 2: (OpcodeTable, RequestFailed), 100: (LoggedOn,), 112: (LoggedOn,),
         110: (LogonFailed,), 666: (UncorrelatedError,), 800: (Response,),
+        # join_game(game_id=1) and place_bet(pool_id="p") are outstanding: their replies
+        # answer them unless an echoed game_id / pool_id says they belong to another one.
+        333: (Response, Push), 356: (Response, Push),
     }
     assert isinstance(event, kinds.get(message.res, (Push,)))
     assert not isinstance(event, ProtocolError)

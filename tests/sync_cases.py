@@ -160,6 +160,7 @@ class SyncAdapterCases:
             srv.faults.update(malformed="instead", drop_after_replies=2)
             with pytest.raises(ConnectionClosed):
                 client.opcodes()
+            assert next_of(client, Closed).code == 1006  # no close frame: as in anyio
             srv.faults.reset()
             assert isinstance(client.ping(), Pong)  # a new connection, logged on again
             assert client.core.logged_on

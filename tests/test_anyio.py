@@ -184,6 +184,7 @@ async def test_dropped_connection_fails_the_call_then_reconnects(
             await anyio.sleep(0.05)
             tg.start_soon(opcodes)
         assert len(failures) == 1
+        assert (await next_of(client, Closed)).code == 1006  # no close frame: as in sync
         assert isinstance(await client.ping(), Pong)  # a new connection, logged on again
         assert client.core.logged_on
     assert srv.stats.received[100] == 2

@@ -152,6 +152,39 @@ def test_reconnect_happens_in_the_background(instamrkt_server: Any) -> None:
         assert client.core.logged_on
 
 
+def test_a_reader_paused_by_back_pressure_ends_with_its_connection(
+        instamrkt_server: Any) -> None:
+    """Reconnects while the consumer is behind must not leave paused readers (and their
+    sockets) behind: each dropped connection's reader ends."""
+    from instamrkt_proto import Backoff
+
+    srv = instamrkt_server
+
+    def readers() -> int:
+        return sum(1 for t in threading.enumerate() if t.name.startswith("instamrkt-conn"))
+
+    with threaded.connect(srv.url, srv.credentials, queue_size=3, timeout=0.5,
+                          backoff=Backoff(base=0.05, cap=0.1)) as client:
+        client.logon()
+        client.request("join_game", game_id="g")
+        srv.burst("g", 50)  # nobody reads events: the reader pauses
+        deadline = time.monotonic() + 10
+        while not client._pushes.buffer.full and time.monotonic() < deadline:
+            time.sleep(0.01)
+        first = srv.stats.connections
+        srv.close_connections()  # unread by the paused reader; the server aborts in 0.25 s
+        time.sleep(0.6)
+        for _ in range(5):  # writes find the socket dead; each new connection pauses too
+            client.ping_async(timeout=2.0)
+            time.sleep(0.1)
+        while srv.stats.connections < first + 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert srv.stats.connections >= first + 3
+        while readers() > 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert readers() <= 2  # the current connection's reader, and at most one opening
+
+
 def test_close_is_prompt_while_a_reconnect_hangs_in_tcp_connect(
         instamrkt_server_factory: Any) -> None:
     import socket

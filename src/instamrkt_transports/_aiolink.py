@@ -93,7 +93,9 @@ class WsLink:
         exc, too_big = proto.parser_exc, None
         if isinstance(exc, PayloadTooBig):
             too_big = exc.size or (exc.max_size or 0) + 1
-        self.pipe.write(b"".join(proto.data_to_send()))  # pongs, the close echo
+        outgoing = b"".join(proto.data_to_send())  # pongs, the close echo
+        if outgoing:
+            self.pipe.write(outgoing)
         closed: tuple[int, str] | None = None
         if proto.state is State.CLOSED or proto.close_rcvd is not None or data is None:
             rcvd = proto.close_rcvd
@@ -104,6 +106,8 @@ class WsLink:
         """Frame and write; True if the bytes went to the OS at once (see ``Pipe.write``)."""
         proto = self.proto
         assert proto is not None and self.pipe is not None
+        if proto.state is not State.OPEN:  # a close frame came with the read that released
+            return True                      # these: the core hears of the loss next
         for message in messages:
             proto.send_text(message)
         return self.pipe.write(b"".join(proto.data_to_send()))

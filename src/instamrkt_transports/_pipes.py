@@ -163,8 +163,8 @@ class StreamPipe:
                 except (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError) as exc:
                     self._fail(exc)
                     return
-                if self.on_flushed is not None:
-                    self.on_flushed()
+                if self.on_flushed is not None and not self._out:  # never early: what was
+                    self.on_flushed()                                # queued meanwhile waits
             if self._closing.is_set():
                 self._scope.cancel()
                 return

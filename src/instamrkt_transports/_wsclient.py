@@ -260,7 +260,7 @@ class Link:
         except TimeoutError:
             raise WebSocketTimeoutException("timed out") from None
         if not chunk:
-            raise ConnectionClosed("the server closed the connection without a close frame")
+            raise ConnectionClosed("the server closed the connection without a close frame", 1006)
         return chunk
 
     def control(self, opcode: int, data: bytes) -> ConnectionClosed | None:

@@ -239,7 +239,7 @@ class AsyncClient(AsyncCalls):
             self._report(link.gen, "connection_lost", *closed)
             link.pipe.close()
         elif self._pushes.full and self._pushes.overflow is Overflow.BACKPRESSURE \
-                and self._paused is not link:
+                and link is self._link and self._paused is not link:
             self._paused = link
             link.pipe.pause()
             self._report(link.gen, "reading_paused")

@@ -171,6 +171,10 @@ class Mailbox:
         self._ready.notify_all()
         self._room.notify_all()
 
+    def wake_readers(self) -> None:
+        """A connection ended: a reader waiting for room must look again (lock held)."""
+        self._room.notify_all()
+
     def wait_for_room(self, reading: Callable[[], bool]) -> None:
         """Block while the buffer is full, ``reading()`` holds and the box is open."""
         while self.buffer.full and reading() and not self.closed:
@@ -189,7 +193,7 @@ class Mailbox:
                     return None
                 self._ready.wait(remaining)
             event = self.buffer.get()
-            self._room.notify()
+            self._room.notify_all()  # a stale reader must not swallow the wake-up
             return event
 
     def deliver(self, on_event: Callable[[Event], object], log: logging.Logger) -> None:

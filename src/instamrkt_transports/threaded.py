@@ -200,6 +200,7 @@ class ThreadedClient(Calls, FutureCalls):
             if link is not None:
                 link.send_close(event.code, event.reason)
                 link.abort()
+                self._pushes.wake_readers()
             return
         if isinstance(event, Connected):
             self._ready.set()
@@ -219,6 +220,7 @@ class ThreadedClient(Calls, FutureCalls):
         if link is not self._link:
             return
         self._link = None
+        self._pushes.wake_readers()
         report_loss(self._core, exc, time.monotonic(), made=made)
 
     def _connection(self, link: Link, url: str) -> None:

@@ -74,7 +74,7 @@ INTERNAL = frozenset({
     "encode_response", "frame_request", "lenient_int", "Correlator", "PendingRequest",
     "timeout_outcome", "IGNORED", "TRANSITIONS", "USER_SENDABLE", "Input", "ClockEstimator",
     "RateLimiter", "Keepalive", "Verdict", "reply_event", "GameRegistry", "Restore",
-    "NameTables", "ReconnectPolicy", "SessionRecovery", "DEFAULT",
+    "NameTables", "ReconnectPolicy", "SessionRecovery", "ReplyHandling", "DEFAULT",
 })
 NOT_REEXPORTED = frozenset({"testing", "server"})  # testing needs hypothesis; server: own API
 

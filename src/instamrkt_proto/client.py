@@ -41,7 +41,6 @@ from .errors import (
     MessageTooBig,
     RemoteProtocolError,
     RequestLimitExceeded,
-    ServerError,
 )
 from .events import (
     CloseTransport,
@@ -49,21 +48,14 @@ from .events import (
     Connecting,
     Event,
     LateReply,
-    LoggedOn,
-    LogonFailed,
-    OpcodeTable,
-    Pong,
     ProtocolError,
-    Push,
     RequestFailed,
-    Response,
-    UncorrelatedError,
 )
 from .keepalive import Keepalive, Verdict
 from .names import NameTables
 from .reconnect import ReconnectPolicy
 from .recovery import SessionRecovery
-from .replies import reply_event
+from .replies import ReplyHandling
 from .session import GameRegistry, Restore
 from .state import IGNORED, TRANSITIONS, USER_SENDABLE, Input, State
 from .timing import ClockEstimate, ClockEstimator, RateLimiter
@@ -77,7 +69,7 @@ _CONNECTED = frozenset({State.OPEN, State.LOGGING_ON, State.LOGGED_ON, State.RES
 _FATAL_STATUS = frozenset({400, 401, 403})
 
 
-class ClientConnection(SessionRecovery):
+class ClientConnection(SessionRecovery, ReplyHandling):
     """A sans-IO Instamrkt client session. Not thread-safe: serialise calls into it."""
 
     def __init__(
@@ -314,14 +306,13 @@ class ClientConnection(SessionRecovery):
         """
         self._now = now
         if self._connected:
-            self._alive.paused = True
+            self._alive.pause()
 
     def reading_resumed(self, now: float) -> None:
         """The transport reads again after ``reading_paused``."""
         self._now = now
-        if self._connected and self._alive.paused:
-            self._alive.paused = False
-            self._alive.last_inbound = now
+        if self._connected:
+            self._alive.resume(now)
 
     def receive_message(self, data: bytes | str, now: float) -> None:
         """One complete websocket message from the server."""
@@ -525,63 +516,6 @@ class ClientConnection(SessionRecovery):
     def _fail(self, request: PendingRequest, error: InstamrktError) -> None:
         self._settle(request, RequestFailed(request_id=request.id, op=request.op, error=error))
 
-    def _reply(
-        self, request: PendingRequest, res: int, fields: dict[str, Any], t: int | None, now: float
-    ) -> None:
-        if request.op == codes.Op.PING and res == codes.Res.PONG:  # the common case
-            self._events.append(Pong(request_id=request.id, op=request.op,
-                                     rtt=self._pong(request, t, now), server_time=t))
-            return
-        event = reply_event(request.id, request.op, res, fields, t,
-                            name=self.names.response_name(res))
-        if isinstance(event, OpcodeTable):
-            self.names.learn(event.opcodes, event.response_codes)
-        elif isinstance(event, LoggedOn):
-            self._had_logon = True
-            self._try_move(Input.LOGON_OK)
-        elif isinstance(event, LogonFailed):
-            self._had_logon = False
-            self._try_move(Input.LOGON_REFUSED)
-        elif isinstance(event, Response):
-            self._games.track(request.op, res, request.params, now)
-        self._events.append(event)
-
-    def _pong(self, request: PendingRequest, t: int | None, now: float) -> float:
-        rtt = now - (request.sent_at if request.sent_at is not None else now)
-        self._rtt = rtt
-        self._rtt_min = rtt if self._rtt_min is None else min(self._rtt_min, rtt)
-        if t is not None and request.sent_wall is not None:
-            self._clock.add(request.sent_wall, t, self._wall())
-        return rtt
-
-    def _push(self, res: int, fields: dict[str, Any], t: int | None, now: float) -> None:
-        game = fields.get("game_id")
-        if game is not None:
-            self._games.saw(game, now)
-        self._events.append(Push(res=res, name=self.names.response_name(res), fields=fields,
-                                 server_time=t))
-
-    def _server_error(self, fields: dict[str, Any], t: int | None, now: float) -> None:
-        raw = fields.get("text")
-        text = raw if raw is None or isinstance(raw, str) else str(raw)
-        wire = self._corr.wire
-        if len(wire) != 1:
-            self._corr.doubt()
-            self._events.append(UncorrelatedError(
-                text=text, server_time=t,
-                candidates=tuple(r.id for r in wire if r.internal is None)))
-            return
-        request = wire[0]
-        self._corr.remove(request)
-        if request.settled:
-            if request.internal is None:
-                self._events.append(LateReply(request_id=request.id, op=request.op,
-                                              res=codes.ERROR_RES, fields=fields, server_time=t))
-        elif request.internal is not None:
-            self._internal_reply(request, codes.ERROR_RES, fields, t, now)
-        else:
-            self._fail(request, ServerError(text, request.op))
-
     def _expire(self, request: PendingRequest, now: float) -> None:
         """A request's own timeout fired; a sent one stays behind as a tombstone."""
         if request.sent_at is None:
@@ -593,16 +527,3 @@ class ClientConnection(SessionRecovery):
             self._internal_reply(request, None, {}, None, now)
         else:
             self._fail(request, timeout_outcome(request))
-
-    def _internal_reply(
-        self, request: PendingRequest, res: int | None, fields: dict[str, Any],
-        t: int | None, now: float,
-    ) -> None:
-        """A reply (None: the timeout) to a request the core sent for itself."""
-        if request.internal == "keepalive":
-            if res == codes.Res.PONG:
-                self._pong(request, t, now)
-            if self._alive.ping is request:
-                self._alive.ping = None
-        else:
-            self._restore_reply(request, res, fields, t, now)

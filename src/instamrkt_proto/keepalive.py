@@ -39,6 +39,16 @@ class Keepalive:
         self.ping = None
         self.paused = False
 
+    def pause(self) -> None:
+        """The transport stopped reading: silence says nothing until ``resume``."""
+        self.paused = True
+
+    def resume(self, now: float) -> None:
+        """Reading again: the pause counted as life, a fresh interval starts at ``now``."""
+        if self.paused:
+            self.paused = False
+            self.last_inbound = now
+
     def deadline(self) -> float | None:
         if self.interval is None or self.last_inbound is None or self.paused:
             return None

@@ -132,7 +132,8 @@ def test_ping_exact_bytes_and_pong_rtt() -> None:
                     b'"api_version":1.0},"op":1}')
     h.clock.advance(0.25)
     events = h.receive(b'{"response_header":{"t":1422006034900},"res":1}')
-    assert events == [Pong(request_id=rid, op=1, rtt=0.25, server_time=1422006034900)]
+    assert events == [Pong(request_id=rid, op=1, res=1, name="pong", rtt=0.25,
+                            server_time=1422006034900)]
     assert h.conn.metrics(h.clock.now).rtt == 0.25
 
 
@@ -174,7 +175,9 @@ def test_request_by_name_before_opcodes_and_table_extends_names() -> None:
     h.conn.data_to_send()
     events = h.receive({"res": 2, "opcodes": {"brand_new_op": 9001, "logon": 100},
                         "response_codes": {"brand_new_res": 9002}})
-    assert events == [OpcodeTable(request_id=rid, op=2,
+    assert events == [OpcodeTable(request_id=rid, op=2, res=2, name="opcodes",
+                                  fields={"opcodes": {"brand_new_op": 9001, "logon": 100},
+                                          "response_codes": {"brand_new_res": 9002}},
                                   opcodes={"brand_new_op": 9001, "logon": 100},
                                   response_codes={"brand_new_res": 9002}, server_time=WALL0)]
     assert h.conn.opcode("brand_new_op") == 9001
@@ -204,7 +207,8 @@ def test_logon_success(res: int, already: bool) -> None:
     rid = h.conn.logon(h.clock.now)
     assert h.conn.state is State.LOGGING_ON
     (event,) = h.receive({"res": res, "session_key": "4"})
-    assert event == LoggedOn(request_id=rid, op=100, already_logged_in=already,
+    assert event == LoggedOn(request_id=rid, op=100, res=res, already_logged_in=already,
+                             name="logon_success" if res == 100 else "logon_fail_already_logged_in",
                              server_time=WALL0, fields={"session_key": "4"})
     assert h.conn.logged_on and h.conn.state is State.LOGGED_ON
 
@@ -214,7 +218,8 @@ def test_logon_refused() -> None:
     h.connect()
     rid = h.conn.logon(h.clock.now)
     (event,) = h.receive({"res": 110})
-    assert event == LogonFailed(request_id=rid, op=100, server_time=WALL0, fields={})
+    assert event == LogonFailed(request_id=rid, op=100, res=110, name="logon_fail",
+                                 server_time=WALL0, fields={})
     assert h.conn.state is State.OPEN
 
 

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from instamrkt_proto import (
     DEFAULT_OPCODES,
+    ECHO_KEYS,
     Event,
     LoggedOn,
     LogonFailed,
@@ -80,6 +81,9 @@ def test_a_stream_of_anything_never_raises(messages: list[bytes]) -> None:
 @example(b'{"response_header": {}, "res": 333}')
 @example(b'{"res": 356, "pool_id": "p"}')
 @example(b'{"res": 356, "pool_id": "another pool"}')
+@example(b'{"res": 356, "bet_id": "b"}')
+@example(b'{"res": 333, "game_id": "1"}')
+@example(b'{"res": 333, "game_id": 2}')
 def test_server_messages_decode_whole(data: bytes) -> None:
     obj = orjson.loads(data)
     message = decode_server_message(data)
@@ -94,12 +98,23 @@ def test_server_messages_decode_whole(data: bytes) -> None:
     kinds: dict[int, tuple[type[Event], ...]] = {
         1: (Pong,), 2: (OpcodeTable, RequestFailed), 100: (LoggedOn,), 112: (LoggedOn,),
         110: (LogonFailed,), 666: (UncorrelatedError,), 800: (Response,),
-        # join_game(game_id=1) and place_bet(pool_id="p") are outstanding: their replies
-        # answer them unless an echoed game_id / pool_id says they belong to another one.
-        333: (Response, Push), 356: (Response, Push),
+        333: (_echo_kind(message.fields, "game_id", 1),),
+        356: (_echo_kind(message.fields, "pool_id", "p"),),
     }
-    assert isinstance(event, kinds.get(message.res, (Push,)))
+    expected = kinds.get(message.res, (Push,))
+    assert isinstance(event, expected), (event, expected)
     assert not isinstance(event, ProtocolError)
+
+
+def _echo_kind(fields: dict[str, Any], key: str, sent: Any) -> type[Event]:
+    """join_game(game_id=1) and place_bet(pool_id="p") are outstanding (ECHO_KEYS): a reply
+    answers its request unless the key it echoes names another game or pool (a number and
+    its decimal text name the same one); then it is a push."""
+    assert ECHO_KEYS[333] == "game_id" and ECHO_KEYS[356] == "pool_id"
+    if key not in fields:
+        return Response
+    echoed = fields[key]
+    return Response if echoed == sent or str(echoed) == str(sent) else Push
 
 
 @SETTINGS

@@ -7,9 +7,14 @@ fails and drops. Every caller request carries a unique ``marker`` parameter that
 echoes in its reply, so the test knows which request each reply was generated for.
 
 Invariants: only documented exceptions; every request settled exactly once (all of them
-after ``close``); a settling reply always belongs to its request; nothing non-idempotent on
-the wire twice; ``next_deadline()`` never in the past after ``handle_timer``; no secret in
-any repr or error text; nothing sent without an open socket.
+after ``close``) whatever the timing of ``handle_timer`` calls (at the deadline, early,
+repeated, or long after); a settling reply always belongs to its request; nothing
+non-idempotent on the wire twice; ``next_deadline()`` never in the past after
+``handle_timer``; no secret in any repr or error text; nothing sent without an open socket.
+
+Two machines run: one that always reconnects, and one with a single reconnect attempt and
+tight pacing, where a late timer call can end the whole session while other requests are
+overdue (the case that once settled a request twice).
 """
 
 from __future__ import annotations
@@ -21,7 +26,13 @@ from urllib.parse import parse_qs, urlsplit
 import attrs
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
 
 from instamrkt_proto import (
     Backoff,
@@ -48,12 +59,13 @@ from instamrkt_proto import (
     State,
 )
 from instamrkt_proto.codec import ClientRequest, decode_request, encode_response
-from instamrkt_proto.codes import IDEMPOTENT, REPLIES
+from instamrkt_proto.codes import ECHO_KEYS, IDEMPOTENT, REPLIES
 from instamrkt_proto.errors import RemoteProtocolError
 from instamrkt_proto.testing import FakeClock, SequenceRandom
 
 KEY = "STATEFUL-session-key-0xC0FFEE"
 GAMES = ("g1", "g2", 3)
+POOLS = ("p1", "p2")
 KINDS = ("ping", "get_opcodes", "logon", "join_game", "place_bet", "balance")
 OPS = {"ping": 1, "get_opcodes": 2, "logon": 100, "join_game": 363, "place_bet": 392,
        "balance": 800}
@@ -74,20 +86,26 @@ def _expects(request: ClientRequest) -> frozenset[int]:
 
 
 def _told_apart(a: ClientRequest, b: ClientRequest) -> bool:
-    """Replies to these two can be told apart by an echoed game_id (join_game only)."""
-    return (a.op == b.op == 363 and a.params.get("game_id") is not None
-            and str(a.params.get("game_id")) != str(b.params.get("game_id")))
+    """Replies to these two can be told apart by the key every shared reply echoes."""
+    for res in _expects(a) & _expects(b):
+        key = ECHO_KEYS.get(res)
+        va, vb = a.params.get(key or ""), b.params.get(key or "")
+        if key is None or va is None or vb is None or str(va) == str(vb):
+            return False
+    return True
 
 
 class CoreMachine(RuleBasedStateMachine):
+    CONFIG = ClientConfig(
+        request_timeout=5.0, keepalive_interval=8.0, keepalive_timeout=3.0,
+        connect_timeout=4.0, backoff=Backoff(base=0.5, cap=4.0), stable_after=10.0,
+        max_outstanding=8, rate_limit=RateLimit(6, 1.0), game_stale_after=7.0,
+    )
+
     def __init__(self) -> None:
         super().__init__()
         self.clock = FakeClock(now=50.0)
-        self.config = ClientConfig(
-            request_timeout=5.0, keepalive_interval=8.0, keepalive_timeout=3.0,
-            connect_timeout=4.0, backoff=Backoff(base=0.5, cap=4.0), stable_after=10.0,
-            max_outstanding=8, rate_limit=RateLimit(6, 1.0), game_stale_after=7.0,
-        )
+        self.config = self.CONFIG
         self.conn = ClientConnection(
             "wss://model.test:9999", Credentials(7, KEY), wall_clock=self.clock.wall,
             random=SequenceRandom((0.3, 0.9, 0.0, 1.0, 0.5)), config=self.config,
@@ -160,8 +178,9 @@ class CoreMachine(RuleBasedStateMachine):
         elif isinstance(event, (LoggedOn, LogonFailed, Response)):
             assert event.fields.get("marker") == sent.marker, f"{event} is not for {sent}"
             assert "push" not in event.fields
-            if isinstance(event, Response) and sent.op == 363:
-                assert event.fields["game_id"] == sent.params["game_id"]
+            echo = ECHO_KEYS.get(event.res) if isinstance(event, Response) else None
+            if echo is not None and echo in sent.params:
+                assert event.fields[echo] == sent.params[echo]
         elif isinstance(event, RequestFailed):
             error = event.error
             if isinstance(error, ServerError):
@@ -182,8 +201,8 @@ class CoreMachine(RuleBasedStateMachine):
         self.flush()
 
     @rule(kind=st.sampled_from(KINDS), game=st.sampled_from(GAMES), retry=st.booleans(),
-          timeout=st.sampled_from([None, 2.0, "default"]))
-    def send(self, kind: str, game: Any, retry: bool, timeout: Any) -> None:
+          timeout=st.sampled_from([None, 2.0, "default"]), pool=st.sampled_from(POOLS))
+    def send(self, kind: str, game: Any, retry: bool, timeout: Any, pool: str) -> None:
         op = OPS[kind]
         marker = self.next_marker
         self.next_marker += 1
@@ -191,7 +210,7 @@ class CoreMachine(RuleBasedStateMachine):
         if kind == "join_game":
             params["game_id"] = game
         elif kind == "place_bet":
-            params.update(pool_id="p", target="a", amount="1")
+            params.update(pool_id=pool, target="a", amount="1")
         idempotent = op in IDEMPOTENT
         state = self.conn.state
         outstanding = sum(1 for rid in self.requests if not self.settled[rid])
@@ -299,9 +318,11 @@ class CoreMachine(RuleBasedStateMachine):
             kind = f"logon{res}"
         elif op == 363:
             res, kind = 333, "joined"
-            fields["game_id"] = request.params["game_id"]
         else:
             res, kind = min(REPLIES[op]), "reply"
+        echo = ECHO_KEYS.get(res)
+        if mode != "error" and echo is not None and echo in request.params:
+            fields[echo] = request.params[echo]
         if marker is not None:
             self.answers.setdefault(marker, []).append(kind)
         self.receive(encode_response(res, fields, t=self.clock.wall_ms))
@@ -337,6 +358,23 @@ class CoreMachine(RuleBasedStateMachine):
         self.flush()
         deadline = self.conn.next_deadline()
         assert deadline is None or deadline > now, (deadline, now)
+
+    @rule(late=st.sampled_from([11.0, 30.0, 100.0]))
+    def one_late_timer_call(self, late: float) -> None:
+        """A transport that runs timers only inside calls (the blocking client) may call
+        long after several deadlines passed: all of them are acted on in one call."""
+        now = self.clock.advance(late)
+        self.conn.handle_timer(now)
+        self.flush()
+        after = self.conn.next_deadline()
+        assert after is None or after > now, (after, now)
+
+    @rule(calls=st.integers(min_value=1, max_value=3))
+    def early_or_repeated_timer_calls(self, calls: int) -> None:
+        """Calls before any deadline is due, or several at the same instant, are harmless."""
+        for _ in range(calls):
+            self.conn.handle_timer(self.clock.now)
+            self.flush()
 
     @rule()
     def until_next_deadline(self) -> None:
@@ -374,8 +412,42 @@ class CoreMachine(RuleBasedStateMachine):
         assert all(self.settled[rid] == 1 for rid in self.requests)
 
 
-CoreMachine.TestCase.settings = settings(
+class FragileCoreMachine(CoreMachine):
+    """One reconnect attempt and one message per 10 s: sessions end while work is queued."""
+
+    CONFIG = ClientConfig(
+        request_timeout=5.0, keepalive_interval=None, connect_timeout=4.0,
+        backoff=Backoff(base=0.1, cap=1.0), max_reconnect_attempts=1, max_outstanding=8,
+        rate_limit=RateLimit(1, 10.0),
+    )
+
+    @initialize()
+    def logged_on(self) -> None:
+        """Start logged on, so a reconnect has a re-logon to wait for behind the pacing."""
+        self.connect()
+        self.connection_made()
+        self.send("logon", "g1", False, "default", "p1")
+        self.reply(0, "ok")
+        assert self.conn.state is State.LOGGED_ON
+
+    @precondition(lambda self: self.transport == "open" and self.conn.state is State.LOGGED_ON)
+    @rule(kind=st.sampled_from(KINDS))
+    def reconnect_with_work_queued(self, kind: str) -> None:
+        """A loss, a request queued during the backoff, and a new connection whose re-logon
+        waits for a pacing slot: one step, so the timer rules meet this state often."""
+        self.connection_lost(None)
+        self.send(kind, "g1", False, "default", "p1")
+        while self.transport != "connecting" and self.conn.state is State.BACKOFF:
+            self.until_next_deadline()
+        if self.transport == "connecting":
+            self.connection_made()
+
+
+_SETTINGS = settings(
     max_examples=500, stateful_step_count=30, deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
+CoreMachine.TestCase.settings = _SETTINGS
+FragileCoreMachine.TestCase.settings = _SETTINGS
 TestCoreMachine = CoreMachine.TestCase
+TestFragileCoreMachine = FragileCoreMachine.TestCase

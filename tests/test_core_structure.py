@@ -35,7 +35,7 @@ def imported_roots(path: Path) -> set[str]:
 
 def test_the_check_sees_every_module_and_every_import_form(tmp_path: Path) -> None:
     names = {p.stem for p in MODULES}
-    assert {"client", "codec", "correlation", "testing", "__init__"} <= names
+    assert {"client", "codec", "_correlation", "testing", "__init__"} <= names
     sample = tmp_path / "sample.py"
     sample.write_text(
         "import os.path, time as t\nfrom random import random\nfrom . import codec\n"
@@ -66,28 +66,34 @@ def test_package_all_is_static_and_sorted() -> None:
         assert getattr(instamrkt_proto, name) is not None
 
 
-# Submodule names that are deliberately not re-exported from the package: internals of the
-# core (the correlation table, timers' helpers) and the wire codec's functions.
+# Names in public submodules that are deliberately not re-exported from the package: the wire
+# codec's functions and the sentinel's helpers. Private modules (``_name``) are internals
+# (h11's convention): the package re-exports what users need from them.
 INTERNAL = frozenset({
-    "ECHO_KEYS", "ERROR_RES", "API_VERSION", "ClientRequest", "ServerMessage", "converter",
+    "ERROR_RES", "API_VERSION", "ClientRequest", "ServerMessage", "converter",
     "decode_request", "decode_server_message", "encode_params", "encode_request",
-    "encode_response", "frame_request", "lenient_int", "Correlator", "PendingRequest",
-    "timeout_outcome", "IGNORED", "TRANSITIONS", "USER_SENDABLE", "Input", "ClockEstimator",
-    "RateLimiter", "Keepalive", "Verdict", "reply_event", "GameRegistry", "Restore",
-    "NameTables", "ReconnectPolicy", "SessionRecovery", "ReplyHandling", "DEFAULT",
+    "encode_response", "frame_request", "lenient_int",
 })
 NOT_REEXPORTED = frozenset({"testing", "server"})  # testing needs hypothesis; server: own API
+PUBLIC = [name for name in SUBMODULES if not name.startswith("_")]
+PRIVATE = [name for name in SUBMODULES if name.startswith("_")]
 
 
-@pytest.mark.parametrize("name", SUBMODULES)
+def test_internals_are_private_modules() -> None:
+    assert set(PRIVATE) >= {"_correlation", "_keepalive", "_reconnect", "_replies",
+                            "_session", "_state", "_timing", "_names", "_dialer"}
+    assert set(PUBLIC) == {"auth", "client", "codec", "codes", "config", "errors", "events",
+                           "server", "testing"}
+
+
+@pytest.mark.parametrize("name", PUBLIC)
 def test_submodule_exports(name: str) -> None:
-    if name in NOT_REEXPORTED:
-        module = importlib.import_module(f"instamrkt_proto.{name}")
-        assert all(hasattr(module, n) for n in module.__all__)
-        return
     module = importlib.import_module(f"instamrkt_proto.{name}")
     exported = tuple(module.__all__)
     assert len(set(exported)) == len(exported)
+    if name in NOT_REEXPORTED:
+        assert all(hasattr(module, n) for n in exported)
+        return
     for public in exported:
         obj = getattr(module, public)
         if public in INTERNAL:
@@ -105,3 +111,8 @@ def test_every_name_in_package_all_comes_from_a_submodule() -> None:
     missing = set(instamrkt_proto.__all__) - origins
     assert not missing
 
+
+def test_no_class_borrows_another_class_attributes() -> None:
+    """No mixin re-declares the client's attributes for the type checker."""
+    for path in MODULES:
+        assert "TYPE_CHECKING" not in path.read_text(encoding="utf-8"), path.name

@@ -7,10 +7,20 @@ the server role; both share the codec, the events and the errors. See the README
 
 from __future__ import annotations
 
+from ._state import State
+from ._timing import Backoff, ClockEstimate, RateLimit
 from .auth import Credentials, connection_url, digest
 from .client import ClientConnection
-from .codes import DEFAULT_OPCODES, DEFAULT_RESPONSE_CODES, IDEMPOTENT, REPLIES, Op, Res
-from .config import ClientConfig, Metrics
+from .codes import (
+    DEFAULT_OPCODES,
+    DEFAULT_RESPONSE_CODES,
+    ECHO_KEYS,
+    IDEMPOTENT,
+    REPLIES,
+    Op,
+    Res,
+)
+from .config import DEFAULT, ClientConfig, Metrics
 from .errors import (
     AuthenticationError,
     ConnectionClosed,
@@ -23,6 +33,8 @@ from .errors import (
     RemoteProtocolError,
     RequestLimitExceeded,
     RequestTimeout,
+    RestConnectionError,
+    RestError,
     ServerError,
 )
 from .events import (
@@ -46,12 +58,12 @@ from .events import (
     Stale,
     UncorrelatedError,
 )
-from .state import State
-from .timing import Backoff, ClockEstimate, RateLimit
 
 __all__ = (
+    "DEFAULT",
     "DEFAULT_OPCODES",
     "DEFAULT_RESPONSE_CODES",
+    "ECHO_KEYS",
     "IDEMPOTENT",
     "REPLIES",
     "AuthenticationError",
@@ -91,6 +103,8 @@ __all__ = (
     "RequestTimeout",
     "Res",
     "Response",
+    "RestConnectionError",
+    "RestError",
     "ServerError",
     "Stale",
     "State",

@@ -24,6 +24,13 @@ def _to_text(value: object) -> str:
     return str(value)
 
 
+def _user_id(value: object) -> str:
+    text = _to_text(value)
+    if not text:
+        raise LocalProtocolError("user_id must not be empty")
+    return text
+
+
 @attrs.frozen(slots=True)
 class Credentials:
     """A user id and session key, as returned by the REST login.
@@ -32,7 +39,7 @@ class Credentials:
     kept as their decimal text, since the id goes on the wire as text.
     """
 
-    user_id: str = attrs.field(converter=_to_text)
+    user_id: str = attrs.field(converter=_user_id)
     session_key: str = attrs.field(repr=False)
 
     @session_key.validator

@@ -17,6 +17,13 @@ Every time is monotonic seconds passed in by the caller; epoch milliseconds for 
 header and the nonce come from the injected ``wall_clock``, and backoff jitter from the
 injected ``random``. The core reads no clock and no random source, so a test replays a run
 exactly.
+
+``ClientConnection`` owns the session and decides; the parts it owns keep their own state
+behind a narrow interface: ``Correlator`` (which request a reply answers), ``Keepalive``,
+``ReconnectPolicy``, ``GameRegistry`` and ``Restorer`` (what a reconnect must restore),
+``RateLimiter`` and ``RoundTrips``. Every request gets exactly one settling event, whatever
+the order and timing of the calls: ``PendingRequest.settled`` is set by the one place
+that emits it.
 """
 
 from __future__ import annotations
@@ -26,51 +33,67 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import orjson
-
-from . import codes
-from .auth import Credentials, connection_url
+from ._correlation import Correlator, PendingRequest, timeout_outcome
+from ._dialer import Dialer
+from ._keepalive import Keepalive, Verdict
+from ._names import MAX_OP, NameTables
+from ._reconnect import ReconnectPolicy
+from ._replies import reply_event
+from ._session import GameRegistry, Restorer
+from ._state import IGNORED, TRANSITIONS, USER_SENDABLE, Input, State
+from ._timing import ClockEstimate, RateLimiter, RoundTrips
+from .auth import Credentials
 from .codec import decode_server_message, encode_params, frame_request
+from .codes import ERROR_RES, IDEMPOTENT, REPLIES, Op, Res
 from .config import DEFAULT, ClientConfig, Metrics
-from .correlation import Correlator, PendingRequest, timeout_outcome
 from .errors import (
     AuthenticationError,
     ConnectionClosed,
     InstamrktError,
     LocalProtocolError,
+    LogonError,
     MessageTooBig,
     RemoteProtocolError,
     RequestLimitExceeded,
+    ServerError,
 )
 from .events import (
+    Closed,
     CloseTransport,
     Connected,
-    Connecting,
     Event,
     LateReply,
+    LoggedOn,
+    LogonFailed,
+    OpcodeTable,
+    Pong,
     ProtocolError,
+    Push,
+    Reconnected,
     RequestFailed,
+    Response,
+    UncorrelatedError,
 )
-from .keepalive import Keepalive, Verdict
-from .names import NameTables
-from .reconnect import ReconnectPolicy
-from .recovery import SessionRecovery
-from .replies import ReplyHandling
-from .session import GameRegistry, Restore
-from .state import IGNORED, TRANSITIONS, USER_SENDABLE, Input, State
-from .timing import ClockEstimate, ClockEstimator, RateLimiter
 
-__all__ = ("ClientConfig", "ClientConnection", "Metrics")  # config re-exported for convenience
+__all__ = ("ClientConnection",)
 
 log = logging.getLogger("instamrkt_proto.client")
 wire_log = logging.getLogger("instamrkt_proto.wire")
 
 _CONNECTED = frozenset({State.OPEN, State.LOGGING_ON, State.LOGGED_ON, State.RESTORING})
 _FATAL_STATUS = frozenset({400, 401, 403})
+_KEEPALIVE, _RELOGON, _REJOIN = "keepalive", "logon", "rejoin"  # internal request kinds
 
 
-class ClientConnection(SessionRecovery, ReplyHandling):
+class ClientConnection:
     """A sans-IO Instamrkt client session. Not thread-safe: serialise calls into it."""
+
+    __slots__ = (
+        "_alive", "_connected", "_corr", "_dialer", "_events", "_games", "_had_logon",
+        "_last_message", "_limiter", "_next_id", "_out", "_pacing_at", "_policy",
+        "_reconnect_at", "_reconnects", "_restorer", "_sendable", "_state", "_trips", "_wall",
+        "closed_error", "config", "flush_reports", "names",
+    )
 
     def __init__(
         self,
@@ -83,38 +106,41 @@ class ClientConnection(SessionRecovery, ReplyHandling):
         nonce_factory: Callable[[int], str] | None = None,
         flush_reports: bool = False,
     ) -> None:
-        self.url = url
-        self.credentials = credentials
         self.config = config or ClientConfig()
+        self.flush_reports = flush_reports
+        self.names = NameTables()
+        self.closed_error: InstamrktError | None = None
+        """Why the session ended (set once the state is CLOSED)."""
         self._wall = wall_clock
-        self._nonce_factory = nonce_factory
-        self._key_json = orjson.dumps(credentials.session_key)
         self._state = State.IDLE
         self._connected = self._sendable = False
         self._events: list[Event] = []
         self._out: list[bytes] = []
-        self._corr = Correlator()
-        self._limiter = RateLimiter(self.config.rate_limit, flush_reports=flush_reports)
-        self.flush_reports = flush_reports
-        self._clock = ClockEstimator()
-        self.names = NameTables()
         self._next_id = 1
-        self._last_nonce = 0
         self._had_logon = False
-        self._games = GameRegistry()
-        self._now = 0.0
-        self._alive = Keepalive(self.config.keepalive_interval, self.config.keepalive_timeout)
         self._last_message: float | None = None
-        self._connect_deadline: float | None = None
         self._reconnect_at: float | None = None
         self._pacing_at: float | None = None
-        self._policy = ReconnectPolicy(self.config, random)
-        self._restore: Restore | None = None
         self._reconnects = 0
-        self._rtt: float | None = None
-        self._rtt_min: float | None = None
-        self.closed_error: InstamrktError | None = None
-        """Why the session ended (set once the state is CLOSED)."""
+        # The parts, each owning its own state:
+        self._dialer = Dialer(url, credentials, wall_clock, nonce_factory,
+                              self.config.connect_timeout)
+        self._corr = Correlator()
+        self._limiter = RateLimiter(self.config.rate_limit, flush_reports=flush_reports)
+        self._alive = Keepalive(self.config.keepalive_interval, self.config.keepalive_timeout)
+        self._policy = ReconnectPolicy(self.config, random)
+        self._games = GameRegistry()
+        self._restorer = Restorer()
+        self._trips = RoundTrips()
+
+    @property
+    def url(self) -> str:
+        """The endpoint, without the per-attempt query (``id``, ``n``, ``h``)."""
+        return self._dialer.url
+
+    @property
+    def credentials(self) -> Credentials:
+        return self._dialer.credentials
 
     def __repr__(self) -> str:
         return f"<ClientConnection user_id={self.credentials.user_id!r} state={self._state.value}>"
@@ -146,7 +172,7 @@ class ClientConnection(SessionRecovery, ReplyHandling):
     @property
     def clock(self) -> ClockEstimate | None:
         """Server clock offset and uncertainty from pings, or None before the first pong."""
-        return self._clock.estimate
+        return self._trips.clock.estimate
 
     def metrics(self, now: float) -> Metrics:
         last = self._last_message
@@ -154,8 +180,8 @@ class ClientConnection(SessionRecovery, ReplyHandling):
         outstanding = sum(1 for r in self._corr.live() if r.internal is None)
         return Metrics(
             state=self._state,
-            rtt=self._rtt,
-            rtt_min=self._rtt_min,
+            rtt=self._trips.last,
+            rtt_min=self._trips.minimum,
             reconnects=self._reconnects,
             outstanding=outstanding,
             last_message_age=age,
@@ -172,13 +198,11 @@ class ClientConnection(SessionRecovery, ReplyHandling):
 
     def connect(self, now: float) -> None:
         """Start the first connection attempt: emits ``Connecting``."""
-        self._now = now
         self._move(Input.CONNECT)
-        self._start_attempt(now)
+        self._events.append(self._dialer.attempt(now, self._policy.attempt))
 
     def close(self, now: float, reason: str = "closed by client") -> None:
         """End the session for good. Idempotent. Outstanding requests fail."""
-        self._now = now
         if self._state is State.CLOSED:
             return
         if self._connected or self._state is State.CONNECTING:
@@ -199,17 +223,18 @@ class ClientConnection(SessionRecovery, ReplyHandling):
         """Queue a request; returns its local id, which its settling event will carry.
 
         The request goes on the wire at once unless the correlation rules, pacing, or a
-        reconnect in progress hold it back. ``idempotent`` defaults to the documented
-        classification (``codes.IDEMPOTENT``); ``expect`` to the documented replies; ``retry``
-        (idempotent reads only) re-sends it once on a new connection if its connection drops.
+        reconnect in progress hold it back. ``timeout`` left out means
+        ``config.request_timeout``; ``None`` means wait forever. ``idempotent`` defaults to
+        the documented classification (``codes.IDEMPOTENT``); ``expect`` to the documented
+        replies; ``retry`` (idempotent reads only) re-sends it once on a new connection if
+        its connection drops. Everything is checked before anything is queued.
         """
-        self._now = now
         if self._state is State.IDLE:
             raise LocalProtocolError("call connect() before sending requests")
         if self._state is State.CLOSED:
             raise LocalProtocolError("the connection is closed")
-        number = op if type(op) is int else self.names.opcode(op)
-        is_read = number in codes.IDEMPOTENT if idempotent is None else idempotent
+        number = op if type(op) is int and 0 < op <= MAX_OP else self.names.opcode(op)
+        is_read = number in IDEMPOTENT if idempotent is None else idempotent
         wants_retry = self.config.retry_idempotent if retry is None else retry
         if retry and not is_read:
             raise LocalProtocolError(f"op {number} is not idempotent; it cannot be retried")
@@ -220,7 +245,7 @@ class ClientConnection(SessionRecovery, ReplyHandling):
             raise RequestLimitExceeded(limit)
         request = self._new_request(number, params or {}, now, timeout, expect, is_read)
         request.retries = 1 if (wants_retry and is_read) else 0
-        self._corr.submit(request)
+        corr.submit(request)
         self._pump(now)
         return request.id
 
@@ -229,24 +254,23 @@ class ClientConnection(SessionRecovery, ReplyHandling):
         return self.send_request(op, params, now=now)
 
     def ping(self, now: float, *, timeout: float | None = DEFAULT) -> int:
-        return self.send_request(codes.Op.PING, None, now=now, timeout=timeout)
+        return self.send_request(Op.PING, None, now=now, timeout=timeout)
 
     def get_opcodes(self, now: float, *, timeout: float | None = DEFAULT) -> int:
-        return self.send_request(codes.Op.GET_OPCODES, None, now=now, timeout=timeout)
+        return self.send_request(Op.GET_OPCODES, None, now=now, timeout=timeout)
 
     def logon(self, now: float, *, timeout: float | None = DEFAULT) -> int:
-        return self.send_request(codes.Op.LOGON, None, now=now, timeout=timeout)
+        return self.send_request(Op.LOGON, None, now=now, timeout=timeout)
 
     # -- transport reports -------------------------------------------------------------------
 
     def connection_made(self, now: float) -> None:
         """The websocket handshake for the last ``Connecting`` succeeded."""
-        self._now = now
         restoring = self._policy.disconnected_at is not None
         if self._ignored(Input.MADE):
             return
         self._move(Input.MADE_RESTORE if restoring else Input.MADE)
-        self._connect_deadline = None
+        self._dialer.deadline = None
         self._last_message = now
         self._policy.connected(now)
         self._alive.reset(now)
@@ -257,7 +281,6 @@ class ClientConnection(SessionRecovery, ReplyHandling):
 
     def connection_failed(self, now: float, status: int | None = None, reason: str = "") -> None:
         """The attempt failed: HTTP ``status`` if the server refused the handshake."""
-        self._now = now
         if self._ignored(Input.FAILED):
             return
         if status in _FATAL_STATUS:
@@ -270,7 +293,6 @@ class ClientConnection(SessionRecovery, ReplyHandling):
 
     def connection_lost(self, now: float, code: int | None = None, reason: str = "") -> None:
         """The socket closed (``code``/``reason`` from the close frame, if any)."""
-        self._now = now
         if self._ignored(Input.LOST):
             return
         self._lost(now, code, reason or "connection lost")
@@ -284,8 +306,7 @@ class ClientConnection(SessionRecovery, ReplyHandling):
         if not self._connected:
             return
         limit = self.config.max_message_size or 0
-        error = MessageTooBig(size, limit)
-        self._events.append(ProtocolError(error=error, size=size))
+        self._events.append(ProtocolError(error=MessageTooBig(size, limit), size=size))
         self._drop(now, 1009, "message too big")
 
     def flushed(self, now: float) -> None:
@@ -304,19 +325,16 @@ class ClientConnection(SessionRecovery, ReplyHandling):
         neither pings nor gives a verdict (request timeouts still run). The pause counts as
         life: a peer that dies during it is noticed a keepalive cycle after reading resumes.
         """
-        self._now = now
         if self._connected:
             self._alive.pause()
 
     def reading_resumed(self, now: float) -> None:
         """The transport reads again after ``reading_paused``."""
-        self._now = now
         if self._connected:
             self._alive.resume(now)
 
     def receive_message(self, data: bytes | str, now: float) -> None:
         """One complete websocket message from the server."""
-        self._now = now
         if not self._connected:
             return  # arrived after the core gave up on the connection
         self._alive.last_inbound = self._last_message = now
@@ -328,28 +346,25 @@ class ClientConnection(SessionRecovery, ReplyHandling):
             self.receive_too_big(size, now)
             return
         try:
-            message = decode_server_message(data)
+            res, t, fields = decode_server_message(data)
         except RemoteProtocolError as error:
             self._events.append(ProtocolError(error=error, size=size))
             self._corr.doubt()  # it may have been a reply: FIFO order is in doubt
             return
-        res, fields, t = message.res, message.fields, message.t
-        if res == codes.ERROR_RES:
-            self._server_error(fields, t, now)
+        if res == ERROR_RES:
+            request = self._corr.claim_error()
+            if request is None:
+                self._events.append(UncorrelatedError(
+                    text=_error_text(fields), server_time=t,
+                    candidates=tuple(r.id for r in self._corr.wire if r.internal is None)))
+            else:
+                self._answer(request, res, fields, t, now)
         else:
             request = self._corr.match(res, fields)
             if request is None:
                 self._push(res, fields, t, now)
             else:
-                self._corr.remove(request)
-                if request.settled:
-                    if request.internal is None:
-                        self._events.append(LateReply(request_id=request.id, op=request.op,
-                                                      res=res, fields=fields, server_time=t))
-                elif request.internal is not None:
-                    self._internal_reply(request, res, fields, t, now)
-                else:
-                    self._reply(request, res, fields, t, now)
+                self._answer(request, res, fields, t, now)
         if self._corr.queue:
             self._pump(now)
 
@@ -359,7 +374,7 @@ class ClientConnection(SessionRecovery, ReplyHandling):
         """The earliest time at which ``handle_timer`` has work, or None."""
         state = self._state
         if state is State.CONNECTING:
-            best = self._connect_deadline
+            best = self._dialer.deadline
         elif state is State.BACKOFF:
             best = self._reconnect_at
         else:
@@ -382,29 +397,27 @@ class ClientConnection(SessionRecovery, ReplyHandling):
         return best
 
     def handle_timer(self, now: float) -> None:
-        """Act on every deadline at or before ``now``; early or repeated calls are harmless."""
-        self._now = now
-        state = self._state
-        if state is State.CONNECTING and self._due(self._connect_deadline, now):
+        """Act on every deadline at or before ``now``; early, late or repeated calls are fine.
+
+        Expiring one request can end the connection or the session, which settles others:
+        each is looked at again just before it is expired, so none is settled twice.
+        """
+        if self._state is State.CONNECTING and _due(self._dialer.deadline, now):
             self._events.append(CloseTransport(code=1000, reason="connect timed out"))
             self._lost(now, None, "connect timed out")
         self._corr.expire_tombstones(now)
         for request in list(self._corr.live()):
-            if self._due(request.deadline, now):
+            if not request.settled and _due(request.deadline, now):
                 self._expire(request, now)
         if self._connected:
             self._check_keepalive(now)
         if self._connected and self.config.game_stale_after is not None:
             self._events.extend(self._games.due_stale(now, self.config.game_stale_after))
-        if self._state is State.BACKOFF and self._due(self._reconnect_at, now):  # last: a loss
+        if self._state is State.BACKOFF and _due(self._reconnect_at, now):  # last: a loss
             self._move(Input.BACKOFF_EXPIRED)  # just above may have backed off for 0 s
             self._reconnect_at = None
-            self._start_attempt(now)
+            self._events.append(self._dialer.attempt(now, self._policy.attempt))
         self._pump(now)
-
-    @staticmethod
-    def _due(deadline: float | None, now: float) -> bool:
-        return deadline is not None and now >= deadline
 
     def _check_keepalive(self, now: float) -> None:
         verdict = self._alive.check(now)
@@ -413,11 +426,236 @@ class ClientConnection(SessionRecovery, ReplyHandling):
                      self._alive.timeout)
             self._drop(now, 1011, "keepalive timed out")
         elif verdict is Verdict.PING:
-            ping = self._new_request(codes.Op.PING, {}, now, None, None, True, internal="keepalive")
+            ping = self._new_request(Op.PING, {}, now, None, None, True, internal=_KEEPALIVE)
             self._alive.ping = ping
             self._corr.submit(ping, first=True)
 
-    # -- internals ---------------------------------------------------------------------------
+    # -- settling: every request's one outcome -----------------------------------------------
+
+    def _answer(self, request: PendingRequest, res: int, fields: dict[str, Any],
+                t: int | None, now: float) -> None:
+        """The one path by which a reply (res 666 included) reaches its request."""
+        self._corr.remove(request)
+        if request.settled:  # a tombstone: its caller already has an outcome
+            if request.internal is None:
+                self._events.append(LateReply(request_id=request.id, op=request.op, res=res,
+                                              fields=fields, server_time=t))
+            return
+        request.settled = True
+        if request.internal is not None:
+            self._internal_reply(request, res, fields, t, now)
+        elif res == ERROR_RES:
+            self._events.append(RequestFailed(request_id=request.id, op=request.op,
+                                              error=ServerError(_error_text(fields), request.op)))
+        elif request.op == Op.PING and res == Res.PONG:  # the hot path
+            rtt = self._trips.pong(request.sent_at, request.sent_wall, now, t, self._wall)
+            self._events.append(Pong(request_id=request.id, op=request.op, res=res,
+                                     name=self.names.response_name(res), rtt=rtt, server_time=t))
+        else:
+            self._reply(request, res, fields, t, now)
+
+    def _reply(self, request: PendingRequest, res: int, fields: dict[str, Any],
+               t: int | None, now: float) -> None:
+        """What a caller's reply means to the session, then the event that settles it."""
+        event = reply_event(request.id, request.op, res, fields, t,
+                            name=self.names.response_name(res))
+        if isinstance(event, OpcodeTable):
+            self.names.learn(event.opcodes, event.response_codes)
+        elif isinstance(event, LoggedOn):
+            self._had_logon = True
+            self._try_move(Input.LOGON_OK)
+        elif isinstance(event, LogonFailed):
+            self._had_logon = False
+            self._try_move(Input.LOGON_REFUSED)
+        elif isinstance(event, Response):
+            self._games.track(request.op, res, request.params, now)
+        self._events.append(event)
+
+    def _expire(self, request: PendingRequest, now: float) -> None:
+        """A request's own timeout fired; a sent one stays behind as a tombstone."""
+        request.settled = True
+        if request.sent_at is None:
+            self._corr.remove(request)
+        else:  # a tombstone, for a grace period as long as the timeout
+            request.deadline = now + (request.timeout or self.config.keepalive_timeout)
+        if request.internal is not None:
+            self._internal_reply(request, None, {}, None, now)
+        else:
+            self._events.append(RequestFailed(request_id=request.id, op=request.op,
+                                              error=timeout_outcome(request)))
+
+    def _fail(self, request: PendingRequest, error: InstamrktError) -> None:
+        if request.settled:
+            return
+        request.settled = True
+        if request.internal is None:
+            self._events.append(RequestFailed(request_id=request.id, op=request.op, error=error))
+
+    def _push(self, res: int, fields: dict[str, Any], t: int | None, now: float) -> None:
+        game = fields.get("game_id")
+        if game is not None:
+            self._games.saw(game, now)
+        self._events.append(Push(res=res, name=self.names.response_name(res), fields=fields,
+                                 server_time=t))
+
+    def _internal_reply(self, request: PendingRequest, res: int | None, fields: dict[str, Any],
+                        t: int | None, now: float) -> None:
+        """A reply (None: the timeout) to a request the core sent for itself."""
+        if request.internal == _KEEPALIVE:
+            if res == Res.PONG:
+                self._trips.pong(request.sent_at, request.sent_wall, now, t, self._wall)
+            if self._alive.ping is request:
+                self._alive.ping = None
+        elif not self._restorer.active:
+            return  # the restore it belonged to was abandoned with its connection
+        elif request.internal == _RELOGON:
+            self._relogon_answered(request, res, fields, t, now)
+        else:  # a re-join
+            game = request.params.get("game_id")
+            if res == Res.GAME_JOINED:
+                self._games.saw(game, now)
+            elif res == ERROR_RES:
+                self._games.forget(game)  # the server refused it: forget the game
+            if self._restorer.rejoin_answered(str(game), joined=res == Res.GAME_JOINED):
+                self._end_restore(now)
+
+    # -- session restore after a reconnect ---------------------------------------------------
+
+    def _begin_restore(self, now: float) -> None:
+        """Re-logon if the session had logged on, then re-join every game, then report."""
+        logon = self._had_logon and self.config.restore_session
+        self._restorer.begin(logon=logon)
+        if logon:
+            self._corr.submit(self._new_request(Op.LOGON, {}, now, DEFAULT, None, False,
+                                                internal=_RELOGON), first=True)
+        else:
+            self._rejoin(now)
+
+    def _rejoin(self, now: float) -> None:
+        games = self._games.game_ids() if self.config.restore_session else []
+        for game in reversed(games):
+            self._corr.submit(self._new_request(Op.JOIN_GAME, {"game_id": game}, now, DEFAULT,
+                                                None, False, internal=_REJOIN), first=True)
+        if self._restorer.rejoining(len(games)):
+            self._end_restore(now)
+
+    def _relogon_answered(self, request: PendingRequest, res: int | None,
+                          fields: dict[str, Any], t: int | None, now: float) -> None:
+        if res in (Res.LOGON_SUCCESS, Res.LOGON_FAIL_ALREADY_LOGGED_IN):
+            self._rejoin(now)
+        elif res == Res.LOGON_FAIL:
+            refused = LogonFailed(request_id=request.id, op=request.op, res=res,
+                                  name=self.names.response_name(res), server_time=t,
+                                  fields=fields)
+            self._events.append(CloseTransport(code=1000, reason="logon refused"))
+            self._finish(Input.FATAL, LogonError(refused), code=1000, reason="logon refused")
+        else:
+            self._drop(now, 1011, "re-logon after reconnect got no answer")
+
+    def _end_restore(self, now: float) -> None:
+        relogged_on, rejoined, failed, advice = self._restorer.finish()
+        self._move(Input.RESTORED if relogged_on else Input.RESTORED_OPEN)
+        self._reconnects += 1
+        self._events.append(Reconnected(
+            disconnected_at=self._policy.restored(), reconnected_at=now,
+            attempts=self._policy.attempt, relogged_on=relogged_on, rejoined=rejoined,
+            rejoin_failed=failed, advice=advice))
+
+    # -- losing a connection, ending the session ---------------------------------------------
+
+    def _drop(self, now: float, code: int, reason: str) -> None:
+        """The core itself abandons the current connection."""
+        self._events.append(CloseTransport(code=code, reason=reason))
+        self._lost(now, code, reason)
+
+    def _lost(self, now: float, code: int | None, reason: str) -> None:
+        """A connection or an attempt ended: back off and reconnect, or end the session."""
+        self._dialer.deadline = None
+        error = ConnectionClosed(reason, code)
+        delay = self._policy.lost(now, code, reason)
+        if delay is None:
+            self._finish(Input.FATAL, error, code=code, reason=reason)
+            return
+        self._abandon_wire(error, keep_queue=True)
+        self._reconnect_at = now + delay
+        self._move(Input.LOST)
+        log.info("connection lost (%s); reconnecting in %.3f s", reason, delay)
+        self._events.append(Closed(code=code, reason=reason, error=error,
+                                   reconnect_at=self._reconnect_at))
+
+    def _finish(self, event: Input, error: InstamrktError, *, code: int | None,
+                reason: str) -> None:
+        """The session ends for good: everything outstanding fails with ``error``."""
+        self._abandon_wire(error, keep_queue=False)
+        self._move(event)
+        self.closed_error = error
+        self._reconnect_at = self._dialer.deadline = self._pacing_at = None
+        self._events.append(Closed(code=code, reason=reason or str(error), error=error))
+
+    def _abandon_wire(self, error: InstamrktError, *, keep_queue: bool) -> None:
+        """Settle what the lost connection carried (money-moving: outcome unknown)."""
+        self._alive.reset(None)
+        self._restorer.cancel()
+        for request, outcome in self._corr.abandon(error, keep_queue=keep_queue):
+            self._fail(request, outcome)
+
+    # -- building and sending requests -------------------------------------------------------
+
+    def _new_request(
+        self,
+        op: int,
+        params: Mapping[str, Any],
+        now: float,
+        timeout: float | None,
+        expect: frozenset[int] | None,
+        idempotent: bool,
+        internal: str | None = None,
+    ) -> PendingRequest:
+        if timeout is DEFAULT:
+            timeout = self.config.request_timeout
+        if timeout is not None and not (timeout > 0 and math.isfinite(timeout)):
+            raise LocalProtocolError("timeout must be a positive finite number, or None")
+        body = encode_params(op, params)  # validates before anything changes
+        request = PendingRequest(
+            id=self._next_id,
+            op=op,
+            params=dict(params),
+            expects=expect or REPLIES.get(op) or frozenset((op,)),
+            idempotent=idempotent,
+            deadline=None if timeout is None else now + timeout,
+            timeout=timeout,
+            internal=internal,
+        )
+        request.body = body
+        self._next_id += 1
+        return request
+
+    def _pump(self, now: float) -> None:
+        """Send every queued request that the state, correlation and pacing allow."""
+        self._pacing_at = None
+        if not self._connected or not self._corr.queue:
+            return
+        debug = wire_log.isEnabledFor(logging.DEBUG)
+        key = self._dialer.key_json
+        while True:
+            request = self._corr.next_sendable(callers_allowed=self._sendable)
+            if request is None:
+                return
+            at = self._limiter.available_at(now)
+            if at > now:
+                self._pacing_at = at if at != math.inf else None  # else: wait for flushed()
+                return
+            wall = self._wall()
+            data = frame_request(request.op, request.body, key, wall)
+            self._corr.mark_sent(request, now, wall)
+            self._limiter.record(now)
+            self._out.append(data)
+            if debug:
+                wire_log.debug("send %s", data.replace(key, b'"***"'))
+            if request.op == Op.LOGON and request.internal is None:
+                self._try_move(Input.LOGON_SENT)
+
+    # -- the state table ---------------------------------------------------------------------
 
     def _move(self, event: Input) -> None:
         key = (self._state, event)
@@ -441,89 +679,12 @@ class ClientConnection(SessionRecovery, ReplyHandling):
     def _ignored(self, event: Input) -> bool:
         return (self._state, event) in IGNORED
 
-    def _new_request(
-        self,
-        op: int,
-        params: Mapping[str, Any],
-        now: float,
-        timeout: float | None,
-        expect: frozenset[int] | None,
-        idempotent: bool,
-        internal: str | None = None,
-    ) -> PendingRequest:
-        if timeout is DEFAULT:
-            timeout = self.config.request_timeout
-        if timeout is not None and timeout <= 0:
-            raise LocalProtocolError("timeout must be positive or None")
-        body = encode_params(op, params)  # validates before anything changes
-        request = PendingRequest(
-            id=self._next_id,
-            op=op,
-            params=dict(params),
-            expects=expect or codes.REPLIES.get(op) or frozenset((op,)),
-            idempotent=idempotent,
-            deadline=None if timeout is None else now + timeout,
-            timeout=timeout,
-            internal=internal,
-        )
-        request.body = body
-        self._next_id += 1
-        return request
 
-    def _start_attempt(self, now: float) -> None:
-        wall = self._wall()
-        if self._nonce_factory is not None:
-            nonce = self._nonce_factory(wall)
-        else:  # epoch millis, strictly increasing even within one millisecond
-            self._last_nonce = max(wall, self._last_nonce + 1)
-            nonce = str(self._last_nonce)
-        event = Connecting(url=connection_url(self.url, self.credentials, nonce),
-                           attempt=self._policy.attempt)
-        log.info("connecting to %s (attempt %d)", event.redacted_url, self._policy.attempt)
-        self._events.append(event)
-        timeout = self.config.connect_timeout
-        self._connect_deadline = None if timeout is None else now + timeout
+def _due(deadline: float | None, now: float) -> bool:
+    return deadline is not None and now >= deadline
 
-    def _pump(self, now: float) -> None:
-        """Send every queued request that the state, correlation and pacing allow."""
-        self._pacing_at = None
-        if not self._connected or not self._corr.queue:
-            return
-        debug = wire_log.isEnabledFor(logging.DEBUG)
-        while True:
-            callers = self._sendable
-            request = self._corr.next_sendable(callers_allowed=callers)
-            if request is None:
-                return
-            at = self._limiter.available_at(now)
-            if at > now:
-                self._pacing_at = at if at != math.inf else None  # else: wait for flushed()
-                return
-            wall = self._wall()
-            data = frame_request(request.op, request.body, self._key_json, wall)
-            self._corr.mark_sent(request, now, wall)
-            self._limiter.record(now)
-            self._out.append(data)
-            if debug:
-                wire_log.debug("send %s", data.replace(self._key_json, b'"***"'))
-            if request.op == codes.Op.LOGON and request.internal is None:
-                self._try_move(Input.LOGON_SENT)
 
-    def _settle(self, request: PendingRequest, event: Event) -> None:
-        if request.internal is None:
-            self._events.append(event)
-
-    def _fail(self, request: PendingRequest, error: InstamrktError) -> None:
-        self._settle(request, RequestFailed(request_id=request.id, op=request.op, error=error))
-
-    def _expire(self, request: PendingRequest, now: float) -> None:
-        """A request's own timeout fired; a sent one stays behind as a tombstone."""
-        if request.sent_at is None:
-            self._corr.remove(request)
-        else:  # a tombstone, for a grace period as long as the timeout
-            request.settled = True
-            request.deadline = now + (request.timeout or self.config.keepalive_timeout)
-        if request.internal is not None:
-            self._internal_reply(request, None, {}, None, now)
-        else:
-            self._fail(request, timeout_outcome(request))
+def _error_text(fields: Mapping[str, Any]) -> str | None:
+    """A res 666's explanation, verbatim (made text if the server sent something else)."""
+    raw = fields.get("text")
+    return raw if raw is None or isinstance(raw, str) else str(raw)

@@ -4,11 +4,15 @@ Decoding is strict where a mistake would misroute a message (a message must be a
 ``res`` and ``op`` must be ints) and lenient where the doc is inconsistent (a missing or empty
 ``response_header``, ``t`` sent as a string or float). The hot path (a pong) is one
 ``orjson.loads`` and a few dict lookups; cattrs (with the orjson preset) structures the
-payloads that need types: the op-2 tables and the typed push payloads in ``payloads``.
+payloads that need types, such as the op-2 tables.
+
+Encoding refuses what JSON cannot carry faithfully before anything is queued: orjson would
+write NaN and infinity as ``null``, which on a money op means a different request.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -150,14 +154,36 @@ def _check_params(params: Mapping[str, Any], reserved: frozenset[str]) -> None:
         raise LocalProtocolError(f"parameter names {sorted(clash)} are reserved")
 
 
+def _non_finite(value: Any, path: str) -> str | None:
+    """The path of the first NaN or infinity inside ``value``, or None."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else path
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            found = _non_finite(item, f"{path}.{key}")
+            if found is not None:
+                return found
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            found = _non_finite(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None
+
+
 def encode_params(op: int, params: Mapping[str, Any]) -> bytes:
     """The parameters of a request as a JSON object, checked once at submission.
 
-    Raises ``LocalProtocolError`` for reserved names or values JSON cannot carry.
+    Raises ``LocalProtocolError`` for reserved names, NaN or infinity anywhere (JSON has no
+    such numbers), and values JSON cannot carry.
     """
     if not params:
         return b"{}"
     _check_params(params, _RESERVED)
+    for key, value in params.items():
+        bad = _non_finite(value, key)
+        if bad is not None:
+            raise LocalProtocolError(f"op {op}: parameter {bad} is not a finite number")
     try:
         return _dumps(params)
     except TypeError as exc:

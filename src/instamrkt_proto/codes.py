@@ -1,7 +1,7 @@
 """The documented op and response-code tables, and what the core knows about each op.
 
 Numbers are authoritative; names are informational (the server's op-2 table may name things
-differently, see api-notes section 7.5). These defaults let ``request("join_game", ...)``
+differently, see ``docs/protocol.md``). These defaults let ``request("join_game", ...)``
 work before op 2 has been called; a received ``OpcodeTable`` extends them.
 
 Three facts per op drive correlation and safety:
@@ -11,9 +11,9 @@ Three facts per op drive correlation and safety:
 * ``IDEMPOTENT``: reads that may be pipelined FIFO and, on request, retried once after a
   reconnect. Everything else is treated as money-moving: never pipelined against a
   same-reply request, never re-sent, and settled as *outcome unknown* if its reply is lost.
-* ``ECHO_KEYS``: parameters a reply is known to echo, so two requests for different games
-  can be told apart even though they expect the same response code [inference; our
-  reference server echoes them].
+* ``ECHO_KEYS``: parameters a reply carries back, so two requests for different games (or
+  pools) can be told apart even though they expect the same response code. Taken from the
+  documented reply examples and field tables; the reference server echoes them.
 """
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ DEFAULT_OPCODES: Mapping[str, int] = MappingProxyType({
     "get_my_exposure": 840,
     "text_message": 900,
 })
-"""Name -> op, from the doc's tables (api-notes section 1)."""
+"""Name -> op, from the documentation's tables."""
 
 DEFAULT_RESPONSE_CODES: Mapping[str, int] = MappingProxyType({
     "pong": 1,
@@ -170,7 +170,7 @@ DEFAULT_RESPONSE_CODES: Mapping[str, int] = MappingProxyType({
     "new_text_message": 901,
     "error": 666,
 })
-"""Name -> res, from the doc's tables (api-notes section 1)."""
+"""Name -> res, from the documentation's tables."""
 
 REPLIES: Mapping[int, frozenset[int]] = MappingProxyType({
     1: frozenset({1}),
@@ -233,16 +233,40 @@ IDEMPOTENT: frozenset[int] = frozenset({
 ECHO_KEYS: Mapping[int, str] = MappingProxyType({
     333: "game_id",
     334: "game_id",
+    336: "source_id",
+    341: "game_id",
     342: "game_id",
+    343: "game_id",
     345: "source_id",
+    350: "game_id",
+    3402: "game_id",
     3461: "source_id",
     3535: "game_id",
     353: "game_id",
     354: "game_id",
     355: "game_id",
+    356: "pool_id",
     360: "pool_id",
+    366: "game_id",
+    367: "pool_id",
+    368: "pool_id",
+    369: "pool_id",
+    370: "game_id",
+    371: "game_id",
     451: "game_id",
+    453: "game_id",
+    454: "source_id",
+    4517: "source_id",
     460: "pool_id",
     461: "game_id",
+    617: "game_id",
+    640: "game_id",
+    645: "game_id",
 })
-"""Res -> a request parameter that the reply carries back unchanged."""
+"""Res -> the request parameter its documented reply carries back unchanged.
+
+Only codes whose reply example *and* field table show the key are listed: a key the server
+did not echo would make requests that it was meant to tell apart look ambiguous (safe,
+since ambiguous replies are never attributed, but slower). Codes with no single key (450)
+stay out.
+"""

@@ -1,6 +1,6 @@
 """Policy for a client session, and the metrics snapshot it reports.
 
-Every default here is documented in the README ("Configuration"); ``None`` disables a timer
+Every default here is documented in the README's options table; ``None`` disables a timer
 or a limit. The defaults absorb the documented fan-out bursts (one register_game_event can
 produce hundreds of pushes) and never reconnect faster than the backoff allows.
 """
@@ -11,13 +11,21 @@ from typing import Any
 
 import attrs
 
-from .state import State
-from .timing import Backoff, RateLimit
+from ._state import State
+from ._timing import Backoff, RateLimit
 
 __all__ = ("DEFAULT", "ClientConfig", "Metrics")
 
-DEFAULT: Any = object()
-"""Sentinel for "the configured default" (``timeout=None`` already means "no timeout")."""
+class _Default:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "DEFAULT"
+
+
+DEFAULT: Any = _Default()
+"""Sentinel for "the configured default": a per-call ``timeout`` left out means
+``ClientConfig.request_timeout``, while ``timeout=None`` means "wait forever"."""
 
 
 @attrs.frozen(slots=True, kw_only=True)

@@ -27,6 +27,8 @@ __all__ = (
     "RemoteProtocolError",
     "RequestLimitExceeded",
     "RequestTimeout",
+    "RestConnectionError",
+    "RestError",
     "ServerError",
 )
 
@@ -72,13 +74,20 @@ class ConnectionClosed(InstamrktError, ConnectionError):
 
 
 class AuthenticationError(InstamrktError):
-    """The server refused the websocket handshake (HTTP 403/400/401): a fatal error."""
+    """The server refused the credentials: a fatal error, retrying cannot help.
 
-    def __init__(self, status: int | None, reason: str = "") -> None:
-        text = f"handshake refused with HTTP {status}" if status else "handshake refused"
+    Raised for a refused websocket handshake (HTTP 403/400) and for a refused REST login,
+    signup or logout (HTTP 401/403); ``action`` says which, ``reason`` is the server's own
+    explanation (the REST ``msg``), verbatim.
+    """
+
+    def __init__(self, status: int | None, reason: str = "", *,
+                 action: str = "handshake") -> None:
+        text = f"{action} refused with HTTP {status}" if status else f"{action} refused"
         super().__init__(f"{text}: {reason}" if reason else text)
         self.status = status
         self.reason = reason
+        self.action = action
 
 
 class RequestTimeout(InstamrktError, TimeoutError):
@@ -135,3 +144,28 @@ class ConsumerTooSlow(InstamrktError):
     def __init__(self, capacity: int) -> None:
         super().__init__(f"push queue overflowed its capacity of {capacity} events")
         self.capacity = capacity
+
+
+class RestError(InstamrktError):
+    """A REST call (login, signup, logout) failed for a reason other than the credentials.
+
+    The server answered an error status (``status``, with its ``msg`` if it sent one), or an
+    answer that is not the documented JSON: a proxy's or a captive portal's page, a 200
+    without an id or a session key. Retrying later may help; changing the password will not.
+    """
+
+    def __init__(self, action: str, reason: str, *, status: int | None = None,
+                 msg: str | None = None) -> None:
+        where = f" with HTTP {status}" if status is not None else ""
+        detail = f"{reason}: {msg}" if msg else reason
+        super().__init__(f"{action} failed{where}: {detail}")
+        self.action = action
+        self.status = status
+        self.msg = msg
+
+
+class RestConnectionError(RestError, ConnectionError):
+    """A REST call got no HTTP answer at all: refused, unreachable, TLS failure, timeout."""
+
+    def __init__(self, action: str, reason: str) -> None:
+        super().__init__(action, reason)

@@ -15,6 +15,7 @@ Events compare by value and are not meant to be subclassed by users.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -44,7 +45,7 @@ __all__ = (
     "UncorrelatedError",
 )
 
-
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 def redact_url(url: str) -> str:
     """``url`` with the digest (``h``) replaced by ``***``: safe to log or print."""
@@ -145,47 +146,54 @@ class RequestSettled(Event):
 
 
 @attrs.frozen(slots=True, kw_only=True)
-class Pong(RequestSettled):
-    """Reply to ping: ``rtt`` in seconds (monotonic), ``server_time`` in epoch ms."""
+class Response(RequestSettled):
+    """A reply: what a call returns. ``fields`` is the message minus ``res`` and its header.
 
-    rtt: float
+    The replies the core interprets (``Pong``, ``OpcodeTable``, ``LoggedOn``,
+    ``LogonFailed``) are subclasses, so every call can promise a ``Response``.
+    """
+
+    res: int
+    name: str | None = None
+    fields: Mapping[str, Any] = _EMPTY
     server_time: int | None = None
 
 
 @attrs.frozen(slots=True, kw_only=True)
-class OpcodeTable(RequestSettled):
+class Pong(Response):
+    """Reply to ping: ``rtt`` in seconds (monotonic), ``server_time`` in epoch ms."""
+
+    rtt: float
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class OpcodeTable(Response):
     """Reply to get_opcodes: name -> number maps as the server sent them."""
 
     opcodes: Mapping[str, int]
     response_codes: Mapping[str, int]
-    server_time: int | None = None
+    fields: Mapping[str, Any] = attrs.field(default=_EMPTY, repr=False)
 
 
 @attrs.frozen(slots=True, kw_only=True)
-class LoggedOn(RequestSettled):
-    """Logon succeeded. ``already_logged_in`` is True for res 112, which is success too."""
+class LoggedOn(Response):
+    """Logon succeeded. ``already_logged_in`` is True for res 112, which is success too.
+
+    ``fields`` is hidden from ``repr``: the logon reply carries an opaque ``session_key``.
+    """
 
     already_logged_in: bool = False
-    server_time: int | None = None
-    fields: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
+    fields: Mapping[str, Any] = attrs.field(default=_EMPTY, repr=False)
 
 
 @attrs.frozen(slots=True, kw_only=True)
-class LogonFailed(RequestSettled):
-    """Logon refused (res 110): the session key is not (or no longer) valid."""
+class LogonFailed(Response):
+    """Logon refused (res 110): the session key is not (or no longer) valid.
 
-    server_time: int | None = None
-    fields: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
+    Calls raise ``LogonError`` carrying this event instead of returning it.
+    """
 
-
-@attrs.frozen(slots=True, kw_only=True)
-class Response(RequestSettled):
-    """The reply to a generic request."""
-
-    res: int
-    name: str | None
-    fields: Mapping[str, Any]
-    server_time: int | None = None
+    fields: Mapping[str, Any] = attrs.field(default=_EMPTY, repr=False)
 
 
 @attrs.frozen(slots=True, kw_only=True)

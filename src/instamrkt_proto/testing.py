@@ -156,13 +156,14 @@ _op_params: dict[int, st.SearchStrategy[dict[str, Any]]] = {
 
 @st.composite
 def requests(draw: st.DrawFn) -> tuple[int | str, dict[str, Any]]:
-    """``(op, params)`` for ``send_request``: ``op`` a documented name or any number."""
+    """``(op, params)`` for ``send_request``: ``op`` a documented name or any valid number."""
     if draw(st.booleans()):
         name = draw(st.sampled_from(sorted(DEFAULT_OPCODES)))
         number = DEFAULT_OPCODES[name]
         op: int | str = name if draw(st.booleans()) else number
     else:
-        op = number = draw(st.integers(min_value=0, max_value=10**5))
+        op = number = draw(st.one_of(st.integers(min_value=1, max_value=10**5),
+                                     st.just(2**31 - 1)))
     strategy = _op_params.get(number)
     params = draw(strategy) if strategy is not None else draw(
         _fields(frozenset({"header", "op"})))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import enum
 
-from .correlation import PendingRequest
+from ._correlation import PendingRequest
 
 __all__ = ("Keepalive", "Verdict")
 

@@ -1,6 +1,7 @@
 """Matching replies to requests on a protocol that has no request ids.
 
-The rules (api-notes section 4, issue "session continuity" item 1), all honest about doubt:
+The protocol carries no request id (``docs/protocol.md``, "Correlation"), so these rules
+decide which request a reply answers, all honest about doubt:
 
 * A request expects a set of response codes (``codes.REPLIES``). A reply goes to the oldest
   request on the wire that expects its code, narrowed by an echoed key where the reply
@@ -51,7 +52,7 @@ class PendingRequest:
     retries: int = 0
     sent_at: float | None = None
     sent_wall: int | None = None
-    settled: bool = False  # True for a tombstone: settled, reply still expected
+    settled: bool = False  # its one settling event is out (a tombstone if still on the wire)
     sends: int = 0  # times put on the wire (a retried read: on more than one connection)
     doubtful: bool = False  # on the wire when a res 666 came that nobody could claim
     body: bytes = b"{}"  # the parameters, JSON-encoded once at submission
@@ -169,9 +170,20 @@ class Correlator:
                                                   and now >= r.deadline)]
 
     def doubt(self) -> None:
-        """A res 666 arrived that any request on the wire may have caused."""
+        """A message arrived that any request on the wire may have answered."""
         for request in self.wire:
             request.doubtful = True
+
+    def claim_error(self) -> PendingRequest | None:
+        """The request a res 666 answers: the only one on the wire, or None (then all doubt).
+
+        The error carries nothing to match on, so only a lone request can own it.
+        """
+        wire = self.wire
+        if len(wire) == 1:
+            return wire[0]
+        self.doubt()
+        return None
 
     def remove(self, request: PendingRequest) -> None:
         wire = self.wire
@@ -209,7 +221,12 @@ class Correlator:
                 retry.append(request)
             else:
                 failed.append((request, error))
-        queue = [r for r in self.queue if r.internal is None]
+        queue = []
+        for request in self.queue:
+            if request.internal is None:
+                queue.append(request)
+            else:
+                request.settled = True
         if not keep_queue:
             failed.extend((request, error) for request in queue)
             queue = []

@@ -1,7 +1,8 @@
 """Op and response-code names: the documented tables, extended by the server's op 2.
 
-Numbers are authoritative and names informational (api-notes 7.5): a name resolves to a
-number for the caller's convenience, and a number gets a name in events when one is known.
+Numbers are authoritative and names informational (the server's op-2 table may name things
+differently from the documentation): a name resolves to a number for the caller's
+convenience, and a number gets a name in events when one is known.
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ from collections.abc import Mapping
 from . import codes
 from .errors import LocalProtocolError
 
-__all__ = ("NameTables",)
+__all__ = ("MAX_OP", "NameTables")
+
+MAX_OP = 2**31 - 1
+"""The largest op number accepted: ops are positive 32-bit ints on every known server."""
 
 
 class NameTables:
@@ -24,15 +28,19 @@ class NameTables:
     def opcode(self, op: int | str) -> int:
         """The number of ``op`` (a number, or a name from the documented or received table)."""
         if isinstance(op, bool):
-            raise LocalProtocolError("op must be an int or a name")
+            raise LocalProtocolError("op must be an int or a name, not a bool")
         if isinstance(op, int):
-            return op
-        try:
-            return self._opcodes[op]
-        except KeyError:
-            raise LocalProtocolError(f"unknown op name {op!r}") from None
-        except TypeError:
-            raise LocalProtocolError("op must be an int or a name") from None
+            number = op
+        else:
+            try:
+                number = self._opcodes[op]
+            except KeyError:
+                raise LocalProtocolError(f"unknown op name {op!r}") from None
+            except TypeError:
+                raise LocalProtocolError("op must be an int or a name") from None
+        if not 1 <= number <= MAX_OP:
+            raise LocalProtocolError(f"op {number} is out of range (1..{MAX_OP})")
+        return number
 
     def response_name(self, res: int) -> str | None:
         return self._res_names.get(res)

@@ -1,6 +1,6 @@
 """When to reconnect after a loss: full-jitter backoff, a cap, a reset, an escalation.
 
-Kept apart from the connection so the policy reads on its own (client-features #3, #12):
+Kept apart from the connection so the policy reads on its own:
 the attempt count grows with each consecutive failure and resets once a connection has
 stayed up ``stable_after`` seconds; a close with code 1008 or a "too many requests" reason
 adds doublings (the server says we send too much), and attempts can be capped. The random

@@ -12,12 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import attrs
-
 from .codes import Op, Res
 from .events import Stale
 
-__all__ = ("GameRegistry", "Restore")
+__all__ = ("GameRegistry", "Restorer")
 
 
 class GameRegistry:
@@ -77,16 +75,47 @@ class GameRegistry:
         return events
 
 
-@attrs.define(slots=True)
-class Restore:
-    """Progress of restoring a session on a new connection."""
+class Restorer:
+    """Progress of restoring a session on a new connection.
 
-    logon: bool
-    waiting: int = 0
-    rejoined: list[str] = attrs.Factory(list)
-    failed: list[str] = attrs.Factory(list)
+    The client submits the re-logon and the re-joins; this part counts the answers and
+    says when the session is whole again, so no reply handler has to know the count.
+    """
 
-    def advice(self) -> tuple[str, ...]:
+    __slots__ = ("active", "failed", "logon", "rejoined", "waiting")
+
+    def __init__(self) -> None:
+        self.active = False
+        self.logon = False
+        self.waiting = 0
+        self.rejoined: list[str] = []
+        self.failed: list[str] = []
+
+    def begin(self, *, logon: bool) -> None:
+        self.active, self.logon, self.waiting = True, logon, 0
+        self.rejoined, self.failed = [], []
+
+    def rejoining(self, count: int) -> bool:
+        """``count`` re-joins were submitted; True if there is nothing to wait for."""
+        self.waiting = count
+        return count == 0
+
+    def rejoin_answered(self, game: str, *, joined: bool) -> bool:
+        """One re-join was answered (or timed out); True once all of them have been."""
+        (self.rejoined if joined else self.failed).append(game)
+        self.waiting -= 1
+        return self.waiting <= 0
+
+    def cancel(self) -> None:
+        """The connection being restored is gone; a later one starts over."""
+        self.active = False
+
+    def finish(self) -> tuple[bool, tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+        """(relogged_on, rejoined, rejoin_failed, advice) for ``Reconnected``."""
+        self.active = False
+        return self.logon, tuple(self.rejoined), tuple(self.failed), self._advice()
+
+    def _advice(self) -> tuple[str, ...]:
         """The reads that resync what the pushes lost during the gap would have told."""
         calls = ["get_my_current_balance"] if self.logon else []
         for game in self.rejoined:

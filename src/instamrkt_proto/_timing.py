@@ -13,7 +13,8 @@ from collections.abc import Callable
 
 import attrs
 
-__all__ = ("Backoff", "ClockEstimate", "ClockEstimator", "RateLimit", "RateLimiter")
+__all__ = ("Backoff", "ClockEstimate", "ClockEstimator", "RateLimit", "RateLimiter",
+           "RoundTrips")
 
 
 @attrs.frozen(slots=True)
@@ -102,11 +103,10 @@ class ClockEstimate:
 class ClockEstimator:
     """NTP-style offset from (request wall time, server ``t``, reply wall time) triples."""
 
-    __slots__ = ("_samples", "_size", "_total")
+    __slots__ = ("_samples", "_total")
 
     def __init__(self, size: int = 8) -> None:
         self._samples: deque[tuple[float, float]] = deque(maxlen=size)
-        self._size = size
         self._total = 0
 
     def add(self, sent_wall: int, server_t: int, received_wall: int) -> None:
@@ -121,3 +121,28 @@ class ClockEstimator:
             return None
         rtt, offset = min(self._samples)
         return ClockEstimate(offset=offset, uncertainty=rtt / 2.0, rtt=rtt, samples=self._total)
+
+
+class RoundTrips:
+    """What pongs teach: the last and the smallest round trip, and the server clock offset.
+
+    Every pong feeds it, the caller's and the keepalive's alike, so the figures stay fresh on
+    a connection where only the keepalive pings.
+    """
+
+    __slots__ = ("clock", "last", "minimum")
+
+    def __init__(self) -> None:
+        self.last: float | None = None
+        self.minimum: float | None = None
+        self.clock = ClockEstimator()
+
+    def pong(self, sent_at: float | None, sent_wall: int | None, now: float,
+             server_t: int | None, wall: Callable[[], int]) -> float:
+        """Record a pong received at ``now`` (monotonic) for a ping sent at ``sent_at``."""
+        rtt = now - (sent_at if sent_at is not None else now)
+        self.last = rtt
+        self.minimum = rtt if self.minimum is None else min(self.minimum, rtt)
+        if server_t is not None and sent_wall is not None:
+            self.clock.add(sent_wall, server_t, wall())
+        return rtt

@@ -84,9 +84,10 @@ class SyncAdapterCases:
                                                                            "g-7")
             balance = client.send(800, {}, timeout=5, idempotent=True)
             assert balance.res == 800 and balance.fields["current_balance"] == 1000
-            core, delivery = client.metrics()
-            assert core.state is State.LOGGED_ON and core.rtt is not None
-            assert delivery.depth >= 1  # the Connected event nobody read
+            metrics = client.metrics()
+            assert metrics.session.state is State.LOGGED_ON and metrics.session.rtt is not None
+            assert metrics.delivery.depth >= 1  # the Connected event nobody read
+            assert client.clock is not None and client.clock.samples >= 1
         assert srv.stats.ops() == [1, 2, 100, 100, 363, 800]
         client.close()  # idempotent
         with pytest.raises(ConnectionClosed):
@@ -164,7 +165,7 @@ class SyncAdapterCases:
             srv.faults.reset()
             assert isinstance(client.ping(), Pong)  # a new connection, logged on again
             assert client.core.logged_on
-            assert client.metrics()[0].reconnects == 1
+            assert client.metrics().session.reconnects == 1
         assert srv.stats.received[100] == 2 and srv.stats.connections == 2
 
     def test_drop_mid_bet_gives_outcome_unknown_and_restores_the_session(
@@ -264,7 +265,7 @@ class SyncAdapterCases:
             if policy != "backpressure":
                 self.provoke_overflow(client)
             delivered = gaps = too_slow = 0
-            while delivered + client.metrics()[1].dropped < sent:
+            while delivered + client.metrics().delivery.dropped < sent:
                 try:
                     event = client.next_event(timeout=10)
                 except ConsumerTooSlow:
@@ -277,7 +278,7 @@ class SyncAdapterCases:
                         time.sleep(0.02)  # a slow consumer
                 elif isinstance(event, PushesDropped):
                     gaps += event.count
-            delivery = client.metrics()[1]
+            delivery = client.metrics().delivery
             assert delivery.high_water <= capacity + 1
             if policy == "backpressure":
                 assert delivered == sent and delivery.dropped == 0

@@ -47,15 +47,15 @@ def test_pushes_wait_in_the_socket_until_the_client_reads(instamrkt_server: Any)
         client.request("join_game", game_id="g")
         assert srv.burst("g", 50) == 50
         time.sleep(0.2)  # the server has written them; nobody reads
-        assert client.metrics()[1].depth == 1  # only the Connected event
+        assert client.metrics().delivery.depth == 1  # only the Connected event
         pushes = [next_of(client, Push) for _ in range(50)]
-        assert client.metrics()[1].high_water <= 10
+        assert client.metrics().delivery.high_water <= 10
         assert [p.res for p in pushes[:3]] == [366, 362, 815]
         # A call reads past pushes queued ahead of its reply; under back-pressure they are
         # kept (documented: the buffer may exceed its capacity by those pushes).
         assert srv.burst("g", 30) == 30
         assert isinstance(client.ping(), Pong)
-        assert client.metrics()[1].depth == 30
+        assert client.metrics().delivery.depth == 30
 
 
 def test_keepalive_runs_inside_calls_after_a_long_pause(instamrkt_server: Any) -> None:

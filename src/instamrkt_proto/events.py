@@ -164,6 +164,7 @@ class Pong(Response):
     """Reply to ping: ``rtt`` in seconds (monotonic), ``server_time`` in epoch ms."""
 
     rtt: float
+    fields: Mapping[str, Any] = attrs.field(default=_EMPTY, repr=False)
 
 
 @attrs.frozen(slots=True, kw_only=True)

@@ -22,11 +22,13 @@ from instamrkt_proto.errors import (
     ServerError,
 )
 
+from ._calls import ClientMetrics
 from .delivery import DeliveryMetrics, Overflow, PushBuffer
 from .options import Options
 
 __all__ = (
     "AuthenticationError",
+    "ClientMetrics",
     "ConnectionClosed",
     "ConsumerTooSlow",
     "DeliveryMetrics",

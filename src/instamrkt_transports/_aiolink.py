@@ -25,7 +25,8 @@ from websockets.uri import parse_uri
 from instamrkt_proto import ConnectionClosed
 
 from ._pipes import Pipe, open_pipe
-from .options import NoDebugLogger, Options
+from ._quietlog import NoDebugLogger
+from .options import Options
 
 __all__ = ("NETWORK_ERRORS", "Received", "WsLink", "failure")
 

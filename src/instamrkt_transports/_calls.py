@@ -1,53 +1,126 @@
-"""The calls every client offers, written once, so the three adapters cannot drift apart.
+"""The calls every client offers, written once, so the adapters (and the CLI) cannot drift.
 
-Each adapter supplies ``_call(op, params, timeout, **options)``: it returns the settled
-result (or raises its error) in the blocking and threaded clients, and is a coroutine in the
-anyio one. The threaded client also supplies ``_submit``, the same but returning a
-``concurrent.futures.Future`` at once. Results are the core's events; errors derive from
-``InstamrktError`` (see the README's error table).
+Each client supplies ``_call(op, params, timeout, idempotent, retry)``: it returns the
+settled ``Response`` (or raises its error) in the blocking and threaded clients, and is a
+coroutine in the anyio one; the threaded client also supplies ``_submit``, the same but
+returning a ``concurrent.futures.Future`` at once. Each also supplies ``core`` (the sans-IO
+session) and ``metrics()``. Errors derive from ``InstamrktError`` (see the README's error
+table).
+
+Timeouts have one meaning everywhere: leave ``timeout`` out for the client's default
+(``timeout=`` given to ``connect``, 30 s unless set), pass seconds, or pass ``None`` to wait
+for as long as the connection lives.
 """
 
 from __future__ import annotations
 
 from concurrent.futures import Future
-from typing import Any
+from typing import Any, TypeVar
 
-from instamrkt_proto import LoggedOn, OpcodeTable, Pong
+import attrs
+
+from instamrkt_proto import (
+    DEFAULT,
+    ClockEstimate,
+    LoggedOn,
+    Metrics,
+    OpcodeTable,
+    Pong,
+    RemoteProtocolError,
+    Response,
+)
+from instamrkt_proto.client import ClientConnection
 from instamrkt_proto.codes import Op
 
-__all__ = ("AsyncCalls", "Calls", "FutureCalls")
+from .delivery import DeliveryMetrics
+
+__all__ = ("AsyncCalls", "Calls", "ClientMetrics", "FutureCalls")
 
 _PING, _OPCODES, _LOGON = Op.PING, Op.GET_OPCODES, Op.LOGON
+_R = TypeVar("_R", bound=Response)
 
 
-class Calls:
+@attrs.frozen(slots=True, kw_only=True)
+class ClientMetrics:
+    """What a client reports for a dashboard: the session's figures and its push queue's."""
+
+    session: Metrics
+    """State, last and smallest round trip, reconnects, outstanding requests, silence."""
+    delivery: DeliveryMetrics
+    """Events waiting, most pushes queued at once, pushes dropped, events delivered."""
+
+
+def _expect(kind: type[_R], reply: Response) -> _R:
+    """``reply`` as the event its call is documented to return."""
+    if not isinstance(reply, kind):  # the core builds these: only a bug gets here
+        raise RemoteProtocolError(f"expected {kind.__name__}, got res {reply.res}")
+    return reply
+
+
+def _future_as(kind: type[_R], future: Future[Response]) -> Future[_R]:
+    narrowed: Future[_R] = Future()
+    narrowed.set_running_or_notify_cancel()
+
+    def done(source: Future[Response]) -> None:
+        error = source.exception()
+        if error is not None:
+            narrowed.set_exception(error)
+            return
+        try:
+            narrowed.set_result(_expect(kind, source.result()))
+        except RemoteProtocolError as exc:
+            narrowed.set_exception(exc)
+
+    future.add_done_callback(done)
+    return narrowed
+
+
+class _Surface:
+    """What every client shows besides calls: the core, its clock estimate."""
+
+    @property
+    def core(self) -> ClientConnection:
+        """The sans-IO session (read-only use: ``state``, ``logged_on``, ``joined_games``)."""
+        raise NotImplementedError
+
+    @property
+    def clock(self) -> ClockEstimate | None:
+        """The server clock's offset from ours, from pings (None before the first pong)."""
+        return self.core.clock
+
+    def metrics(self) -> ClientMetrics:
+        """A snapshot of the session's and the push queue's figures."""
+        raise NotImplementedError
+
+
+class Calls(_Surface):
     """Blocking calls: each returns once its own reply (or error) has come."""
 
     def _call(self, op: int | str, params: dict[str, Any] | None, timeout: float | None,
-              **options: Any) -> Any:
+              idempotent: bool | None = None, retry: bool | None = None) -> Response:
         raise NotImplementedError
 
-    def ping(self, *, timeout: float | None = None) -> Pong:
+    def ping(self, *, timeout: float | None = DEFAULT) -> Pong:
         """Op 1; ``Pong.rtt`` is the round trip in seconds."""
-        return self._call(_PING, None, timeout)  # type: ignore[no-any-return]
+        return _expect(Pong, self._call(_PING, None, timeout))
 
-    def opcodes(self, *, timeout: float | None = None) -> OpcodeTable:
+    def opcodes(self, *, timeout: float | None = DEFAULT) -> OpcodeTable:
         """Op 2; the table also teaches the client the server's names for ops and replies."""
-        return self._call(_OPCODES, None, timeout)  # type: ignore[no-any-return]
+        return _expect(OpcodeTable, self._call(_OPCODES, None, timeout))
 
-    def logon(self, *, timeout: float | None = None) -> LoggedOn:
+    def logon(self, *, timeout: float | None = DEFAULT) -> LoggedOn:
         """Log on; raises ``LogonError`` if refused. ``already_logged_in`` flags res 112."""
-        return self._call(_LOGON, None, timeout)  # type: ignore[no-any-return]
+        return _expect(LoggedOn, self._call(_LOGON, None, timeout))
 
-    def request(self, op: int | str, /, **params: Any) -> Any:
-        """Send op (a number or a documented name) and return its ``Response``."""
-        return self._call(op, params, None)
+    def request(self, op: int | str, /, **params: Any) -> Response:
+        """Send op (a number or a documented name) and return its reply."""
+        return self._call(op, params, DEFAULT)
 
     def send(self, op: int | str, params: dict[str, Any] | None = None, *,
-             timeout: float | None = None, idempotent: bool | None = None,
-             retry: bool | None = None) -> Any:
+             timeout: float | None = DEFAULT, idempotent: bool | None = None,
+             retry: bool | None = None) -> Response:
         """``request`` with the core's per-request options."""
-        return self._call(op, params, timeout, idempotent=idempotent, retry=retry)
+        return self._call(op, params, timeout, idempotent, retry)
 
 
 class FutureCalls:
@@ -55,52 +128,53 @@ class FutureCalls:
     settles it, with the result or the error)."""
 
     def _submit(self, op: int | str, params: dict[str, Any] | None, timeout: float | None,
-                **options: Any) -> Future[Any]:
+                idempotent: bool | None = None, retry: bool | None = None
+                ) -> Future[Response]:
         raise NotImplementedError
 
-    def ping_async(self, *, timeout: float | None = None) -> Future[Pong]:
-        return self._submit(_PING, None, timeout)
+    def ping_async(self, *, timeout: float | None = DEFAULT) -> Future[Pong]:
+        return _future_as(Pong, self._submit(_PING, None, timeout))
 
-    def opcodes_async(self, *, timeout: float | None = None) -> Future[OpcodeTable]:
-        return self._submit(_OPCODES, None, timeout)
+    def opcodes_async(self, *, timeout: float | None = DEFAULT) -> Future[OpcodeTable]:
+        return _future_as(OpcodeTable, self._submit(_OPCODES, None, timeout))
 
-    def logon_async(self, *, timeout: float | None = None) -> Future[LoggedOn]:
-        return self._submit(_LOGON, None, timeout)
+    def logon_async(self, *, timeout: float | None = DEFAULT) -> Future[LoggedOn]:
+        return _future_as(LoggedOn, self._submit(_LOGON, None, timeout))
 
-    def request_async(self, op: int | str, /, **params: Any) -> Future[Any]:
-        return self._submit(op, params, None)
+    def request_async(self, op: int | str, /, **params: Any) -> Future[Response]:
+        return self._submit(op, params, DEFAULT)
 
     def send_async(self, op: int | str, params: dict[str, Any] | None = None, *,
-                   timeout: float | None = None, idempotent: bool | None = None,
-                   retry: bool | None = None) -> Future[Any]:
-        return self._submit(op, params, timeout, idempotent=idempotent, retry=retry)
+                   timeout: float | None = DEFAULT, idempotent: bool | None = None,
+                   retry: bool | None = None) -> Future[Response]:
+        return self._submit(op, params, timeout, idempotent, retry)
 
 
-class AsyncCalls:
+class AsyncCalls(_Surface):
     """The same calls as coroutines."""
 
     async def _call(self, op: int | str, params: dict[str, Any] | None, timeout: float | None,
-                    **options: Any) -> Any:
+                    idempotent: bool | None = None, retry: bool | None = None) -> Response:
         raise NotImplementedError
 
-    async def ping(self, *, timeout: float | None = None) -> Pong:
+    async def ping(self, *, timeout: float | None = DEFAULT) -> Pong:
         """Op 1; ``Pong.rtt`` is the round trip in seconds."""
-        return await self._call(_PING, None, timeout)  # type: ignore[no-any-return]
+        return _expect(Pong, await self._call(_PING, None, timeout))
 
-    async def opcodes(self, *, timeout: float | None = None) -> OpcodeTable:
+    async def opcodes(self, *, timeout: float | None = DEFAULT) -> OpcodeTable:
         """Op 2; the table also teaches the client the server's names for ops and replies."""
-        return await self._call(_OPCODES, None, timeout)  # type: ignore[no-any-return]
+        return _expect(OpcodeTable, await self._call(_OPCODES, None, timeout))
 
-    async def logon(self, *, timeout: float | None = None) -> LoggedOn:
+    async def logon(self, *, timeout: float | None = DEFAULT) -> LoggedOn:
         """Log on; raises ``LogonError`` if refused. ``already_logged_in`` flags res 112."""
-        return await self._call(_LOGON, None, timeout)  # type: ignore[no-any-return]
+        return _expect(LoggedOn, await self._call(_LOGON, None, timeout))
 
-    async def request(self, op: int | str, /, **params: Any) -> Any:
-        """Send op (a number or a documented name) and return its ``Response``."""
-        return await self._call(op, params, None)
+    async def request(self, op: int | str, /, **params: Any) -> Response:
+        """Send op (a number or a documented name) and return its reply."""
+        return await self._call(op, params, DEFAULT)
 
     async def send(self, op: int | str, params: dict[str, Any] | None = None, *,
-                   timeout: float | None = None, idempotent: bool | None = None,
-                   retry: bool | None = None) -> Any:
+                   timeout: float | None = DEFAULT, idempotent: bool | None = None,
+                   retry: bool | None = None) -> Response:
         """``request`` with the core's per-request options."""
-        return await self._call(op, params, timeout, idempotent=idempotent, retry=retry)
+        return await self._call(op, params, timeout, idempotent, retry)

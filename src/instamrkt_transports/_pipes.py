@@ -31,7 +31,8 @@ from anyio.streams.tls import TLSStream
 
 from instamrkt_proto import ConnectionClosed
 
-from .options import Options, ssl_for
+from ._driver import ssl_for
+from .options import Options
 from .proxy import connect_request, parse_connect_response, proxy_for
 
 __all__ = ("AioPipe", "Pipe", "StreamPipe", "Waiter", "loop_tools", "open_pipe",

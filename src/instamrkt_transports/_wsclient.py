@@ -39,7 +39,8 @@ from websocket import (
 
 from instamrkt_proto import ClientConnection, ConnectionClosed, InstamrktError, MessageTooBig
 
-from .options import Options, ssl_for
+from ._driver import ssl_for
+from .options import Options
 from .proxy import connect_request, parse_connect_response, proxy_for
 
 __all__ = ("DATA", "NETWORK_ERRORS", "SEND_TIMEOUT", "Link", "failure", "lost_reason",

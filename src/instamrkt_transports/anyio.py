@@ -2,8 +2,8 @@
 
 It only moves bytes and time. The caller's tasks (requests), the connection (reads) and one
 timer task (sleeping until ``next_deadline()``) take turns in the core on one event loop.
-After every call into the core, ``_after`` dispatches its events and frames its output onto
-the current connection in the order the core released it. Each connection is a
+After every call into the core, the shared ``Driver`` dispatches its events and frames its
+output onto the current connection in the order the core released it. Each connection is a
 ``_aiolink.WsLink``: websockets' sans-I/O framing over a pipe (``_pipes``: an
 ``asyncio.Protocol`` on asyncio, anyio streams elsewhere) whose writes never block and whose
 reads arrive by callback, so no caller ever waits on, or can cancel half of, a write to a
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -22,29 +22,15 @@ import anyio
 import anyio.abc
 import anyio.lowlevel
 
-from instamrkt_proto import (
-    Closed,
-    CloseTransport,
-    Connected,
-    Connecting,
-    ConnectionClosed,
-    Credentials,
-    Event,
-    RequestSettled,
-    State,
-)
+from instamrkt_proto import Credentials, Event, RequestSettled, Response, State
+from instamrkt_proto.client import ClientConnection
 
 from ._aiolink import NETWORK_ERRORS, WsLink, failure
-from ._calls import AsyncCalls
+from ._calls import AsyncCalls, ClientMetrics
+from ._driver import Driver, new_core, result, submit
 from ._pipes import Waiter, loop_tools
-from .delivery import DeliveryMetrics, Overflow
-from .options import (
-    Options,
-    make_options,
-    new_core,
-    result,
-    submit,
-)
+from .delivery import Overflow
+from .options import Options, make_options
 
 if sys.version_info < (3, 11):
     from exceptiongroup import BaseExceptionGroup  # anyio's own dependency on 3.10
@@ -60,6 +46,7 @@ class AsyncClient(AsyncCalls):
         # A stream's send awaits before writing: with pacing on, windows start at flush time.
         self._core = new_core(url, credentials, options,
                               flush_reports=options.config.rate_limit is not None)
+        self._driver = Driver(self._core, self)
         self._time, self._new_waiter = loop_tools()
         self._options = options
         self._tg = tg
@@ -67,12 +54,10 @@ class AsyncClient(AsyncCalls):
         self._pushes = options.push_buffer()
         self._push_ready = anyio.Event()
         self._wake = anyio.Event()
-        self._armed: float | None = None
         self._gen = 0
         self._link: WsLink | None = None
         self._attempt: WsLink | None = None  # the connection being opened
         self._ready = Waiter()
-        self._finished = False
         self._paused: WsLink | None = None  # reading stopped by back-pressure
 
     # -- public API ---------------------------------------------------------------------------
@@ -86,97 +71,46 @@ class AsyncClient(AsyncCalls):
                     self._resume()
                 yield event
                 continue
-            if self._finished:
+            if self._driver.finished:
                 return
             self._push_ready = anyio.Event()
             await self._push_ready.wait()
 
-    def metrics(self) -> tuple[Any, DeliveryMetrics]:
-        """(core metrics, push-queue metrics)."""
-        return self._core.metrics(self._time()), self._pushes.metrics()
+    def metrics(self) -> ClientMetrics:
+        return ClientMetrics(session=self._core.metrics(self._time()),
+                             delivery=self._pushes.metrics())
 
     @property
-    def core(self) -> Any:
-        """The sans-IO core (read-only use: state, clock, joined_games)."""
+    def core(self) -> ClientConnection:
         return self._core
 
     async def aclose(self) -> None:
         """Close the session; outstanding calls fail. Idempotent."""
         if self._core.state is not State.CLOSED:
             self._core.close(self._time())
-            self._after()
+            self._driver.drain()
             await anyio.lowlevel.checkpoint()  # let a writer task send the close frame
-        self._finished = True
+        self._driver.finished = True
         self._push_ready.set()
         self._wake.set()
 
     # -- plumbing -----------------------------------------------------------------------------
 
     async def _call(self, op: int | str, params: dict[str, Any] | None, timeout: float | None,
-                    **extra: Any) -> Any:
-        rid = submit(self._core, op, params, self._time(), timeout, extra)
+                    idempotent: bool | None = None, retry: bool | None = None) -> Response:
+        rid = submit(self._driver, op, params, self._time(), timeout, idempotent, retry)
         waiter = self._waiters[rid] = self._new_waiter()
         try:
-            self._after()  # written, or handed to the writer: a cancellation cannot split it
+            self._driver.drain()  # written, or handed to the writer: cancelling cannot split it
             return result(await waiter)
         finally:
             self._waiters.pop(rid, None)
 
-    def _after(self) -> None:
-        """Dispatch the core's events and write its output (synchronous: no task switch)."""
-        core = self._core
-        while True:
-            for event in core.events_received():
-                self._dispatch(event)
-            frames = core.data_to_send()
-            if not frames:
-                break
-            link = self._link
-            if (link is None or link.send(frames)) and core.flush_reports:
-                core.flushed(self._time())  # sent (or nowhere to send): pacing goes on
-        deadline = core.next_deadline()
-        if deadline is not None and (self._armed is None or deadline < self._armed):
-            self._armed = deadline  # only an earlier deadline wakes the timer task
-            self._wake.set()
-
-    def _dispatch(self, event: Event) -> None:
-        if isinstance(event, RequestSettled):
-            waiter = self._waiters.pop(event.request_id, None)
-            if waiter is not None and not waiter.done():
-                waiter.set_result(event)
-            return
-        if isinstance(event, Connecting):
-            self._gen += 1
-            self._tg.start_soon(self._connection, event.url, self._gen)
-            return
-        if isinstance(event, CloseTransport):
-            self._drop_link(event)
-            return
-        if isinstance(event, Connected):
-            self._ready.set_result(None)
-        elif isinstance(event, Closed):
-            if not self._ready.done():
-                self._ready.set_result(event.error or ConnectionClosed(event.reason, event.code))
-            if event.reconnect_at is None:
-                self._finished = True
-                self._wake.set()
-        self._pushes.put(event)
-        self._push_ready.set()
-
-    def _drop_link(self, event: CloseTransport) -> None:
-        link, self._link = self._link, None
-        if link is None:  # still connecting (connect timeout, close): abandon the attempt
-            self._gen += 1
-            if self._attempt is not None:
-                self._attempt.scope.cancel()
-            return
-        link.gen = -1  # its reads must not reach the core any more
-        link.close(event.code, event.reason)  # flushed first; a deaf peer gets a second
-
     async def _timer(self) -> None:
-        while not self._finished:
+        driver = self._driver
+        while not driver.finished:
             self._wake = anyio.Event()
-            armed = self._armed = self._core.next_deadline()
+            armed = driver.armed = self._core.next_deadline()
             delay = math.inf if armed is None else max(0.0, armed - self._time())
             with anyio.move_on_after(delay):
                 await self._wake.wait()
@@ -184,15 +118,17 @@ class AsyncClient(AsyncCalls):
             now = self._time()
             if deadline is not None and now >= deadline:
                 self._core.handle_timer(now)
-                self._after()
+                driver.drain()
 
-    def _report(self, gen: int, method: str, *args: Any) -> None:
-        if gen == self._gen:
-            getattr(self._core, method)(self._time(), *args)
-            self._after()
+    def _report(self, link: WsLink, report: Callable[[float], None]) -> None:
+        """Tell the core about ``link``, unless it has moved on to another connection."""
+        if link.gen == self._gen:
+            report(self._time())
+            self._driver.drain()
 
     async def _connection(self, url: str, gen: int) -> None:
         link = self._attempt = WsLink(gen)
+        core = self._core
         made = False
         try:
             with link.scope:
@@ -201,15 +137,17 @@ class AsyncClient(AsyncCalls):
                     return
                 self._link = link
                 made = True
-                self._report(link.gen, "connection_made")
-                flushed = (lambda: self._report(link.gen, "flushed")) if self._core.flush_reports \
+                self._report(link, core.connection_made)
+                flushed = (lambda: self._report(link, core.flushed)) if core.flush_reports \
                     else None
                 await link.run(lambda data: self._on_data(link, data), flushed)
         except NETWORK_ERRORS as exc:
             if made:
-                self._report(link.gen, "connection_lost", None, failure(exc)[1])
+                reason = failure(exc)[1]
+                self._report(link, lambda now: core.connection_lost(now, None, reason))
             else:
-                self._report(link.gen, "connection_failed", *failure(exc))
+                status, reason = failure(exc)
+                self._report(link, lambda now: core.connection_failed(now, status, reason))
         finally:
             if self._attempt is link:
                 self._attempt = None
@@ -217,49 +155,91 @@ class AsyncClient(AsyncCalls):
                 self._link = None
             if self._paused is link:
                 self._paused = None
-            if self._core.flush_reports:
+            if core.flush_reports:
                 # Frames this connection will never write must not hold pacing slots.
-                self._core.flushed(self._time())
-                self._after()
+                core.flushed(self._time())
+                self._driver.drain()
             if link.pipe is not None:
                 await link.pipe.aclose()
 
     def _on_data(self, link: WsLink, data: bytes | None) -> None:
         """The pipe received ``data`` (None: the connection ended). Runs in a callback."""
         messages, too_big, closed = link.feed(data)
+        core = self._core
         if link.gen == self._gen:
-            core, now = self._core, self._time()
+            now = self._time()
             for message in messages:
                 core.receive_message(message, now)
             if too_big is not None:
                 core.receive_too_big(too_big, now)
-        self._after()
+        self._driver.drain()
         assert link.pipe is not None
         if closed is not None:
-            self._report(link.gen, "connection_lost", *closed)
+            code, reason = closed
+            self._report(link, lambda now: core.connection_lost(now, code, reason))
             link.pipe.close()
         elif self._pushes.full and self._pushes.overflow is Overflow.BACKPRESSURE \
                 and link is self._link and self._paused is not link:
             self._paused = link
             link.pipe.pause()
-            self._report(link.gen, "reading_paused")
+            self._report(link, core.reading_paused)
 
     def _resume(self) -> None:
         link, self._paused = self._paused, None
         if link is not None and link.pipe is not None:
             link.pipe.resume()
-            self._report(link.gen, "reading_resumed")
+            self._report(link, self._core.reading_resumed)
+
+    # -- driver hooks -------------------------------------------------------------------------
+
+    def _open_link(self, url: str) -> None:
+        self._gen += 1
+        self._tg.start_soon(self._connection, url, self._gen)
+
+    def _close_link(self, code: int, reason: str) -> None:
+        link, self._link = self._link, None
+        if link is None:  # still connecting (connect timeout, close): abandon the attempt
+            self._gen += 1
+            if self._attempt is not None:
+                self._attempt.scope.cancel()
+            return
+        link.gen = -1  # its reads must not reach the core any more
+        link.close(code, reason)  # flushed first; a deaf peer gets a second
+
+    def _write(self, frames: list[bytes]) -> None:
+        link = self._link
+        core = self._core
+        if (link is None or link.send(frames)) and core.flush_reports:
+            core.flushed(self._time())  # sent (or nowhere to send): pacing goes on
+
+    def _settle(self, event: RequestSettled) -> None:
+        waiter = self._waiters.pop(event.request_id, None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(event)
+
+    def _deliver(self, event: Event) -> None:
+        driver = self._driver
+        if driver.started and not self._ready.done():
+            self._ready.set_result(driver.error)
+        if driver.finished:
+            self._wake.set()
+        self._pushes.put(event)
+        self._push_ready.set()
+
+    def _wake_timer(self) -> None:
+        self._wake.set()  # only an earlier deadline wakes the timer task
 
 
 @asynccontextmanager
-async def connect(url: str, credentials: Credentials, **options: Any
-                  ) -> AsyncIterator[AsyncClient]:
+async def connect(url: str, credentials: Credentials, *, options: Options | None = None,
+                  **kwargs: Any) -> AsyncIterator[AsyncClient]:
     """Connect, yield an ``AsyncClient``, close on exit.
 
+    ``options`` (an ``Options``) and keyword options combine, the keywords winning.
     Raises ``AuthenticationError`` if the handshake is refused and ``ConnectionClosed`` if
     the first attempt fails; later losses reconnect (``reconnect=True``, the default).
     """
-    opts = make_options(options)
+    opts = make_options(kwargs, options)
     try:
         async with _client_tasks(url, credentials, opts) as client:
             yield client
@@ -278,7 +258,7 @@ async def _client_tasks(url: str, credentials: Credentials, opts: Options
         client = AsyncClient(url, credentials, opts, tg)
         tg.start_soon(client._timer)
         client._core.connect(client._time())
-        client._after()
+        client._driver.drain()
         error = await client._ready.wait()
         if error is None:
             try:

@@ -25,20 +25,11 @@ from typing import Any
 
 from websocket import WebSocketTimeoutException
 
-from instamrkt_proto import (
-    Closed,
-    CloseTransport,
-    Connected,
-    Connecting,
-    ConnectionClosed,
-    Credentials,
-    Event,
-    InstamrktError,
-    RequestSettled,
-    State,
-)
+from instamrkt_proto import Credentials, Event, RequestSettled, Response, State
+from instamrkt_proto.client import ClientConnection
 
-from ._calls import Calls
+from ._calls import Calls, ClientMetrics
+from ._driver import Driver, new_core, result, submit
 from ._wsclient import (
     DATA,
     NETWORK_ERRORS,
@@ -48,8 +39,7 @@ from ._wsclient import (
     report_loss,
     write_budget,
 )
-from .delivery import DeliveryMetrics
-from .options import Options, closed_error, make_options, new_core, result, submit
+from .options import Options, make_options
 
 __all__ = ("BlockingClient", "connect")
 
@@ -59,15 +49,13 @@ class BlockingClient(Calls):
 
     def __init__(self, url: str, credentials: Credentials, options: Options) -> None:
         self._core = new_core(url, credentials, options)
+        self._driver = Driver(self._core, self)
         self._options = options
         self._pushes = options.push_buffer()
         self._settled: dict[int, RequestSettled] = {}
         self._gen = 0
         self._link: Link | None = None
         self._connect_to: str | None = None
-        self._ready = False
-        self._error: InstamrktError | None = None
-        self._finished = False
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -81,25 +69,24 @@ class BlockingClient(Calls):
             event = self._pushes.get()
             if event is not None:
                 return event
-            if self._finished or (end is not None and time.monotonic() >= end):
+            if self._driver.finished or (end is not None and time.monotonic() >= end):
                 return None
             self._step(end)
 
-    def metrics(self) -> tuple[Any, DeliveryMetrics]:
-        """(core metrics, push-queue metrics)."""
-        return self._core.metrics(time.monotonic()), self._pushes.metrics()
+    def metrics(self) -> ClientMetrics:
+        return ClientMetrics(session=self._core.metrics(time.monotonic()),
+                             delivery=self._pushes.metrics())
 
     @property
-    def core(self) -> Any:
-        """The sans-IO core (read-only use: state, clock, joined_games)."""
+    def core(self) -> ClientConnection:
         return self._core
 
     def close(self) -> None:
         """Close the session; the socket is closed at once. Idempotent."""
         if self._core.state is not State.CLOSED:
             self._core.close(time.monotonic())
-            self._after()
-        self._finished = True
+            self._driver.drain()
+        self._driver.finished = True
         self._connect_to = None
         link, self._link = self._link, None
         if link is not None:
@@ -109,17 +96,17 @@ class BlockingClient(Calls):
 
     def _start(self) -> None:
         self._core.connect(time.monotonic())
-        self._after()
-        while not self._ready and self._error is None:
+        self._driver.drain()
+        while not self._driver.started:
             self._step(None)
-        if self._error is not None:
+        if self._driver.error is not None:
             self.close()
-            raise self._error
+            raise self._driver.error
 
     def _call(self, op: int | str, params: dict[str, Any] | None, timeout: float | None,
-              **extra: Any) -> Any:
-        rid = submit(self._core, op, params, time.monotonic(), timeout, extra)
-        self._after()
+              idempotent: bool | None = None, retry: bool | None = None) -> Response:
+        rid = submit(self._driver, op, params, time.monotonic(), timeout, idempotent, retry)
+        self._driver.drain()
         while rid not in self._settled:
             self._step(None)
         return result(self._settled.pop(rid))
@@ -141,7 +128,7 @@ class BlockingClient(Calls):
             pass
         elif link is None:
             if wait is None:  # nothing can ever happen: the session is over
-                raise closed_error(core)
+                raise self._driver.closed_error()
             time.sleep(wait)  # backoff before reconnecting
         else:
             try:  # wake at least every SEND_TIMEOUT: one timeout for reads and writes
@@ -155,7 +142,7 @@ class BlockingClient(Calls):
                 self._message(link, opcode, data)
                 return
         core.handle_timer(time.monotonic())
-        self._after()
+        self._driver.drain()
 
     def _message(self, link: Link, opcode: int, data: bytes) -> None:
         if opcode in DATA:
@@ -169,7 +156,7 @@ class BlockingClient(Calls):
                 closed = exc
             if closed is not None:
                 self._lost(link, closed)
-        self._after()
+        self._driver.drain()
 
     def _open(self, url: str) -> None:
         self._gen += 1
@@ -181,7 +168,7 @@ class BlockingClient(Calls):
         else:
             self._link = link
             self._core.connection_made(time.monotonic())
-        self._after()
+        self._driver.drain()
 
     def _lost(self, link: Link, exc: BaseException) -> None:
         """The socket failed: report it unless the core already gave up on it."""
@@ -191,55 +178,48 @@ class BlockingClient(Calls):
         self._link = None
         report_loss(self._core, exc, time.monotonic(), made=True)
 
-    def _after(self) -> None:
-        """Dispatch the core's events and write its output; repeat if writing failed."""
-        core = self._core
-        while True:
-            for event in core.events_received():
-                self._dispatch(event)
-            frames = core.data_to_send()
-            link = self._link
-            if not frames or link is None:
-                return
-            try:
-                link.send(frames, write_budget(core, time.monotonic()))
-                return
-            except NETWORK_ERRORS as exc:
-                self._lost(link, exc)
+    # -- driver hooks (nothing runs in the background: each acts at once) ---------------------
 
-    def _dispatch(self, event: Event) -> None:
-        if isinstance(event, RequestSettled):
-            self._settled[event.request_id] = event
-            return
-        if isinstance(event, Connecting):
-            self._connect_to = event.url
-            return
-        if isinstance(event, CloseTransport):
-            self._connect_to = None
-            link, self._link = self._link, None
-            if link is not None:
-                link.send_close(event.code, event.reason)
-                link.close()
-            return
-        if isinstance(event, Connected):
-            self._ready = True
-        elif isinstance(event, Closed):
-            if not self._ready and self._error is None:
-                self._error = event.error or ConnectionClosed(event.reason, event.code)
-            if event.reconnect_at is None:
-                self._finished = True
+    def _open_link(self, url: str) -> None:
+        self._connect_to = url  # opened by the next _step
+
+    def _close_link(self, code: int, reason: str) -> None:
+        self._connect_to = None
+        link, self._link = self._link, None
+        if link is not None:
+            link.send_close(code, reason)
+            link.close()
+
+    def _write(self, frames: list[bytes]) -> None:
+        link = self._link
+        if link is None:
+            return  # the connection is gone; the core has been told
+        try:
+            link.send(frames, write_budget(self._core, time.monotonic()))
+        except NETWORK_ERRORS as exc:
+            self._lost(link, exc)
+
+    def _settle(self, event: RequestSettled) -> None:
+        self._settled[event.request_id] = event
+
+    def _deliver(self, event: Event) -> None:
         self._pushes.put(event)
+
+    def _wake_timer(self) -> None:
+        pass  # timers run inside calls
 
 
 @contextmanager
-def connect(url: str, credentials: Credentials, **options: Any) -> Iterator[BlockingClient]:
+def connect(url: str, credentials: Credentials, *, options: Options | None = None,
+            **kwargs: Any) -> Iterator[BlockingClient]:
     """Connect, yield a ``BlockingClient``, close on exit.
 
+    ``options`` (an ``Options``) and keyword options combine, the keywords winning.
     Raises ``AuthenticationError`` if the handshake is refused and ``ConnectionClosed`` if
     the first attempt fails; later losses reconnect (``reconnect=True``, the default) inside
     the next call or ``next_event``.
     """
-    client = BlockingClient(url, credentials, make_options(options))
+    client = BlockingClient(url, credentials, make_options(kwargs, options))
     client._start()
     try:
         yield client

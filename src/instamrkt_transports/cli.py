@@ -1,8 +1,10 @@
-"""The ``instamrkt`` command: demo, serve, ping, opcodes, logon, request.
+"""The ``instamrkt`` command: demo, serve, login, ping, opcodes, logon, request.
 
 Credentials come from ``--user-id`` or ``INSTAMRKT_USER_ID`` and from the environment
 variable ``INSTAMRKT_SESSION_KEY`` only: a secret on the command line ends up in shell
-history and ``ps``. Errors are one line on stderr with a documented exit code, never a
+history and ``ps``. ``instamrkt login`` gets them from the REST API and prints them as
+``export`` lines for ``eval``; it asks for the password on the terminal, without echo, for
+the same reason. Errors are one line on stderr with a documented exit code, never a
 traceback, never a secret.
 """
 
@@ -10,17 +12,20 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
+import getpass
 import json
 import math
 import os
 import secrets
+import shlex
 import signal
 import ssl
 import statistics
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 import attrs
 
@@ -33,8 +38,17 @@ from instamrkt_proto import (
     LogonError,
     OutcomeUnknown,
     RequestTimeout,
+    Response,
     ServerError,
 )
+from instamrkt_proto.client import ClientConnection
+
+from ._calls import Calls, ClientMetrics
+
+if TYPE_CHECKING:
+    from anyio.from_thread import BlockingPortal
+
+    from .anyio import AsyncClient
 
 __all__ = ("EXIT_CODES", "main")
 
@@ -108,8 +122,9 @@ def _exit_code(error: BaseException) -> int:
 
 @contextlib.contextmanager
 def open_client(transport: str, url: str, credentials: Credentials, **options: Any
-                ) -> Iterator[Any]:
-    """A client with plain ``ping()``, ``opcodes()``, ``logon()``, ``request()`` calls."""
+                ) -> Iterator[Calls]:
+    """A client with the blocking call surface (``ping()``, ``request()``...) on any
+    transport; ``anyio:BACKEND`` runs the anyio client on a portal thread."""
     if transport == "blocking":
         from . import blocking
         with blocking.connect(url, credentials, **options) as client:
@@ -131,26 +146,27 @@ def open_client(transport: str, url: str, credentials: Credentials, **options: A
         raise UsageError(f"unknown transport {transport!r}; choose from {', '.join(TRANSPORTS)}")
 
 
-@attrs.define
-class _PortalClient:
-    portal: Any
-    client: Any
+class _PortalClient(Calls):
+    """The anyio client behind the blocking call surface every other client has.
 
-    def ping(self) -> Any:
-        return self.portal.call(self.client.ping)
+    Each call runs on the portal's event loop; the caller's thread waits for its reply.
+    """
 
-    def opcodes(self) -> Any:
-        return self.portal.call(self.client.opcodes)
+    def __init__(self, portal: BlockingPortal, client: AsyncClient) -> None:
+        self._portal = portal
+        self._client = client
 
-    def logon(self) -> Any:
-        return self.portal.call(self.client.logon)
-
-    def request(self, op: int | str, **params: Any) -> Any:
-        return self.portal.call(lambda: self.client.request(op, **params))
+    def _call(self, op: int | str, params: dict[str, Any] | None, timeout: float | None,
+              idempotent: bool | None = None, retry: bool | None = None) -> Response:
+        call = functools.partial(self._client._call, op, params, timeout, idempotent, retry)
+        return self._portal.call(call)
 
     @property
-    def core(self) -> Any:
-        return self.client.core
+    def core(self) -> ClientConnection:
+        return self._client.core
+
+    def metrics(self) -> ClientMetrics:
+        return self._portal.call(self._client.metrics)
 
 
 # -- output -----------------------------------------------------------------------------------
@@ -304,12 +320,51 @@ def cmd_request(args: argparse.Namespace, out: Output) -> int:
             client.logon()
         event = client.request(op, **params)
         data = _jsonable(event)
-        if hasattr(event, "res"):
+        if type(event) is Response:
             text = (f"res {event.res} ({event.name or 'unnamed'}): "
                     f"{json.dumps(event.fields, default=str)}")
         else:  # ops 1, 2 and 100 settle as Pong / OpcodeTable / LoggedOn
             text = f"{data['event']}: {json.dumps(data, default=str)}"
         out.emit(text, data)
+    return EXIT_OK
+
+
+def _ask(prompt: str) -> str:
+    """A line typed at the terminal; prompts go to stderr so stdout stays ``eval``-able."""
+    if not sys.stdin.isatty():
+        raise UsageError(f"no {prompt.rstrip(': ').lower()}: pass it as an option")
+    sys.stderr.write(prompt)
+    sys.stderr.flush()
+    line = sys.stdin.readline()
+    if not line:
+        raise UsageError(f"no {prompt.rstrip(': ').lower()} given")
+    return line.rstrip("\r\n")
+
+
+def cmd_login(args: argparse.Namespace, out: Output) -> int:
+    from . import rest
+
+    base_url = args.base_url or os.environ.get("INSTAMRKT_BASE_URL")
+    if not base_url:
+        raise UsageError("no REST root: pass --base-url or set INSTAMRKT_BASE_URL")
+    username = args.username or os.environ.get("INSTAMRKT_USERNAME") or _ask("Username: ")
+    if not username:
+        raise UsageError("no username given")
+    try:
+        password = getpass.getpass("Password: ")  # the terminal, never argv or the env
+    except EOFError:
+        raise UsageError("no password given") from None
+    if not password:
+        raise UsageError("empty password")
+    ssl_context = _options(args).get("ssl_context")
+    creds = rest.login(base_url, username, password, timeout=args.timeout,
+                       ssl_context=ssl_context)
+    if args.json:
+        out.emit("", {"event": "login", "username": username, "user_id": creds.user_id,
+                      "session_key": creds.session_key})
+    else:
+        out.emit(f"export INSTAMRKT_USER_ID={shlex.quote(creds.user_id)}", {})
+        out.emit(f"export INSTAMRKT_SESSION_KEY={shlex.quote(creds.session_key)}", {})
     return EXIT_OK
 
 
@@ -370,6 +425,7 @@ def cmd_serve(args: argparse.Namespace, out: Output) -> int:
             raise UsageError(f"cannot read users file {args.users}: {exc}") from None
     else:
         users = {"1": secrets.token_urlsafe(24)}
+    demo_password = secrets.token_urlsafe(12)
     context = None
     if args.tls_key and not args.tls_cert:
         raise UsageError("--tls-key needs --tls-cert")
@@ -379,13 +435,23 @@ def cmd_serve(args: argparse.Namespace, out: Output) -> int:
             context.load_cert_chain(args.tls_cert, args.tls_key)
         except OSError as exc:  # ssl.SSLError included
             raise UsageError(f"cannot load --tls-cert/--tls-key: {exc}") from None
-    with ServerThread(users, host=args.host, port=args.port, ssl_context=context) as server:
-        out.emit(f"serving on {server.url} for {len(users)} user(s); Ctrl-C to stop",
-                 {"event": "serving", "url": server.url, "users": sorted(users)})
+    with ServerThread(users, host=args.host, port=args.port, ssl_context=context,
+                      rest_port=args.rest_port) as server:
         if not args.users:
-            out.emit(f"demo user id 1; its session key is in INSTAMRKT_SESSION_KEY below:\n"
+            server.add_account("demo", demo_password, user_id="1")
+        out.emit(f"serving on {server.url} for {len(users)} user(s); Ctrl-C to stop",
+                 {"event": "serving", "url": server.url, "users": sorted(users),
+                  "rest_url": server.rest_url})
+        if not args.users:
+            out.emit(f"demo user id 1 (or instamrkt login --base-url {server.rest_url} "
+                     f"--username demo, password {demo_password}); its session key is in "
+                     f"INSTAMRKT_SESSION_KEY below:\n"
                      f"  export INSTAMRKT_USER_ID=1 INSTAMRKT_SESSION_KEY={users['1']}",
-                     {"event": "demo_user", "user_id": "1", "session_key": users["1"]})
+                     {"event": "demo_user", "user_id": "1", "session_key": users["1"],
+                      "rest_url": server.rest_url, "username": "demo",
+                      "password": demo_password})
+        elif not out.as_json:  # the JSON "serving" object carries rest_url already
+            out.emit(f"REST root {server.rest_url} (no accounts: sign up there)", {})
         signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops it as cleanly as Ctrl-C
         try:
             while True:
@@ -403,7 +469,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="instamrkt",
         description="Talk to an Instamrkt websocket API endpoint, or run a local one.",
-        epilog=f"credentials: --user-id or INSTAMRKT_USER_ID, and INSTAMRKT_SESSION_KEY.\n\n"
+        epilog=f"credentials: --user-id or INSTAMRKT_USER_ID, and INSTAMRKT_SESSION_KEY "
+               f"(instamrkt login prints both).\n\n"
                f"exit codes:\n{codes}",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -421,8 +488,27 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--tls-cert", help="PEM certificate chain: serve wss://")
     serve.add_argument("--tls-key", help="PEM private key for --tls-cert")
     serve.add_argument("--users", help='JSON file {"user_id": "session_key", ...}')
+    serve.add_argument("--rest-port", type=_number(int, 0, 65535), default=0,
+                       help="port of the REST root (login, signup, logout; 0 = any free)")
     serve.add_argument("--json", action="store_true", help="one JSON object per line")
     serve.set_defaults(func=cmd_serve)
+
+    login = sub.add_parser(
+        "login", help="log in over REST; print export lines for the credentials",
+        description="Log in over REST and print the credentials as shell export lines, "
+                    "for: eval \"$(instamrkt login)\". The password is asked on the "
+                    "terminal, without echo (never an argument: argv shows in ps and shell "
+                    "history). Every login issues a new session key; the previous one "
+                    "stops working.")
+    login.add_argument("--base-url", help="REST root, e.g. https://dev.instamrkt.com/i "
+                                          "(default: $INSTAMRKT_BASE_URL)")
+    login.add_argument("--username", help="(default: $INSTAMRKT_USERNAME, else asked)")
+    login.add_argument("--timeout", type=_number(float, 0, low_open=True), default=30.0,
+                       help="seconds for each HTTP exchange (30)")
+    login.add_argument("--cafile", help="PEM CA bundle to verify the server (default: system)")
+    login.add_argument("--json", action="store_true",
+                       help="print one JSON object instead of export lines")
+    login.set_defaults(func=cmd_login)
 
     def client_command(name: str, helptext: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=helptext, description=helptext)

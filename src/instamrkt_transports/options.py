@@ -1,57 +1,30 @@
-"""The options every adapter accepts, and the glue every adapter shares.
+"""The options every adapter accepts.
 
-The adapters differ only in how they wait; what a reply means, how the core is configured
-and which TLS context a URL gets are decided here once, so the three behave identically.
+Adapters take them as keywords (``connect(url, creds, timeout=5, proxy=...)``) or as one
+``Options`` value (``connect(url, creds, options=opts)``, keywords then override it):
+``make_options`` sends each keyword to the right place, so the defaults live in one place
+(``ClientConfig`` for the session, ``Options`` for the transport) and a misspelt option is
+an error, never silently ignored.
 """
 
 from __future__ import annotations
 
-import logging
-import random
 import ssl
-import time
 from typing import Any
-from urllib.parse import urlsplit
 
 import attrs
 
-from instamrkt_proto import (
-    ClientConfig,
-    ClientConnection,
-    ConnectionClosed,
-    Credentials,
-    Event,
-    InstamrktError,
-    LogonError,
-    LogonFailed,
-    RateLimit,
-    RequestFailed,
-    State,
-)
+from instamrkt_proto import ClientConfig, RateLimit
 
 from .delivery import Overflow, PushBuffer
 
-__all__ = ("NoDebugLogger", "Options", "closed_error", "make_options", "new_core", "result",
-           "ssl_for", "submit", "wall_ms")
-
-
-class NoDebugLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
-    """For websockets' sans-I/O layer, which logs at DEBUG the request target (it carries
-    the digest) and every frame (the request header carries the session key): never DEBUG.
-    """
-
-    def isEnabledFor(self, level: int) -> bool:
-        return level > logging.DEBUG and self.logger.isEnabledFor(level)
+__all__ = ("Options", "make_options")
 
 
 @attrs.frozen(slots=True, kw_only=True)
 class Options:
-    """An adapter's options: the core's ``ClientConfig`` plus what only a transport needs.
-
-    Adapters take them as keywords (``connect(url, creds, timeout=5, proxy=...)``):
-    ``make_options`` sends each keyword to the right place, so the defaults live in one
-    place (``ClientConfig``), documented in the README's options table.
-    """
+    """An adapter's options: the core's ``ClientConfig`` plus what only a transport needs
+    (documented in the README's options table)."""
 
     config: ClientConfig = attrs.field(factory=ClientConfig)
     ssl_context: ssl.SSLContext | None = None
@@ -68,8 +41,13 @@ _CORE = frozenset(a.name for a in attrs.fields(ClientConfig)) - {"request_timeou
 _ALIASES = {"timeout": "request_timeout"}
 
 
-def make_options(options: dict[str, Any]) -> Options:
-    """Split keyword options between ``ClientConfig`` and ``Options``; reject misspellings."""
+def make_options(options: dict[str, Any], base: Options | None = None) -> Options:
+    """Split keyword options between ``ClientConfig`` and ``Options``; reject misspellings.
+
+    With ``base``, the keywords override its values and the rest of it is kept.
+    """
+    if base is not None and not isinstance(base, Options):
+        raise TypeError(f"options must be an Options, not {type(base).__name__}")
     valid = _TRANSPORT | _CORE | set(_ALIASES)
     unknown = sorted(set(options) - valid)
     if unknown:
@@ -80,49 +58,6 @@ def make_options(options: dict[str, Any]) -> Options:
         count, window = rate
         core["rate_limit"] = RateLimit(count, window)
     transport = {k: v for k, v in options.items() if k in _TRANSPORT}
-    return Options(config=ClientConfig(**core), **transport)
-
-
-def wall_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-def new_core(url: str, credentials: Credentials, options: Options, *,
-             flush_reports: bool = False) -> ClientConnection:
-    """The core, wired to the real clocks and the real random source."""
-    return ClientConnection(url, credentials, wall_clock=wall_ms, random=random.random,
-                            config=options.config, flush_reports=flush_reports)
-
-
-def ssl_for(url: str, options: Options) -> ssl.SSLContext | None:
-    """The TLS context for ``url``: the caller's, or a verifying default for wss://."""
-    if urlsplit(url).scheme != "wss":
-        return None
-    return options.ssl_context or ssl.create_default_context()
-
-
-def result(event: Event) -> Any:
-    """The value a call returns for its settling event, or raise the error it carries."""
-    if isinstance(event, RequestFailed):
-        raise event.error
-    if isinstance(event, LogonFailed):
-        raise LogonError(event)
-    return event
-
-
-def submit(core: ClientConnection, op: int | str, params: dict[str, Any] | None, now: float,
-           timeout: float | None, extra: dict[str, Any]) -> int:
-    """Queue a caller's request in the core; options left at None keep the core's default.
-
-    Raises the error that closed the session if it is over.
-    """
-    if core.state is State.CLOSED:
-        raise closed_error(core)
-    kwargs = {k: v for k, v in extra.items() if v is not None}
-    if timeout is not None:
-        kwargs["timeout"] = timeout
-    return core.send_request(op, params, now=now, **kwargs)
-
-
-def closed_error(core: ClientConnection) -> InstamrktError:
-    return core.closed_error or ConnectionClosed("the client is closed")
+    if base is None:
+        return Options(config=ClientConfig(**core), **transport)
+    return attrs.evolve(base, config=attrs.evolve(base.config, **core), **transport)

@@ -29,29 +29,27 @@ from typing import Any
 from websocket import WebSocketTimeoutException
 
 from instamrkt_proto import (
-    Closed,
-    CloseTransport,
-    Connected,
-    Connecting,
-    ConnectionClosed,
     Credentials,
     Event,
     InstamrktError,
     LocalProtocolError,
     RequestSettled,
+    Response,
     State,
 )
+from instamrkt_proto.client import ClientConnection
 
-from ._calls import Calls, FutureCalls
+from ._calls import Calls, ClientMetrics, FutureCalls
+from ._driver import Driver, new_core, result, submit
 from ._wsclient import DATA, NETWORK_ERRORS, SEND_TIMEOUT, Link, report_loss, write_budget
-from .delivery import DeliveryMetrics, Mailbox, Overflow
-from .options import Options, make_options, new_core, result, submit
+from .delivery import Mailbox, Overflow
+from .options import Options, make_options
 
 __all__ = ("ThreadedClient", "connect")
 
 log = logging.getLogger("instamrkt_transports.threaded")
 
-_Settle = list[tuple["Future[Any]", RequestSettled]]
+_Settle = list[tuple["Future[Response]", RequestSettled]]
 
 
 class ThreadedClient(Calls, FutureCalls):
@@ -64,18 +62,17 @@ class ThreadedClient(Calls, FutureCalls):
     def __init__(self, url: str, credentials: Credentials, options: Options,
                  on_event: Callable[[Event], object] | None = None) -> None:
         self._core = new_core(url, credentials, options)
+        self._driver = Driver(self._core, self)
         self._options = options
         self._on_event = on_event
         self._lock = threading.Lock()
         self._timer_cv = threading.Condition(self._lock)
         self._ready = threading.Event()
-        self._error: InstamrktError | None = None
-        self._futures: dict[int, Future[Any]] = {}
+        self._futures: dict[int, Future[Response]] = {}
+        self._todo: _Settle = []  # futures to settle once the lock is released
         self._pushes = Mailbox(options.push_buffer(), self._lock)
         self._gen = 0
         self._link: Link | None = None
-        self._armed: float | None = None
-        self._finished = False
         self._threads: list[threading.Thread] = []
 
     # -- public API ---------------------------------------------------------------------------
@@ -90,14 +87,14 @@ class ThreadedClient(Calls, FutureCalls):
             raise LocalProtocolError("events go to on_event; next_event is not available")
         return self._pushes.get(timeout)
 
-    def metrics(self) -> tuple[Any, DeliveryMetrics]:
-        """(core metrics, push-queue metrics)."""
+    def metrics(self) -> ClientMetrics:
         with self._lock:
-            return self._core.metrics(time.monotonic()), self._pushes.buffer.metrics()
+            return ClientMetrics(session=self._core.metrics(time.monotonic()),
+                                 delivery=self._pushes.buffer.metrics())
 
     @property
-    def core(self) -> Any:
-        """The sans-IO core (read-only use, racy outside the lock: state, joined_games)."""
+    def core(self) -> ClientConnection:
+        """The sans-IO session (read-only use; racy outside the client's own threads)."""
         return self._core
 
     def close(self) -> None:
@@ -111,8 +108,8 @@ class ThreadedClient(Calls, FutureCalls):
         with _held(self._lock):
             if self._core.state is not State.CLOSED:
                 self._core.close(time.monotonic())
-                todo = self._after()
-            self._finished = True
+                todo = self._drain()
+            self._driver.finished = True
             link, self._link = self._link, None
             self._timer_cv.notify_all()
             self._pushes.close()
@@ -133,11 +130,11 @@ class ThreadedClient(Calls, FutureCalls):
             self._spawn(self._pushes.deliver, "events", self._on_event, log)
         with self._lock:
             self._core.connect(time.monotonic())
-            self._after()  # no request yet: nothing to settle
+            self._drain()  # no request yet: nothing to settle
         self._ready.wait()
-        if self._error is not None:
+        if self._driver.error is not None:
             self.close()
-            raise self._error
+            raise self._driver.error
 
     def _spawn(self, target: Callable[..., None], name: str, *args: Any) -> None:
         self._threads = [t for t in self._threads if t.is_alive()]
@@ -147,72 +144,27 @@ class ThreadedClient(Calls, FutureCalls):
         thread.start()
 
     def _call(self, op: int | str, params: dict[str, Any] | None, timeout: float | None,
-              **extra: Any) -> Any:
-        return self._submit(op, params, timeout, **extra).result()
+              idempotent: bool | None = None, retry: bool | None = None) -> Response:
+        return self._submit(op, params, timeout, idempotent, retry).result()
 
     def _submit(self, op: int | str, params: dict[str, Any] | None, timeout: float | None,
-                **extra: Any) -> Future[Any]:
-        future: Future[Any] = Future()
+                idempotent: bool | None = None, retry: bool | None = None
+                ) -> Future[Response]:
+        future: Future[Response] = Future()
         future.set_running_or_notify_cancel()
         with self._lock:
-            rid = submit(self._core, op, params, time.monotonic(), timeout, extra)
+            rid = submit(self._driver, op, params, time.monotonic(), timeout, idempotent,
+                         retry)
             self._futures[rid] = future
-            todo = self._after()
+            todo = self._drain()
         _settle(todo)
         return future
 
-    def _after(self) -> _Settle:
-        """Dispatch the core's events and write its output (lock held); returns the futures
-        to settle once the lock is released."""
-        core = self._core
-        todo: _Settle = []
-        while True:
-            for event in core.events_received():
-                if isinstance(event, RequestSettled):
-                    future = self._futures.pop(event.request_id, None)
-                    if future is not None:
-                        todo.append((future, event))
-                else:
-                    self._dispatch(event)
-            frames = core.data_to_send()
-            link = self._link
-            if frames and link is not None:
-                try:
-                    link.send(frames, write_budget(core, time.monotonic()))
-                except NETWORK_ERRORS as exc:
-                    self._lost(link, exc)
-                    continue
-            break
-        deadline = core.next_deadline()
-        if deadline is not None and (self._armed is None or deadline < self._armed):
-            self._armed = deadline  # only an earlier deadline wakes the timer thread
-            self._timer_cv.notify()
+    def _drain(self) -> _Settle:
+        """``Driver.drain`` (lock held); returns the futures to settle once it is released."""
+        self._driver.drain()
+        todo, self._todo = self._todo, []
         return todo
-
-    def _dispatch(self, event: Event) -> None:
-        if isinstance(event, Connecting):
-            self._gen += 1
-            self._link = Link(self._gen, self._options)
-            self._spawn(self._connection, f"conn-{self._gen}", self._link, event.url)
-            return
-        if isinstance(event, CloseTransport):
-            link, self._link = self._link, None
-            if link is not None:
-                link.send_close(event.code, event.reason)
-                link.abort()
-                self._pushes.wake_readers()
-            return
-        if isinstance(event, Connected):
-            self._ready.set()
-        elif isinstance(event, Closed):
-            if not self._ready.is_set():
-                self._error = event.error or ConnectionClosed(event.reason, event.code)
-                self._ready.set()
-            if event.reconnect_at is None:
-                self._finished = True
-                self._timer_cv.notify_all()
-                self._pushes.close()  # after this last event
-        self._pushes.put(event)
 
     def _lost(self, link: Link, exc: BaseException, made: bool = True) -> None:
         """Report a failed socket unless the core already gave up on it (lock held)."""
@@ -234,7 +186,7 @@ class ThreadedClient(Calls, FutureCalls):
                     return
                 made = True
                 self._core.connection_made(time.monotonic())
-                todo = self._after()
+                todo = self._drain()
             _settle(todo)
             self._read(link)
         except Exception as exc:
@@ -242,7 +194,7 @@ class ThreadedClient(Calls, FutureCalls):
                 log.exception("reader thread failed")
             with self._lock:
                 self._lost(link, exc, made)
-                todo = self._after()
+                todo = self._drain()
             _settle(todo)
         finally:
             link.close()
@@ -260,7 +212,7 @@ class ThreadedClient(Calls, FutureCalls):
                     if link is not self._link:
                         return
                     core.reading_resumed(time.monotonic())
-                    todo = self._after()  # the keepalive deadline is back
+                    todo = self._drain()  # the keepalive deadline is back
                 _settle(todo)
             try:
                 opcode, data = link.read()
@@ -276,24 +228,65 @@ class ThreadedClient(Calls, FutureCalls):
                     closed = link.control(opcode, data)
                     if closed is not None:
                         self._lost(link, closed)
-                todo = self._after()
+                todo = self._drain()
             _settle(todo)
             if closed is not None:
                 return
 
     def _timer(self) -> None:
+        driver = self._driver
         while True:
             with self._lock:
-                if self._finished:
+                if driver.finished:
                     return
-                deadline = self._armed = self._core.next_deadline()
+                deadline = driver.armed = self._core.next_deadline()
                 now = time.monotonic()
                 if deadline is None or now < deadline:
                     self._timer_cv.wait(None if deadline is None else deadline - now)
                     continue
                 self._core.handle_timer(now)
-                todo = self._after()
+                todo = self._drain()
             _settle(todo)
+
+    # -- driver hooks (lock held) -------------------------------------------------------------
+
+    def _open_link(self, url: str) -> None:
+        self._gen += 1
+        self._link = Link(self._gen, self._options)
+        self._spawn(self._connection, f"conn-{self._gen}", self._link, url)
+
+    def _close_link(self, code: int, reason: str) -> None:
+        link, self._link = self._link, None
+        if link is not None:
+            link.send_close(code, reason)
+            link.abort()
+            self._pushes.wake_readers()
+
+    def _write(self, frames: list[bytes]) -> None:
+        link = self._link
+        if link is None:
+            return
+        try:
+            link.send(frames, write_budget(self._core, time.monotonic()))
+        except NETWORK_ERRORS as exc:
+            self._lost(link, exc)
+
+    def _settle(self, event: RequestSettled) -> None:
+        future = self._futures.pop(event.request_id, None)
+        if future is not None:
+            self._todo.append((future, event))
+
+    def _deliver(self, event: Event) -> None:
+        driver = self._driver
+        self._pushes.put(event)
+        if driver.started:
+            self._ready.set()
+        if driver.finished:
+            self._timer_cv.notify_all()
+            self._pushes.close()  # after this last event
+
+    def _wake_timer(self) -> None:
+        self._timer_cv.notify()  # only an earlier deadline wakes the timer thread
 
 
 @contextmanager
@@ -318,18 +311,19 @@ def _settle(todo: _Settle) -> None:
 @contextmanager
 def connect(url: str, credentials: Credentials, *,
             on_event: Callable[[Event], object] | None = None,
-            **options: Any) -> Iterator[ThreadedClient]:
+            options: Options | None = None, **kwargs: Any) -> Iterator[ThreadedClient]:
     """Connect, yield a ``ThreadedClient``, close on exit.
 
     ``on_event`` receives pushes and lifecycle events on a delivery thread; without it, read
     them with ``next_event``. Inside ``on_event`` prefer the ``*_async`` calls: a blocking
     call there waits for a reply that a full buffer may stop the reader from reading.
+    ``options`` (an ``Options``) and keyword options combine, the keywords winning.
 
     Raises ``AuthenticationError`` if the handshake is refused and
     ``ConnectionClosed`` if the first attempt fails; later losses reconnect in the background
     (``reconnect=True``, the default).
     """
-    client = ThreadedClient(url, credentials, make_options(options), on_event)
+    client = ThreadedClient(url, credentials, make_options(kwargs, options), on_event)
     client._start()
     try:
         yield client

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from instamrkt_proto import ClientConfig, ConnectionClosed, RateLimit
-from instamrkt_transports import Overflow
+from instamrkt_transports import Options, Overflow
 from instamrkt_transports.anyio import connect as anyio_connect
+from instamrkt_transports.cli import open_client
 from instamrkt_transports.options import make_options
 from instamrkt_transports.proxy import (
     Proxy,
@@ -33,6 +36,32 @@ def test_a_misspelt_option_is_named_in_the_error() -> None:
     assert "timeout" in str(caught.value)  # and the valid spelling is listed
     with pytest.raises(ValueError, match=r"drop_newest"):
         make_options({"overflow": "drop_newest"})
+
+
+def test_an_options_value_and_keywords_combine_keywords_winning() -> None:
+    base = Options(config=ClientConfig(request_timeout=3.0, keepalive_interval=None),
+                   queue_size=7)
+    assert make_options({}, base) == base
+    merged = make_options({"timeout": 9.0, "overflow": "fail"}, base)
+    assert merged.config == ClientConfig(request_timeout=9.0, keepalive_interval=None)
+    assert merged.queue_size == 7 and merged.overflow is Overflow.FAIL
+    with pytest.raises(TypeError, match="Options"):
+        make_options({}, ClientConfig())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("transport", ["blocking", "threaded", "anyio:asyncio", "anyio:trio"])
+def test_every_adapter_accepts_an_options_value(instamrkt_server: Any, transport: str) -> None:
+    srv = instamrkt_server
+    options = Options(config=ClientConfig(request_timeout=4.0, keepalive_interval=None),
+                      queue_size=5)
+    with open_client(transport, srv.url, srv.credentials, options=options) as client:
+        assert client.core.config.request_timeout == 4.0
+        assert client.core.config.keepalive_interval is None
+        assert client.ping().res == 1
+    with open_client(transport, srv.url, srv.credentials, options=options,
+                     timeout=2.0) as client:
+        assert client.core.config.request_timeout == 2.0  # the keyword wins
+        assert client.core.config.keepalive_interval is None  # the rest is kept
 
 
 @pytest.mark.anyio

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sync_cases import SyncAdapterCases
 
-from instamrkt_proto import Closed, Connected, Event, Pong, Push, Response
+from instamrkt_proto import Closed, Connected, Event, LocalProtocolError, Pong, Push, Response
 from instamrkt_transports import ConnectionClosed, threaded
 from instamrkt_transports.threaded import ThreadedClient
 
@@ -105,7 +105,7 @@ def test_on_event_callback_gets_pushes_in_order_and_survives_errors(
         assert srv.burst("g", 30) == 30
         srv.push(uid, 901, text="last")
         assert done.wait(10)
-        with pytest.raises(Exception, match="on_event"):
+        with pytest.raises(LocalProtocolError, match="on_event"):
             client.next_event(timeout=0.1)
     assert isinstance(seen[0], Connected) and isinstance(seen[-1], Closed)
     pushes = [e for e in seen if isinstance(e, Push)]

@@ -63,18 +63,33 @@ class AsyncClient(AsyncCalls):
     # -- public API ---------------------------------------------------------------------------
 
     async def events(self) -> AsyncIterator[Event]:
-        """Pushes and lifecycle events, in order, until the client is closed."""
+        """Pushes and lifecycle events, in order, until the client is closed.
+
+        Raises ``ConsumerTooSlow`` once after an overflow under ``Overflow.FAIL``.
+        """
         while True:
-            event = self._pushes.get()
-            if event is not None:
-                if self._paused is not None and not self._pushes.full:
-                    self._resume()
-                yield event
-                continue
-            if self._driver.finished:
+            event = await self.next_event()
+            if event is None:
                 return
-            self._push_ready = anyio.Event()
-            await self._push_ready.wait()
+            yield event
+
+    async def next_event(self, timeout: float | None = None) -> Event | None:
+        """The next push or lifecycle event; None after ``timeout`` seconds or once closed.
+
+        Raises ``ConsumerTooSlow`` once after an overflow under ``Overflow.FAIL``.
+        """
+        with anyio.move_on_after(math.inf if timeout is None else timeout):
+            while True:
+                event = self._pushes.get()
+                if event is not None:
+                    if self._paused is not None and not self._pushes.full:
+                        self._resume()
+                    return event
+                if self._driver.finished:
+                    return None
+                self._push_ready = anyio.Event()
+                await self._push_ready.wait()
+        return None
 
     def metrics(self) -> ClientMetrics:
         return ClientMetrics(session=self._core.metrics(self._time()),

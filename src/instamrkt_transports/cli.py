@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import functools
 import getpass
 import json
 import math
@@ -25,7 +24,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, NoReturn, TextIO
+from typing import Any, NoReturn, TextIO
 
 import attrs
 
@@ -41,14 +40,8 @@ from instamrkt_proto import (
     Response,
     ServerError,
 )
-from instamrkt_proto.client import ClientConnection
 
-from ._calls import Calls, ClientMetrics
-
-if TYPE_CHECKING:
-    from anyio.from_thread import BlockingPortal
-
-    from .anyio import AsyncClient
+from ._calls import Calls
 
 __all__ = ("EXIT_CODES", "main")
 
@@ -134,39 +127,12 @@ def open_client(transport: str, url: str, credentials: Credentials, **options: A
         with threaded.connect(url, credentials, **options) as client:
             yield client
     elif transport.startswith("anyio"):
-        import anyio.from_thread
-
-        from . import anyio as anyio_transport
+        from . import _portal
         backend = transport.partition(":")[2] or "asyncio"
-        with anyio.from_thread.start_blocking_portal(backend) as portal, \
-                portal.wrap_async_context_manager(
-                    anyio_transport.connect(url, credentials, **options)) as client:
-            yield _PortalClient(portal, client)
+        with _portal.connect(url, credentials, backend=backend, **options) as client:
+            yield client
     else:
         raise UsageError(f"unknown transport {transport!r}; choose from {', '.join(TRANSPORTS)}")
-
-
-class _PortalClient(Calls):
-    """The anyio client behind the blocking call surface every other client has.
-
-    Each call runs on the portal's event loop; the caller's thread waits for its reply.
-    """
-
-    def __init__(self, portal: BlockingPortal, client: AsyncClient) -> None:
-        self._portal = portal
-        self._client = client
-
-    def _call(self, op: int | str, params: dict[str, Any] | None, timeout: float | None,
-              idempotent: bool | None = None, retry: bool | None = None) -> Response:
-        call = functools.partial(self._client._call, op, params, timeout, idempotent, retry)
-        return self._portal.call(call)
-
-    @property
-    def core(self) -> ClientConnection:
-        return self._client.core
-
-    def metrics(self) -> ClientMetrics:
-        return self._portal.call(self._client.metrics)
 
 
 # -- output -----------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 Every benchmark reports ratios between cases measured in the same run, interleaved, best of
 several repeats: on a noisy 2-vCPU VM absolute numbers move by up to 1.6x from one minute to
-the next while same-run ratios stay within a few percent (shared/perf-baselines.md).
+the next while same-run ratios stay within a few percent.
 """
 
 from __future__ import annotations

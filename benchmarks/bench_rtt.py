@@ -10,11 +10,11 @@ does the same exchange: send a ping request (op 1, full header), read the reply,
 * our blocking client vs raw ``websocket-client`` (``skip_utf8_validation=True``) doing the
   same JSON exchange.
 
-The baselines do their JSON work with the standard ``json`` module, as in the shared
-baseline study (``shared/perf-baselines.md``, rtt_bench). A stricter extra row gives raw
-websocket-client orjson instead, to show what our core costs over the bare minimum.
+The baselines do their JSON work with the standard ``json`` module, as a typical
+application would. A stricter extra row gives raw websocket-client orjson instead, to show
+what our core costs over the bare minimum.
 
-Issue 4 asks for >= 0.8 and >= 0.9 respectively. Run: python benchmarks/bench_rtt.py [--quick]
+Run: python benchmarks/bench_rtt.py [--quick]
 """
 
 from __future__ import annotations

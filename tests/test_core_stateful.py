@@ -79,6 +79,7 @@ class Sent:
     marker: int
     idempotent: bool
     retry: bool
+    timeout: float | None
 
 
 def _expects(request: ClientRequest) -> frozenset[int]:
@@ -113,6 +114,7 @@ class CoreMachine(RuleBasedStateMachine):
         self.secrets = {KEY}
         self.transport = "none"  # none | connecting | open
         self.wire: list[ClientRequest] = []  # received by the model, not yet answered
+        self.arrived: dict[int, float] = {}  # id(request on the wire) -> when it arrived
         self.requests: dict[int, Sent] = {}
         self.by_marker: dict[int, Sent] = {}
         self.sends: Counter[int] = Counter()
@@ -130,6 +132,7 @@ class CoreMachine(RuleBasedStateMachine):
             request = decode_request(data)
             assert request.header["session_key"] == KEY
             self.wire.append(request)
+            self.arrived[id(request)] = self.clock.now
             marker = request.params.get("marker")
             if marker is not None:
                 self.sends[marker] += 1
@@ -227,7 +230,8 @@ class CoreMachine(RuleBasedStateMachine):
             return
         assert state not in (State.IDLE, State.CLOSED)
         assert not (retry and not idempotent)
-        sent = Sent(rid, op, params, marker, idempotent, retry)
+        sent = Sent(rid, op, params, marker, idempotent, retry,
+                    self.config.request_timeout if timeout == "default" else timeout)
         self.requests[rid] = sent
         self.by_marker[marker] = sent
         self.flush()
@@ -351,11 +355,32 @@ class CoreMachine(RuleBasedStateMachine):
 
     # -- time --------------------------------------------------------------------------------
 
+    def give_up_past_saving(self) -> None:
+        """The model server never answers a request twice its timeout after it arrived.
+
+        The documented limit of correlation without request ids: a reply later than that
+        outlives its tombstone's grace period and may be taken for a newer request's. Never
+        answering is always allowed (a reply may be lost), so the model stays within it.
+        """
+        now, kept = self.clock.now, []
+        for request in self.wire:
+            sent = self.by_marker.get(request.params.get("marker", -1))
+            if sent is not None:
+                timeout = sent.timeout
+            elif request.op == 1:  # a keepalive ping: its tombstone lasts keepalive_timeout
+                timeout = self.config.keepalive_timeout
+            else:  # the re-logon and re-joins of a restore
+                timeout = self.config.request_timeout
+            if timeout is None or now - self.arrived[id(request)] < 2 * timeout:
+                kept.append(request)
+        self.wire = kept
+
     @rule(dt=st.sampled_from([0.0, 0.1, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 9.0]))
     def tick(self, dt: float) -> None:
         now = self.clock.advance(dt)
         self.conn.handle_timer(now)
         self.flush()
+        self.give_up_past_saving()
         deadline = self.conn.next_deadline()
         assert deadline is None or deadline > now, (deadline, now)
 
@@ -366,6 +391,7 @@ class CoreMachine(RuleBasedStateMachine):
         now = self.clock.advance(late)
         self.conn.handle_timer(now)
         self.flush()
+        self.give_up_past_saving()
         after = self.conn.next_deadline()
         assert after is None or after > now, (after, now)
 
@@ -384,6 +410,7 @@ class CoreMachine(RuleBasedStateMachine):
         now = self.clock.advance(max(0.0, deadline - self.clock.now))
         self.conn.handle_timer(now)
         self.flush()
+        self.give_up_past_saving()
         after = self.conn.next_deadline()
         assert after is None or after > now, (after, now)
 

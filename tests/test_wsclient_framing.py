@@ -9,6 +9,7 @@ with timeouts in between, yields exactly its messages and pings.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import socket
 import struct
@@ -126,14 +127,20 @@ def test_any_split_stream_reads_as_its_messages(
         case: tuple[bytes, list[tuple[int, bytes]], list[int]]) -> None:
     stream, expected, splits = case
     for link, theirs in _pair():
+        theirs.setblocking(False)  # a piece larger than the socket buffer must not deadlock
         got: list[tuple[int, bytes]] = []
         for a, b in zip([0, *splits], [*splits, len(stream)], strict=True):
-            theirs.sendall(stream[a:b])
+            piece = memoryview(stream[a:b])
             while True:
-                try:
-                    got.append(link.read())
-                except WebSocketTimeoutException:
-                    break  # the rest is not written yet: nothing may be lost
+                with contextlib.suppress(BlockingIOError):  # full: read, then write the rest
+                    piece = piece[theirs.send(piece):]
+                while True:
+                    try:
+                        got.append(link.read())
+                    except WebSocketTimeoutException:
+                        break  # the rest is not written yet: nothing may be lost
+                if not piece:
+                    break
         assert got == expected
 
 

@@ -124,13 +124,19 @@ def _header_t(header: Any, key: str) -> int | None:
         return None  # a garbled timestamp is not worth dropping the message over
 
 
+def _pop_code(obj: dict[str, Any], key: str) -> int:
+    """The routing number (``res`` or ``op``): an int, or the message cannot be routed."""
+    code = obj.pop(key, None)
+    if type(code) is not int:
+        what = "missing" if code is None else f"a {type(code).__name__}"
+        raise RemoteProtocolError(f"'{key}' must be an int, got {what}")
+    return code
+
+
 def decode_server_message(data: bytes | str) -> ServerMessage:
     """Decode one server message. Raises ``RemoteProtocolError`` if it cannot be routed."""
     obj = _object(data)
-    res = obj.pop("res", None)
-    if type(res) is not int:
-        what = "missing" if res is None else f"a {type(res).__name__}"
-        raise RemoteProtocolError(f"'res' must be an int, got {what}")
+    res = _pop_code(obj, "res")
     t = _header_t(obj.pop("response_header", None), "response_header")
     return ServerMessage(res, t, obj)
 
@@ -138,10 +144,7 @@ def decode_server_message(data: bytes | str) -> ServerMessage:
 def decode_request(data: bytes | str) -> ClientRequest:
     """Decode one client request (server role). Raises ``RemoteProtocolError``."""
     obj = _object(data)
-    op = obj.pop("op", None)
-    if type(op) is not int:
-        what = "missing" if op is None else f"a {type(op).__name__}"
-        raise RemoteProtocolError(f"'op' must be an int, got {what}")
+    op = _pop_code(obj, "op")
     header = obj.pop("header", None)
     if type(header) is not dict:
         raise RemoteProtocolError("request has no 'header' object")

@@ -3,6 +3,7 @@
 * ``instamrkt_transports.anyio``: async client on asyncio or trio.
 * ``instamrkt_transports.threaded``: a background reader thread; every method thread-safe.
 * ``instamrkt_transports.blocking``: plain blocking calls, no threads.
+* ``instamrkt_transports.rest``: REST login, signup and logout (user id and session key).
 * ``instamrkt_transports.server``: the local reference server (and ``instamrkt serve``).
 
 Each adapter only moves bytes and time; every protocol decision lives in ``instamrkt_proto``.
@@ -19,6 +20,8 @@ from instamrkt_proto.errors import (
     LogonError,
     OutcomeUnknown,
     RequestTimeout,
+    RestConnectionError,
+    RestError,
     ServerError,
 )
 
@@ -39,5 +42,7 @@ __all__ = (
     "Overflow",
     "PushBuffer",
     "RequestTimeout",
+    "RestConnectionError",
+    "RestError",
     "ServerError",
 )

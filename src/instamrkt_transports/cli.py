@@ -38,6 +38,8 @@ from instamrkt_proto import (
     OutcomeUnknown,
     RequestTimeout,
     Response,
+    RestConnectionError,
+    RestError,
     ServerError,
 )
 
@@ -57,11 +59,11 @@ EXIT_CODES = {
     EXIT_OK: "success",
     EXIT_ERROR: "unexpected error",
     EXIT_USAGE: "bad arguments or missing credentials",
-    EXIT_AUTH: "handshake refused (HTTP 403/400: bad id, key or digest)",
+    EXIT_AUTH: "credentials refused (handshake HTTP 403/400, or REST login 401/403)",
     EXIT_LOGON: "logon refused (res 110)",
     EXIT_TIMEOUT: "no reply in time (or outcome unknown)",
     EXIT_CONNECTION: "connection failed or lost",
-    EXIT_SERVER_ERROR: "the server answered res 666",
+    EXIT_SERVER_ERROR: "the server answered an error (res 666, or a failed REST call)",
 }
 TRANSPORTS = ("anyio", "threaded", "blocking")
 
@@ -103,6 +105,7 @@ def _exit_code(error: BaseException) -> int:
     for kind, code in ((AuthenticationError, EXIT_AUTH), (LogonError, EXIT_LOGON),
                        (RequestTimeout, EXIT_TIMEOUT), (OutcomeUnknown, EXIT_TIMEOUT),
                        (ConnectionClosed, EXIT_CONNECTION), (ServerError, EXIT_SERVER_ERROR),
+                       (RestConnectionError, EXIT_CONNECTION), (RestError, EXIT_SERVER_ERROR),
                        (LocalProtocolError, EXIT_USAGE), (UsageError, EXIT_USAGE),
                        (OSError, EXIT_CONNECTION)):
         if isinstance(error, kind):
@@ -401,29 +404,30 @@ def cmd_serve(args: argparse.Namespace, out: Output) -> int:
             context.load_cert_chain(args.tls_cert, args.tls_key)
         except OSError as exc:  # ssl.SSLError included
             raise UsageError(f"cannot load --tls-cert/--tls-key: {exc}") from None
-    with ServerThread(users, host=args.host, port=args.port, ssl_context=context,
-                      rest_port=args.rest_port) as server:
-        if not args.users:
-            server.add_account("demo", demo_password, user_id="1")
-        out.emit(f"serving on {server.url} for {len(users)} user(s); Ctrl-C to stop",
-                 {"event": "serving", "url": server.url, "users": sorted(users),
-                  "rest_url": server.rest_url})
-        if not args.users:
-            out.emit(f"demo user id 1 (or instamrkt login --base-url {server.rest_url} "
-                     f"--username demo, password {demo_password}); its session key is in "
-                     f"INSTAMRKT_SESSION_KEY below:\n"
-                     f"  export INSTAMRKT_USER_ID=1 INSTAMRKT_SESSION_KEY={users['1']}",
-                     {"event": "demo_user", "user_id": "1", "session_key": users["1"],
-                      "rest_url": server.rest_url, "username": "demo",
-                      "password": demo_password})
-        elif not out.as_json:  # the JSON "serving" object carries rest_url already
-            out.emit(f"REST root {server.rest_url} (no accounts: sign up there)", {})
-        signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops it as cleanly as Ctrl-C
-        try:
+    # Before the first line goes out: a `kill` right after it stops us as cleanly as Ctrl-C.
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        with ServerThread(users, host=args.host, port=args.port, ssl_context=context,
+                          rest_port=args.rest_port) as server:
+            if not args.users:
+                server.add_account("demo", demo_password, user_id="1")
+            out.emit(f"serving on {server.url} for {len(users)} user(s); Ctrl-C to stop",
+                     {"event": "serving", "url": server.url, "users": sorted(users),
+                      "rest_url": server.rest_url})
+            if not args.users:
+                out.emit(f"demo user id 1 (or instamrkt login --base-url {server.rest_url} "
+                         f"--username demo, password {demo_password}); its session key is in "
+                         f"INSTAMRKT_SESSION_KEY below:\n"
+                         f"  export INSTAMRKT_USER_ID=1 INSTAMRKT_SESSION_KEY={users['1']}",
+                         {"event": "demo_user", "user_id": "1", "session_key": users["1"],
+                          "rest_url": server.rest_url, "username": "demo",
+                          "password": demo_password})
+            elif not out.as_json:  # the JSON "serving" object carries rest_url already
+                out.emit(f"REST root {server.rest_url} (no accounts: sign up there)", {})
             while True:
                 time.sleep(3600)
-        except KeyboardInterrupt:
-            out.emit("stopping", {"event": "stopping"})
+    except KeyboardInterrupt:
+        out.emit("stopping", {"event": "stopping"})
     return EXIT_OK
 
 

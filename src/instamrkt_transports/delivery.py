@@ -3,7 +3,7 @@
 Every adapter keeps its pushes in one ``PushBuffer``; only the waiting differs (an anyio
 event, a blocking read, or for threads a ``Mailbox``: the buffer under the client's lock).
 Replies never come here: they settle their request. The overflow policy is the caller's
-choice, because no default is right for every app (client-features #6):
+choice, because no default is right for every application:
 
 * ``Overflow.BACKPRESSURE`` (default): when full, the adapter stops reading the socket, so
   TCP pushes back on the server. Nothing is lost; the buffer may exceed ``capacity`` by at

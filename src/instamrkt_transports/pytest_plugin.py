@@ -3,9 +3,12 @@
 * ``instamrkt_server``: a ``ServerThread`` on 127.0.0.1 and a free port, with one ready user.
   Use ``.url``, ``.credentials`` (an ``instamrkt_proto.Credentials``), ``.faults`` /
   ``.faults_for(user_id)`` (fault knobs, settable mid-test), ``.stats`` (what the server
-  received), and ``.push`` / ``.burst`` / ``.close_connections``.
+  received), and ``.push`` / ``.burst`` / ``.close_connections``. Its REST side:
+  ``.rest_url`` (the ``base_url`` for ``instamrkt_transports.rest.login``),
+  ``.add_account(username, password)`` and ``.expire_key(user_id)``.
 * ``instamrkt_server_factory``: ``factory(users=None, *, backend="asyncio", **options)``
-  starts more servers (TLS, trio, several users...); all are closed at teardown.
+  starts more servers (TLS, trio, several users, ``rest=False``...); all are closed at
+  teardown.
 
 Importing this module is cheap: the server and anyio load only when a fixture is used, so
 every test session that has the package installed pays nothing for the plugin.

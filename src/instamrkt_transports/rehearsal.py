@@ -3,9 +3,10 @@
 Kept apart from the networking in ``server.py`` so each can be read on its own: this module
 is plain synchronous Python with no I/O. ``Market`` answers the requests a client needs to
 rehearse a session (join, leave, bet, balance, details, the list reads) and builds the
-documented pushes (api-notes section 3: 362, 366, 815). ``Faults`` are the misbehaviours a
-client must survive. ``ServerStats`` records what the server received so tests can assert
-on the server side (pacing, retries, no duplicate bets) instead of trusting the client.
+documented pushes (362, 366, 815; see ``docs/protocol.md``, "Pushes"). ``Faults`` are the
+misbehaviours a client must survive. ``ServerStats`` records what the server received so
+tests can assert on the server side (pacing, retries, no duplicate bets) instead of trusting
+the client.
 """
 
 from __future__ import annotations
@@ -55,6 +56,11 @@ class Faults:
     * ``too_many_requests_after``: once a connection has sent more requests than this, close
       it with websocket code 1008 ``"too many requests"``.
     * ``refuse_logon``: answer logon with 110 (logon_fail).
+    * ``rest_fault`` (server-wide only: a REST call has no user yet): every REST POST answers
+      ``"error"``: HTTP 500 ``{"msg": ...}``, as a server bug would; ``"not_json"``: HTTP 200
+      with an HTML page, as a misrouted proxy or a captive portal would.
+    * ``rest_no_xsrf_cookie``: the REST root sets no ``_xsrf`` cookie, so clients must
+      double-submit one of their own.
     """
 
     reply_delay: float = attrs.field(default=0.0, validator=_non_negative)
@@ -69,6 +75,9 @@ class Faults:
     oversized: int | None = attrs.field(default=None, validator=_non_negative)
     too_many_requests_after: int | None = attrs.field(default=None, validator=_non_negative)
     refuse_logon: bool = False
+    rest_fault: Literal["error", "not_json"] | None = attrs.field(
+        default=None, validator=attrs.validators.in_((None, "error", "not_json")))
+    rest_no_xsrf_cookie: bool = False
 
     def reset(self) -> None:
         """Back to good behaviour."""

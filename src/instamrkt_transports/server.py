@@ -16,6 +16,12 @@ Authentication happens before the upgrade: a bad digest or unknown user gets HTT
 missing parameter HTTP 400, and no websocket is ever opened. The websockets library's own
 debug log would print the request target, which holds the digest, so its logger is kept
 below DEBUG.
+
+The REST side (login, signup, logout: ``_rest_server.py``) listens on a port of its own,
+as production serves it from the web application rather than the websocket port; its root
+is ``rest_url``. It shares ``users`` with the handshake, so a login that rotates a key, a
+logout or ``expire_key`` takes effect at the next handshake, and a logon (op 100) on a
+connection whose key has since been replaced answers 110.
 """
 
 from __future__ import annotations
@@ -44,7 +50,8 @@ from instamrkt_proto.server import (
     ServerConnection,
 )
 
-from .options import NoDebugLogger
+from ._quietlog import NoDebugLogger
+from ._rest_server import REST_PREFIX, RestService, serve_http
 from .rehearsal import Faults, Market, ServerStats
 
 __all__ = ("ReferenceServer",)
@@ -102,6 +109,8 @@ class ReferenceServer:
     that sends more with code 1009; ``queue_size`` bounds each connection's outgoing queue.
     ``require_logon`` makes ops other than 1, 2 and 100 fail with 666 before logon.
     ``close_timeout`` bounds the closing handshake and graceful shutdown (seconds).
+    ``rest`` (default True) also serves login, signup and logout over HTTP on ``rest_port``
+    (0: a free port); accounts come from ``add_account`` or a signup.
 
     ``start()`` and ``aclose()`` must be awaited from the same task (they enter and leave a
     task group); prefer ``async with``. Everything else must run on the server's event loop;
@@ -123,6 +132,8 @@ class ReferenceServer:
         handshake_timeout: float = 10.0,
         close_timeout: float = 2.0,
         wall_clock: Callable[[], int] = _wall_ms,
+        rest: bool = True,
+        rest_port: int = 0,
     ) -> None:
         self.users: dict[str, str] = {str(k): v for k, v in (users or {}).items()}
         self.host = host
@@ -143,6 +154,11 @@ class ReferenceServer:
         self._listener: anyio.abc.Listener[Any] | None = None
         self._accept_scope: anyio.CancelScope | None = None
         self._drained: anyio.Event | None = None
+        self.rest = RestService(self.users, lambda: self.faults,
+                                secure_cookies=ssl_context is not None)
+        self._rest_enabled = rest
+        self._rest_port = rest_port
+        self._rest_scope: anyio.CancelScope | None = None
 
     def __repr__(self) -> str:
         where = self.url if self._tg is not None else "not started"
@@ -159,6 +175,28 @@ class ReferenceServer:
         """``ws://host:port/`` or ``wss://``; valid once started."""
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{'wss' if self.ssl_context else 'ws'}://{host}:{self._port}/"
+
+    @property
+    def rest_url(self) -> str:
+        """The REST root (``http://host:port/i``, or https) to pass as ``base_url``."""
+        if not self._rest_enabled:
+            raise RuntimeError("this server was started with rest=False")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        scheme = "https" if self.ssl_context else "http"
+        return f"{scheme}://{host}:{self._rest_port}{REST_PREFIX}"
+
+    def add_account(self, username: str, password: str, email: str | None = None,
+                    user_id: str | int | None = None) -> Credentials:
+        """A REST account (for ``login``); an existing user id keeps its session key."""
+        return self.rest.add_account(username, password, email, user_id)
+
+    def expire_key(self, user_id: str | int) -> None:
+        """Expire the user's session key now, as 24 hours would.
+
+        Its next handshake gets HTTP 403 and a logon on an open connection 110, until a
+        login issues a new key.
+        """
+        self.rest.expire_key(user_id)
 
     def add_user(self, user_id: str | int, session_key: str) -> Credentials:
         """Register a user (effective for the next handshake) and return its credentials."""
@@ -200,6 +238,15 @@ class ReferenceServer:
         if self._tg is not None:
             raise RuntimeError("the server is already started")
         listener = await anyio.create_tcp_listener(local_host=self.host, local_port=self._port)
+        rest_listener = None
+        if self._rest_enabled:
+            try:
+                rest_listener = await anyio.create_tcp_listener(local_host=self.host,
+                                                                local_port=self._rest_port)
+            except BaseException:
+                await listener.aclose()
+                raise
+            self._rest_port = rest_listener.extra(anyio.abc.SocketAttribute.local_port)
         self._port = listener.extra(anyio.abc.SocketAttribute.local_port)
         self._listener = listener
         tg = anyio.create_task_group()
@@ -208,6 +255,35 @@ class ReferenceServer:
         self._accept_scope = anyio.CancelScope()
         tg.start_soon(self._accept_loop, listener, self._accept_scope)
         log.info("reference server listening on %s", self.url)
+        if rest_listener is not None:
+            self._rest_scope = anyio.CancelScope()
+            tg.start_soon(self._rest_accept_loop, rest_listener, self._rest_scope)
+            log.info("reference server REST root %s", self.rest_url)
+
+    async def _rest_accept_loop(self, listener: anyio.abc.Listener[Any],
+                                scope: anyio.CancelScope) -> None:
+        assert self._tg is not None
+        try:
+            with scope:
+                await listener.serve(self._rest_connection, self._tg)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await listener.aclose()
+
+    async def _rest_connection(self, raw: anyio.abc.ByteStream) -> None:
+        try:
+            async with raw:
+                stream = raw
+                if self.ssl_context is not None:
+                    with anyio.fail_after(self.handshake_timeout):
+                        stream = await TLSStream.wrap(raw, server_side=True,
+                                                      ssl_context=self.ssl_context,
+                                                      standard_compatible=False)
+                await serve_http(stream, self.rest, timeout=self.handshake_timeout)
+        except (*_NETWORK_ERRORS, TimeoutError):
+            pass
+        except Exception:  # never let one connection take the server down
+            log.exception("reference server: REST connection handler failed")
 
     async def _accept_loop(self, listener: anyio.abc.Listener[Any],
                            scope: anyio.CancelScope) -> None:
@@ -231,6 +307,8 @@ class ReferenceServer:
         try:
             if self._accept_scope is not None:
                 self._accept_scope.cancel()
+            if self._rest_scope is not None:
+                self._rest_scope.cancel()
             while self._listener is not None:  # the accept loop closes it as it exits
                 await anyio.sleep(0)
             self._drained = anyio.Event()
@@ -329,10 +407,14 @@ class ReferenceServer:
         if request is None:
             await self._write(stream, proto)
             return
+        accepted_key: list[str | None] = [None]
         core = ServerConnection(self.users, wall_clock=self._wall,
-                                refuse_logon=lambda uid: self._faults(uid).refuse_logon,
+                                refuse_logon=lambda uid: self._refuse_logon(uid,
+                                                                            accepted_key[0]),
                                 require_logon=self.require_logon)
         verdict = core.accept(request.path)
+        if verdict.accepted and verdict.user_id is not None:
+            accepted_key[0] = self.users.get(verdict.user_id)
         if verdict.accepted:
             response = proto.accept(request)
         else:
@@ -359,6 +441,11 @@ class ReferenceServer:
             self._sessions.discard(session)
             if self._drained is not None and not self._sessions:
                 self._drained.set()
+
+    def _refuse_logon(self, user_id: str, accepted_key: str | None) -> bool:
+        """110 when the knob says so, or when the key the connection was opened with has
+        since expired or been replaced by a login: a dead key must not log on."""
+        return self._faults(user_id).refuse_logon or self.users.get(user_id) != accepted_key
 
     async def _guarded(self, session: _Session,
                        task: Callable[[_Session], Awaitable[None]]) -> None:

@@ -17,6 +17,7 @@ import anyio.from_thread
 
 from instamrkt_proto.auth import Credentials
 
+from ._rest_server import RestReceived
 from .rehearsal import Faults, ServerStats
 from .server import ReferenceServer
 
@@ -82,6 +83,11 @@ class ServerThread:
         return self.server.port
 
     @property
+    def rest_url(self) -> str:
+        """The REST root (``http://host:port/i``) to pass as ``base_url`` to a login."""
+        return self.server.rest_url
+
+    @property
     def faults(self) -> Faults:
         """The server-wide fault knobs (set attributes from any thread)."""
         return self.server.faults
@@ -101,6 +107,20 @@ class ServerThread:
 
     def add_user(self, user_id: str | int, session_key: str) -> Credentials:
         return self._call(functools.partial(self.server.add_user, user_id, session_key))
+
+    def add_account(self, username: str, password: str, email: str | None = None,
+                    user_id: str | int | None = None) -> Credentials:
+        """See ``ReferenceServer.add_account``."""
+        return self._call(functools.partial(self.server.add_account, username, password,
+                                            email, user_id))
+
+    def expire_key(self, user_id: str | int) -> None:
+        """See ``ReferenceServer.expire_key``: the next handshake gets 403, a logon 110."""
+        self._call(functools.partial(self.server.expire_key, user_id))
+
+    def rest_calls(self) -> list[RestReceived]:
+        """The REST requests answered so far, in order."""
+        return self._call(lambda: list(self.server.rest.calls))
 
     def faults_for(self, user_id: str | int) -> Faults:
         return self._call(functools.partial(self.server.faults_for, user_id))

@@ -134,10 +134,25 @@ def _pop_code(obj: dict[str, Any], key: str) -> int:
 
 
 def decode_server_message(data: bytes | str) -> ServerMessage:
-    """Decode one server message. Raises ``RemoteProtocolError`` if it cannot be routed."""
-    obj = _object(data)
-    res = _pop_code(obj, "res")
-    t = _header_t(obj.pop("response_header", None), "response_header")
+    """Decode one server message. Raises ``RemoteProtocolError`` if it cannot be routed.
+
+    Runs for every message received: the usual shape (an object with an int ``res`` and a
+    header whose ``t`` is an int or absent) takes no function call beyond ``orjson.loads``.
+    """
+    try:
+        obj = _loads(data)
+    except orjson.JSONDecodeError:
+        obj = None
+    if type(obj) is not dict:
+        _object(data)  # raises the precise error
+    res = obj.pop("res", None)
+    if type(res) is not int:
+        obj["res"] = res
+        _pop_code(obj, "res")  # raises the precise error
+    header = obj.pop("response_header", None)
+    t = header.get("t") if type(header) is dict else None
+    if (t is not None and type(t) is not int) or (header is not None and type(header) is not dict):
+        t = _header_t(header, "response_header")
     return ServerMessage(res, t, obj)
 
 
@@ -157,11 +172,16 @@ def _check_params(params: Mapping[str, Any], reserved: frozenset[str]) -> None:
         raise LocalProtocolError(f"parameter names {sorted(clash)} are reserved")
 
 
+_PLAIN = frozenset({str, int, bool, type(None)})  # cannot hold a NaN: checked by type alone
+
+
 def _non_finite(value: Any, path: str) -> str | None:
     """The path of the first NaN or infinity inside ``value``, or None."""
+    if type(value) in _PLAIN:
+        return None
     if isinstance(value, float):
         return None if math.isfinite(value) else path
-    if isinstance(value, Mapping):
+    if isinstance(value, dict):
         for key, item in value.items():
             found = _non_finite(item, f"{path}.{key}")
             if found is not None:
@@ -183,10 +203,12 @@ def encode_params(op: int, params: Mapping[str, Any]) -> bytes:
     if not params:
         return b"{}"
     _check_params(params, _RESERVED)
+    plain = _PLAIN
     for key, value in params.items():
-        bad = _non_finite(value, key)
-        if bad is not None:
-            raise LocalProtocolError(f"op {op}: parameter {bad} is not a finite number")
+        if type(value) not in plain:
+            bad = _non_finite(value, key)
+            if bad is not None:
+                raise LocalProtocolError(f"op {op}: parameter {bad} is not a finite number")
     try:
         return _dumps(params)
     except TypeError as exc:

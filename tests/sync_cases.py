@@ -40,6 +40,7 @@ from instamrkt_transports import (
     LogonError,
     OutcomeUnknown,
     RequestTimeout,
+    rest,
 )
 
 FAST = {"backoff": Backoff(base=0.05, cap=0.2)}
@@ -191,6 +192,95 @@ class SyncAdapterCases:
             assert client.core.logged_on and client.core.joined_games == ("g-1",)
         assert srv.stats.received[392] == 1  # never re-sent
         assert srv.stats.received[100] == 2 and srv.stats.received[363] == 2
+
+    # -- credentials that expire ---------------------------------------------------------------
+
+    def _account(self, srv: Any) -> tuple[Credentials, Any]:
+        """A REST account for the server's user, logged in; and a counting provider."""
+        uid = srv.credentials.user_id
+        srv.add_account("bot", "bot-password-1", user_id=uid)
+        calls: list[Credentials] = []
+
+        def provider() -> Credentials:
+            calls.append(rest.login(srv.rest_url, "bot", "bot-password-1"))
+            return calls[-1]
+
+        provider.calls = calls  # type: ignore[attr-defined]
+        return rest.login(srv.rest_url, "bot", "bot-password-1"), provider
+
+    def test_an_expired_key_is_refreshed_and_the_session_restored(
+            self, instamrkt_server: Any) -> None:
+        srv = instamrkt_server
+        creds, provider = self._account(srv)
+        with self.connect(srv, creds, refresh_credentials=provider, **FAST) as client:
+            client.logon()
+            client.request("join_game", game_id="g-9")
+            srv.expire_key(creds.user_id)  # the 24 hours are up: the next handshake is refused
+            srv.faults.update(malformed="instead", drop_after_replies=2)
+            with pytest.raises(OutcomeUnknown):  # the bet in flight when the connection died
+                client.request("place_bet_in_betting_pool", pool_id="p-9", target="t",
+                               amount="2")
+            srv.faults.reset()
+            reconnected = next_of(client, Reconnected)
+            assert reconnected.credentials_refreshed and reconnected.relogged_on
+            assert reconnected.rejoined == ("g-9",)
+            assert client.core.joined_games == ("g-9",) and client.core.logged_on
+            assert client.request("get_my_current_balance").res == 800
+            assert client.core.credentials == provider.calls[-1]
+        assert len(provider.calls) == 1
+        assert srv.stats.received[392] == 1  # the bet was never re-sent
+        assert srv.stats.rejected[403] == 1  # the expired key, once; then the fresh one
+
+    def test_a_stale_key_at_start_is_refreshed_before_connect_returns(
+            self, instamrkt_server: Any) -> None:
+        srv = instamrkt_server
+        creds, provider = self._account(srv)
+        stale = Credentials(creds.user_id, "stale-key-from-yesterday")
+        with self.connect(srv, stale, refresh_credentials=provider) as client:
+            assert client.logon().op == 100
+        assert len(provider.calls) == 1 and srv.stats.rejected[403] == 1
+
+    @pytest.mark.parametrize("provider_kind", ["refused", "raises", "not credentials"])
+    def test_a_provider_that_cannot_help_ends_the_session(
+            self, instamrkt_server: Any, provider_kind: str) -> None:
+        srv = instamrkt_server
+        uid = srv.credentials.user_id
+        calls: list[int] = []
+
+        def provider() -> Any:
+            calls.append(1)
+            if provider_kind == "raises":
+                raise RuntimeError("the login service is down")
+            if provider_kind == "not credentials":
+                return "a-key"
+            return Credentials(uid, f"refused-{len(calls)}")
+
+        with pytest.raises(AuthenticationError) as caught, \
+                self.connect(srv, Credentials(uid, "stale"), refresh_credentials=provider,
+                             max_credential_refreshes=3):
+            pass
+        assert calls == [1, 1, 1] if provider_kind == "refused" else calls == [1]
+        assert "stale" not in str(caught.value) and "refused-" not in str(caught.value)
+        if provider_kind == "raises":  # our own errors are quoted; others only by type
+            assert "RuntimeError" in str(caught.value) and "down" not in str(caught.value)
+
+    def test_credentials_are_refreshed_ahead_of_expiry_without_a_reconnect(
+            self, instamrkt_server: Any) -> None:
+        srv = instamrkt_server
+        creds, provider = self._account(srv)
+        with self.connect(srv, creds, refresh_credentials=provider,
+                          credentials_max_age=0.3, **FAST) as client:
+            client.logon()
+            end = time.monotonic() + 10
+            while not provider.calls and time.monotonic() < end:
+                time.sleep(0.05)
+                client.ping()  # the blocking client runs its timers inside calls
+            assert provider.calls and srv.stats.connections == 1
+            # The rotated key signs the next handshake: a drop reconnects without a 403.
+            srv.close_connections(creds.user_id)
+            reconnected = next_of(client, Reconnected)
+            assert not reconnected.credentials_refreshed and reconnected.relogged_on
+        assert srv.stats.rejected[403] == 0
 
     def test_refused_digest_stops_reconnecting(self, instamrkt_server: Any) -> None:
         srv = instamrkt_server

@@ -10,6 +10,7 @@ import pytest
 from conftest import assert_paced
 
 from instamrkt_proto import (
+    Backoff,
     Connected,
     Credentials,
     Event,
@@ -18,10 +19,12 @@ from instamrkt_proto import (
     Pong,
     Push,
     PushesDropped,
+    Reconnected,
     Response,
 )
 from instamrkt_transports import (
     ConsumerTooSlow,
+    rest,
 )
 from instamrkt_transports.anyio import AsyncClient, connect
 
@@ -209,3 +212,26 @@ async def test_concurrent_tasks_each_get_their_own_reply(instamrkt_server: Any) 
         for n in range(8):
             tg.start_soon(worker, n)
     assert wrong == []
+
+
+async def test_a_coroutine_provider_refreshes_an_expired_key(instamrkt_server: Any) -> None:
+    srv = instamrkt_server
+    uid = srv.credentials.user_id
+    srv.add_account("abot", "abot-password", user_id=uid)
+    calls: list[Credentials] = []
+
+    async def provider() -> Credentials:  # awaited on the client's own event loop
+        calls.append(await rest.alogin(srv.rest_url, "abot", "abot-password"))
+        return calls[-1]
+
+    creds = await rest.alogin(srv.rest_url, "abot", "abot-password")
+    async with connect(srv.url, creds, refresh_credentials=provider,
+                       backoff=Backoff(base=0.05, cap=0.2)) as client:
+        await client.logon()
+        await client.request("join_game", game_id="g-a")
+        srv.expire_key(uid)
+        srv.close_connections(uid)
+        reconnected = await next_of(client, Reconnected)
+        assert reconnected.credentials_refreshed and reconnected.rejoined == ("g-a",)
+        assert isinstance(await client.ping(), Pong)
+    assert len(calls) == 1 and srv.stats.rejected[403] == 1

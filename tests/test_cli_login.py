@@ -43,11 +43,12 @@ def clean_env(**extra: str) -> dict[str, str]:
 class Terminal:
     """``instamrkt login ...`` with stdin and stderr on a pty; stdout on a pipe."""
 
-    def __init__(self, args: Sequence[str], env: dict[str, str]) -> None:
+    def __init__(self, args: Sequence[str], env: dict[str, str], command: str = "login"
+                 ) -> None:
         self.master, slave = os.openpty()
         try:
             self.proc = subprocess.Popen(
-                [*MODULE, "login", *args], stdin=slave, stderr=slave,
+                [*MODULE, command, *args], stdin=slave, stderr=slave,
                 stdout=subprocess.PIPE, env=env, start_new_session=True, text=True)
         finally:
             os.close(slave)
@@ -103,8 +104,9 @@ class Terminal:
 def terminal() -> Iterator[Any]:
     opened: list[Terminal] = []
 
-    def start(*args: str, env: dict[str, str] | None = None) -> Terminal:
-        term = Terminal(args, clean_env() if env is None else env)
+    def start(*args: str, env: dict[str, str] | None = None, command: str = "login"
+              ) -> Terminal:
+        term = Terminal(args, clean_env() if env is None else env, command)
         opened.append(term)
         return term
 
@@ -178,6 +180,20 @@ def test_tls_with_cafile(instamrkt_server_factory: Any, tls_contexts: Any, test_
     term.type(PASSWORD)
     code, stdout = term.finish()
     assert code == 0 and exports(stdout).user_id == "1001"
+
+
+def test_other_commands_log_in_first_with_username(server: Any, terminal: Any) -> None:
+    term = terminal(server.url, "--username", "alice", "--base-url", server.rest_url,
+                    "--count", "2", "--json", command="ping")
+    term.read_until(b"Password: ")
+    term.type(PASSWORD)
+    code, stdout = term.finish()
+    assert code == 0, (stdout, term.screen)
+    pings = [json.loads(line) for line in stdout.splitlines()]
+    assert [p["event"] for p in pings][:2] == ["Pong", "Pong"]
+    assert PASSWORD.encode() not in term.screen and PASSWORD not in stdout
+    key = server.credentials_for("1001").session_key  # the login rotated the key
+    assert key not in stdout and key.encode() not in term.screen
 
 
 def test_no_base_url_is_a_usage_error() -> None:

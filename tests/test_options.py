@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from instamrkt_proto import ClientConfig, ConnectionClosed, RateLimit
+from instamrkt_proto import ClientConfig, ConnectionClosed, Credentials, RateLimit
 from instamrkt_transports import Options, Overflow
 from instamrkt_transports.anyio import connect as anyio_connect
 from instamrkt_transports.cli import open_client
@@ -47,6 +47,22 @@ def test_an_options_value_and_keywords_combine_keywords_winning() -> None:
     assert merged.queue_size == 7 and merged.overflow is Overflow.FAIL
     with pytest.raises(TypeError, match="Options"):
         make_options({}, ClientConfig())  # type: ignore[arg-type]
+
+
+def test_refreshing_credentials_is_switched_on_by_a_provider() -> None:
+    def provider() -> Credentials:
+        return Credentials("1", "k")
+
+    assert make_options({}).config.refresh_on_refusal is False
+    options = make_options({"refresh_credentials": provider, "credentials_max_age": 3600.0})
+    assert options.config.refresh_on_refusal is True and options.refresh_credentials is provider
+    assert "provider" not in repr(options)
+    with pytest.raises(TypeError, match="needs refresh_credentials"):
+        make_options({"credentials_max_age": 3600.0})
+    with pytest.raises(TypeError, match="callable"):
+        make_options({"refresh_credentials": "not callable"})
+    with pytest.raises(TypeError, match="unknown option"):  # the provider decides it
+        make_options({"refresh_on_refusal": True})
 
 
 @pytest.mark.parametrize("transport", ["blocking", "threaded", "anyio:asyncio", "anyio:trio"])

@@ -1,8 +1,13 @@
-"""Connection attempts: each gets a fresh nonce, the digest URL it signs, and a deadline.
+"""Connection attempts and the credentials they are signed with.
 
-Kept apart from the session because it owns the credentials and the nonce sequence: the
-session only asks for the next attempt. The nonce is epoch milliseconds from the injected
-wall clock, made strictly increasing so two attempts within one millisecond still differ.
+Each attempt gets a fresh nonce, the digest URL it signs, and a deadline. The nonce is epoch
+milliseconds from the injected wall clock, made strictly increasing so two attempts within
+one millisecond still differ.
+
+The credentials can be replaced while the session lives (keys last 24 hours): this part
+remembers a key the server refused (a provider that hands it back is not believed), counts
+the refreshes since the key was last proven good (so a provider whose keys keep being
+refused cannot loop), and knows when a key is old enough to be refreshed ahead of expiry.
 """
 
 from __future__ import annotations
@@ -21,19 +26,63 @@ log = logging.getLogger("instamrkt_proto.client")
 
 
 class Dialer:
-    __slots__ = ("_last_nonce", "_nonce_factory", "_timeout", "_wall", "credentials",
-                 "deadline", "key_json", "url")
+    __slots__ = (
+        "_last_nonce",
+        "_max_age",
+        "_nonce_factory",
+        "_timeout",
+        "_wall",
+        "credentials",
+        "deadline",
+        "key_json",
+        "refresh_at",
+        "refreshed",
+        "refreshes",
+        "refused_at_handshake",
+        "refused_key",
+        "url",
+    )
 
     def __init__(self, url: str, credentials: Credentials, wall: Callable[[], int],
-                 nonce_factory: Callable[[int], str] | None, timeout: float | None) -> None:
+                 nonce_factory: Callable[[int], str] | None, timeout: float | None,
+                 max_age: float | None = None) -> None:
         self.url = url
         self.credentials = credentials
         self.key_json = orjson.dumps(credentials.session_key)  # spliced into every header
         self.deadline: float | None = None  # the current attempt's, while one is under way
+        self.refused_key: str | None = None  # the key the server last refused
+        self.refused_at_handshake = False  # ... at a handshake (else: by a logon 110)
+        self.refreshes = 0  # refreshes since the key was last proven good
+        self.refreshed = False  # replaced after a refusal, since the last (Re)connected
+        self.refresh_at: float | None = None  # when to ask for a fresh key ahead of expiry
+        self._max_age = max_age
         self._wall = wall
         self._nonce_factory = nonce_factory
         self._timeout = timeout
         self._last_nonce = 0
+
+    def obtained(self, now: float) -> None:
+        """The current credentials are fresh as of ``now`` (start of their age)."""
+        self.refresh_at = None if self._max_age is None else now + self._max_age
+
+    def refused(self, *, at_handshake: bool) -> None:
+        self.refused_key = self.credentials.session_key
+        self.refused_at_handshake = at_handshake
+        self.refreshes += 1
+
+    def proven(self) -> None:
+        """The server accepted the key (a handshake after a refused one, or a logon)."""
+        self.refreshes = 0
+        self.refused_key = None
+
+    def replace(self, credentials: Credentials, now: float) -> bool:
+        """Use ``credentials`` from now on; False if they hold the key just refused."""
+        if credentials.session_key == self.refused_key:
+            return False
+        self.credentials = credentials
+        self.key_json = orjson.dumps(credentials.session_key)
+        self.obtained(now)
+        return True
 
     def attempt(self, now: float, number: int) -> Connecting:
         """The event that asks the transport for attempt ``number``, started at ``now``."""

@@ -47,6 +47,13 @@ class ReconnectPolicy:
         self.attempt += 1
         return delay
 
+    def interrupted(self, now: float) -> None:
+        """The connection was given up without backing off (its key is being refreshed):
+        the outage starts, so the next connection restores the session."""
+        self.connected_at = None
+        if self.disconnected_at is None:
+            self.disconnected_at = now
+
     def restored(self) -> float:
         """The session is whole again: returns when the outage began."""
         began, self.disconnected_at = self.disconnected_at, None

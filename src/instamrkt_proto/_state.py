@@ -12,6 +12,10 @@ ignored (``IGNORED``), e.g. a ``connection_lost`` for a socket the core already 
                      BACKOFF <----------------------+ ---(fatal or no reconnect)--> CLOSED
                       |
                       +-made, session to restore-> RESTORING -restored-> LOGGED_ON / OPEN
+
+    CONNECTING / OPEN / LOGGING_ON / LOGGED_ON / RESTORING
+        -refused (key refused, a credentials provider is set)-> REFRESHING
+    REFRESHING -refreshed-> CONNECTING
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ class State(enum.Enum):
     LOGGED_ON = "logged_on"
     RESTORING = "restoring"
     BACKOFF = "backoff"
+    REFRESHING = "refreshing"  # waiting for fresh credentials after the key was refused
     CLOSED = "closed"
 
 
@@ -48,6 +53,8 @@ class Input(enum.Enum):
     RESTORED = "restored"  # restore finished, session had logged on
     RESTORED_OPEN = "restored (never logged on)"
     BACKOFF_EXPIRED = "backoff_expired"
+    REFUSED = "credentials_refused"  # handshake 400/401/403 or logon 110, provider set
+    REFRESHED = "credentials_refreshed"
 
 
 S, I = State, Input  # noqa: E741
@@ -72,9 +79,12 @@ _table: dict[tuple[State, Input], State] = {
     (S.RESTORING, I.RESTORED): S.LOGGED_ON,
     (S.RESTORING, I.RESTORED_OPEN): S.OPEN,
     (S.BACKOFF, I.BACKOFF_EXPIRED): S.CONNECTING,
+    (S.CONNECTING, I.REFUSED): S.REFRESHING,
+    (S.REFRESHING, I.REFRESHED): S.CONNECTING,
 }
 for _state in _CONNECTED:
     _table[(_state, I.LOST)] = S.BACKOFF
+    _table[(_state, I.REFUSED)] = S.REFRESHING
 for _state in S:
     if _state is not S.CLOSED:
         _table[(_state, I.CLOSE)] = S.CLOSED
@@ -84,7 +94,8 @@ TRANSITIONS: Mapping[tuple[State, Input], State] = MappingProxyType(_table)
 """(state, input) -> next state. Anything missing is illegal."""
 
 IGNORED: frozenset[tuple[State, Input]] = frozenset(
-    {(s, i) for s in (S.BACKOFF, S.CLOSED, S.IDLE) for i in (I.MADE, I.FAILED, I.LOST)}
+    {(s, i) for s in (S.BACKOFF, S.REFRESHING, S.CLOSED, S.IDLE)
+     for i in (I.MADE, I.FAILED, I.LOST)}
     | {(S.CLOSED, I.CLOSE)}
 )
 """Transport reports that arrive after the core moved on; they change nothing."""

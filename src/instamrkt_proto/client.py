@@ -36,15 +36,16 @@ from typing import Any
 from ._correlation import Correlator, PendingRequest, timeout_outcome
 from ._dialer import Dialer
 from ._keepalive import Keepalive, Verdict
-from ._names import MAX_OP, NameTables
+from ._names import NameTables
 from ._reconnect import ReconnectPolicy
 from ._replies import reply_event
+from ._requests import RequestFactory
 from ._session import GameRegistry, Restorer
 from ._state import IGNORED, TRANSITIONS, USER_SENDABLE, Input, State
 from ._timing import ClockEstimate, RateLimiter, RoundTrips
 from .auth import Credentials
-from .codec import decode_server_message, encode_params, frame_request
-from .codes import ERROR_RES, IDEMPOTENT, REPLIES, Op, Res
+from .codec import decode_server_message, frame_request
+from .codes import ERROR_RES, Op, Res
 from .config import DEFAULT, ClientConfig, Metrics
 from .errors import (
     AuthenticationError,
@@ -70,6 +71,7 @@ from .events import (
     ProtocolError,
     Push,
     Reconnected,
+    RefreshCredentials,
     RequestFailed,
     Response,
     UncorrelatedError,
@@ -90,8 +92,8 @@ class ClientConnection:
 
     __slots__ = (
         "_alive", "_connected", "_corr", "_dialer", "_events", "_games", "_had_logon",
-        "_last_message", "_limiter", "_next_id", "_out", "_pacing_at", "_policy",
-        "_reconnect_at", "_reconnects", "_restorer", "_sendable", "_state", "_trips", "_wall",
+        "_last_message", "_limiter", "_out", "_pacing_at", "_policy", "_reconnect_at",
+        "_reconnects", "_requests", "_restorer", "_sendable", "_state", "_trips", "_wall",
         "closed_error", "config", "flush_reports", "names",
     )
 
@@ -116,7 +118,6 @@ class ClientConnection:
         self._connected = self._sendable = False
         self._events: list[Event] = []
         self._out: list[bytes] = []
-        self._next_id = 1
         self._had_logon = False
         self._last_message: float | None = None
         self._reconnect_at: float | None = None
@@ -124,8 +125,9 @@ class ClientConnection:
         self._reconnects = 0
         # The parts, each owning its own state:
         self._dialer = Dialer(url, credentials, wall_clock, nonce_factory,
-                              self.config.connect_timeout)
+                              self.config.connect_timeout, self.config.credentials_max_age)
         self._corr = Correlator()
+        self._requests = RequestFactory(self.config, self.names)
         self._limiter = RateLimiter(self.config.rate_limit, flush_reports=flush_reports)
         self._alive = Keepalive(self.config.keepalive_interval, self.config.keepalive_timeout)
         self._policy = ReconnectPolicy(self.config, random)
@@ -199,6 +201,7 @@ class ClientConnection:
     def connect(self, now: float) -> None:
         """Start the first connection attempt: emits ``Connecting``."""
         self._move(Input.CONNECT)
+        self._dialer.obtained(now)
         self._events.append(self._dialer.attempt(now, self._policy.attempt))
 
     def close(self, now: float, reason: str = "closed by client") -> None:
@@ -233,21 +236,49 @@ class ClientConnection:
             raise LocalProtocolError("call connect() before sending requests")
         if self._state is State.CLOSED:
             raise LocalProtocolError("the connection is closed")
-        number = op if type(op) is int and 0 < op <= MAX_OP else self.names.opcode(op)
-        is_read = number in IDEMPOTENT if idempotent is None else idempotent
-        wants_retry = self.config.retry_idempotent if retry is None else retry
-        if retry and not is_read:
-            raise LocalProtocolError(f"op {number} is not idempotent; it cannot be retried")
+        request = self._requests.caller(op, params, now, timeout, idempotent, expect, retry)
         limit = self.config.max_outstanding
         corr = self._corr
         if (limit is not None and len(corr.queue) + len(corr.wire) >= limit  # cheap check first
                 and sum(1 for r in corr.live() if r.internal is None) >= limit):
             raise RequestLimitExceeded(limit)
-        request = self._new_request(number, params or {}, now, timeout, expect, is_read)
-        request.retries = 1 if (wants_retry and is_read) else 0
         corr.submit(request)
         self._pump(now)
         return request.id
+
+    def update_credentials(self, credentials: Credentials, now: float) -> None:
+        """Use ``credentials`` from now on: the answer to ``RefreshCredentials``, or a key
+        the application rotated itself.
+
+        While the session waits for them (the key was refused) it reconnects at once, signed
+        with the new key. Otherwise the live connection is kept: the protocol authenticates
+        a connection only at its handshake and has no message to re-authenticate it, so the
+        new key signs the next handshake (and goes in request headers from now on).
+        """
+        if not isinstance(credentials, Credentials):
+            raise LocalProtocolError("update_credentials needs a Credentials value")
+        if self._state is State.CLOSED:
+            return
+        if not self._dialer.replace(credentials, now):
+            error = AuthenticationError(None, "the new credentials hold the key just refused")
+            self._events.append(CloseTransport(code=1000, reason="credentials refused"))
+            self._finish(Input.FATAL, error, code=None, reason=str(error))
+        elif self._state is State.REFRESHING:
+            self._dialer.refreshed = True
+            self._move(Input.REFRESHED)
+            self._events.append(self._dialer.attempt(now, self._policy.attempt))
+
+    def refresh_failed(self, now: float, reason: str) -> None:
+        """No fresh credentials could be had for ``RefreshCredentials`` (``reason`` says why).
+
+        A session waiting for them ends with ``AuthenticationError``; one that asked ahead of
+        expiry keeps its key and asks again a minute later.
+        """
+        if self._state is State.REFRESHING:
+            error = AuthenticationError(None, f"refreshing the credentials failed: {reason}")
+            self._finish(Input.FATAL, error, code=None, reason=str(error))
+        elif self._state is not State.CLOSED and self.config.credentials_max_age is not None:
+            self._dialer.refresh_at = now + min(60.0, self.config.credentials_max_age)
 
     def request(self, op: int | str, now: float, /, **params: Any) -> int:
         """``send_request(op, params, now=now)`` with the parameters as keywords."""
@@ -271,6 +302,10 @@ class ClientConnection:
             return
         self._move(Input.MADE_RESTORE if restoring else Input.MADE)
         self._dialer.deadline = None
+        if self._dialer.refused_at_handshake:
+            self._dialer.proven()  # the handshake that refused the old key took this one
+        if not restoring:
+            self._dialer.refreshed = False
         self._last_message = now
         self._policy.connected(now)
         self._alive.reset(now)
@@ -284,7 +319,14 @@ class ClientConnection:
         if self._ignored(Input.FAILED):
             return
         if status in _FATAL_STATUS:
-            self._finish(Input.FATAL, AuthenticationError(status, reason), code=None, reason=reason)
+            if self._may_refresh():
+                self._dialer.deadline = None
+                self._dialer.refused(at_handshake=True)
+                self._move(Input.REFUSED)
+                self._events.append(RefreshCredentials(reason="refused", status=status))
+            else:
+                self._finish(Input.FATAL, AuthenticationError(status, reason), code=None,
+                             reason=reason)
             return
         text = f"connection failed: {reason}" if reason else "connection failed"
         if status:
@@ -388,6 +430,9 @@ class ClientConnection:
                     for stale in self._games.stale_deadlines(stale_after):
                         if best is None or stale < best:
                             best = stale
+        refresh_at = self._dialer.refresh_at
+        if refresh_at is not None and (best is None or refresh_at < best):
+            best = refresh_at
         # Request timeouts and tombstone grace periods (plain loops: this runs per message).
         for requests in (self._corr.queue, self._corr.wire):
             for request in requests:
@@ -413,6 +458,9 @@ class ClientConnection:
             self._check_keepalive(now)
         if self._connected and self.config.game_stale_after is not None:
             self._events.extend(self._games.due_stale(now, self.config.game_stale_after))
+        if _due(self._dialer.refresh_at, now) and self._state is not State.REFRESHING:
+            self._dialer.refresh_at = None  # re-armed by update_credentials or refresh_failed
+            self._events.append(RefreshCredentials(reason="expiring"))
         if self._state is State.BACKOFF and _due(self._reconnect_at, now):  # last: a loss
             self._move(Input.BACKOFF_EXPIRED)  # just above may have backed off for 0 s
             self._reconnect_at = None
@@ -426,7 +474,7 @@ class ClientConnection:
                      self._alive.timeout)
             self._drop(now, 1011, "keepalive timed out")
         elif verdict is Verdict.PING:
-            ping = self._new_request(Op.PING, {}, now, None, None, True, internal=_KEEPALIVE)
+            ping = self._requests.build(Op.PING, {}, now, None, None, True, internal=_KEEPALIVE)
             self._alive.ping = ping
             self._corr.submit(ping, first=True)
 
@@ -463,8 +511,15 @@ class ClientConnection:
             self.names.learn(event.opcodes, event.response_codes)
         elif isinstance(event, LoggedOn):
             self._had_logon = True
+            self._dialer.proven()
             self._try_move(Input.LOGON_OK)
         elif isinstance(event, LogonFailed):
+            if self._may_refresh():  # answered on the next connection, with a fresh key
+                request.settled = False
+                request.sent_at = request.sent_wall = None
+                self._corr.submit(request, first=True)
+                self._refresh_after_logon_refused(now)
+                return
             self._had_logon = False
             self._try_move(Input.LOGON_REFUSED)
         elif isinstance(event, Response):
@@ -526,7 +581,7 @@ class ClientConnection:
         logon = self._had_logon and self.config.restore_session
         self._restorer.begin(logon=logon)
         if logon:
-            self._corr.submit(self._new_request(Op.LOGON, {}, now, DEFAULT, None, False,
+            self._corr.submit(self._requests.build(Op.LOGON, {}, now, DEFAULT, None, False,
                                                 internal=_RELOGON), first=True)
         else:
             self._rejoin(now)
@@ -534,7 +589,7 @@ class ClientConnection:
     def _rejoin(self, now: float) -> None:
         games = self._games.game_ids() if self.config.restore_session else []
         for game in reversed(games):
-            self._corr.submit(self._new_request(Op.JOIN_GAME, {"game_id": game}, now, DEFAULT,
+            self._corr.submit(self._requests.build(Op.JOIN_GAME, {"game_id": game}, now, DEFAULT,
                                                 None, False, internal=_REJOIN), first=True)
         if self._restorer.rejoining(len(games)):
             self._end_restore(now)
@@ -542,7 +597,14 @@ class ClientConnection:
     def _relogon_answered(self, request: PendingRequest, res: int | None,
                           fields: dict[str, Any], t: int | None, now: float) -> None:
         if res in (Res.LOGON_SUCCESS, Res.LOGON_FAIL_ALREADY_LOGGED_IN):
+            self._dialer.proven()
             self._rejoin(now)
+        elif res == Res.LOGON_FAIL and self._may_refresh():
+            self._refresh_after_logon_refused(now)
+        elif res == Res.LOGON_FAIL and self.config.refresh_on_refusal:
+            error = AuthenticationError(None, "logon refused (res 110) with refreshed credentials")
+            self._events.append(CloseTransport(code=1000, reason="logon refused"))
+            self._finish(Input.FATAL, error, code=1000, reason="logon refused")
         elif res == Res.LOGON_FAIL:
             refused = LogonFailed(request_id=request.id, op=request.op, res=res,
                                   name=self.names.response_name(res), server_time=t,
@@ -559,9 +621,33 @@ class ClientConnection:
         self._events.append(Reconnected(
             disconnected_at=self._policy.restored(), reconnected_at=now,
             attempts=self._policy.attempt, relogged_on=relogged_on, rejoined=rejoined,
-            rejoin_failed=failed, advice=advice))
+            rejoin_failed=failed, advice=advice, credentials_refreshed=self._dialer.refreshed))
+        self._dialer.refreshed = False
 
     # -- losing a connection, ending the session ---------------------------------------------
+
+    def _may_refresh(self) -> bool:
+        """A refused key may be replaced: a provider is set and it has not failed too often."""
+        config = self.config
+        return (config.refresh_on_refusal
+                and self._dialer.refreshes < config.max_credential_refreshes)
+
+    def _refresh_after_logon_refused(self, now: float) -> None:
+        """A logon on a live connection got 110: close it, keep the session, get a new key.
+
+        The connection cannot be re-authenticated, so the session continues as after a
+        loss: money-moving requests on the wire end as outcome unknown, queued ones wait,
+        and the next connection (signed with the new key) restores the session.
+        """
+        reason = "logon refused: refreshing the credentials"
+        error = ConnectionClosed(reason, 1000)
+        self._events.append(CloseTransport(code=1000, reason=reason))
+        self._abandon_wire(error, keep_queue=True)
+        self._policy.interrupted(now)
+        self._dialer.refused(at_handshake=False)
+        self._move(Input.REFUSED)
+        self._events.append(Closed(code=1000, reason=reason, error=error, reconnect_at=now))
+        self._events.append(RefreshCredentials(reason="refused"))
 
     def _drop(self, now: float, code: int, reason: str) -> None:
         """The core itself abandons the current connection."""
@@ -590,6 +676,7 @@ class ClientConnection:
         self._move(event)
         self.closed_error = error
         self._reconnect_at = self._dialer.deadline = self._pacing_at = None
+        self._dialer.refresh_at = None
         self._events.append(Closed(code=code, reason=reason or str(error), error=error))
 
     def _abandon_wire(self, error: InstamrktError, *, keep_queue: bool) -> None:
@@ -600,35 +687,6 @@ class ClientConnection:
             self._fail(request, outcome)
 
     # -- building and sending requests -------------------------------------------------------
-
-    def _new_request(
-        self,
-        op: int,
-        params: Mapping[str, Any],
-        now: float,
-        timeout: float | None,
-        expect: frozenset[int] | None,
-        idempotent: bool,
-        internal: str | None = None,
-    ) -> PendingRequest:
-        if timeout is DEFAULT:
-            timeout = self.config.request_timeout
-        if timeout is not None and not (timeout > 0 and math.isfinite(timeout)):
-            raise LocalProtocolError("timeout must be a positive finite number, or None")
-        body = encode_params(op, params)  # validates before anything changes
-        request = PendingRequest(
-            id=self._next_id,
-            op=op,
-            params=dict(params),
-            expects=expect or REPLIES.get(op) or frozenset((op,)),
-            idempotent=idempotent,
-            deadline=None if timeout is None else now + timeout,
-            timeout=timeout,
-            internal=internal,
-        )
-        request.body = body
-        self._next_id += 1
-        return request
 
     def _pump(self, now: float) -> None:
         """Send every queued request that the state, correlation and pacing allow."""

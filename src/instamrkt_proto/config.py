@@ -46,6 +46,12 @@ class ClientConfig:
     * ``game_stale_after``: emit ``Stale`` when a joined game has been silent this long.
     * ``retry_idempotent``: re-send reads once on a new connection if theirs dropped.
     * ``restore_session``: re-logon and re-join games after a reconnect.
+    * ``refresh_on_refusal``: when the server refuses the session key (handshake HTTP
+      400/401/403, or res 110 to a logon), emit ``RefreshCredentials`` and wait for
+      ``update_credentials`` instead of ending the session; at most
+      ``max_credential_refreshes`` times before the key is proven good again.
+    * ``credentials_max_age``: emit ``RefreshCredentials(reason="expiring")`` this long
+      after the credentials were obtained (keys live 24 hours), while staying connected.
     """
 
     request_timeout: float | None = 30.0
@@ -62,6 +68,9 @@ class ClientConfig:
     game_stale_after: float | None = None
     retry_idempotent: bool = False
     restore_session: bool = True
+    refresh_on_refusal: bool = False
+    max_credential_refreshes: int = attrs.field(default=2, validator=attrs.validators.ge(1))
+    credentials_max_age: float | None = None
 
 
 @attrs.frozen(slots=True, kw_only=True)

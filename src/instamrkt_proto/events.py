@@ -38,6 +38,7 @@ __all__ = (
     "Push",
     "PushesDropped",
     "Reconnected",
+    "RefreshCredentials",
     "RequestFailed",
     "RequestSettled",
     "Response",
@@ -128,10 +129,28 @@ class Reconnected(Event):
     rejoined: tuple[str, ...] = ()
     rejoin_failed: tuple[str, ...] = ()
     advice: tuple[str, ...] = ()
+    credentials_refreshed: bool = False
+    """The server had refused the session key; fresh credentials were obtained for this
+    connection."""
 
     @property
     def gap(self) -> float:
         return self.reconnected_at - self.disconnected_at
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class RefreshCredentials(Event):
+    """The transport must obtain fresh credentials and report them.
+
+    Call ``update_credentials(credentials, now)`` with them, or ``refresh_failed(now,
+    reason)`` if they cannot be had. ``reason`` is ``"refused"`` (the server refused the key:
+    the session waits, its queued requests kept, and reconnects once the new key comes) or
+    ``"expiring"`` (the key is older than ``credentials_max_age``: the session carries on
+    meanwhile). ``status`` is the refused handshake's HTTP status (None for a logon 110).
+    """
+
+    reason: str
+    status: int | None = None
 
 
 # -- replies (settle exactly one request) ---------------------------------------------------

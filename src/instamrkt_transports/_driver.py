@@ -13,9 +13,12 @@ call returns for its settling event, the TLS context for a URL).
 
 from __future__ import annotations
 
+import inspect
+import logging
 import random
 import ssl
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -28,8 +31,10 @@ from instamrkt_proto import (
     Credentials,
     Event,
     InstamrktError,
+    LocalProtocolError,
     LogonError,
     LogonFailed,
+    RefreshCredentials,
     RemoteProtocolError,
     RequestFailed,
     RequestSettled,
@@ -40,7 +45,10 @@ from instamrkt_proto.client import ClientConnection
 
 from .options import Options
 
-__all__ = ("Driver", "Hooks", "new_core", "result", "ssl_for", "submit", "wall_ms")
+__all__ = ("Driver", "Hooks", "Provider", "call_provider", "checked", "new_core", "renewed",
+           "result", "ssl_for", "submit", "wall_ms")
+
+log = logging.getLogger("instamrkt_transports")
 
 
 class Hooks(Protocol):
@@ -51,6 +59,9 @@ class Hooks(Protocol):
 
     def _close_link(self, code: int, reason: str) -> None:
         """Close the current link (or abandon the attempt); no loss report is needed."""
+
+    def _refresh(self) -> None:
+        """Call the credentials provider, away from the core, and report with ``renewed``."""
 
     def _write(self, frames: list[bytes]) -> None:
         """Write the frames in order; report a failed write to the core (a loss)."""
@@ -99,6 +110,8 @@ class Driver:
                     hooks._open_link(event.url)
                 elif isinstance(event, CloseTransport):
                     hooks._close_link(event.code, event.reason)
+                elif isinstance(event, RefreshCredentials):
+                    hooks._refresh()
                 else:
                     if isinstance(event, Connected):
                         self.ready = True
@@ -120,6 +133,44 @@ class Driver:
     def closed_error(self) -> InstamrktError:
         """What a call on a finished session raises."""
         return self.core.closed_error or ConnectionClosed("the client is closed")
+
+
+Provider = Callable[[], "Credentials | Awaitable[Credentials]"]
+"""The ``refresh_credentials`` option: fresh credentials when the server refuses the key."""
+
+
+def renewed(core: ClientConnection, now: float, outcome: Credentials | BaseException) -> None:
+    """Report what the credentials provider gave (or raised) to the core."""
+    if isinstance(outcome, Credentials):
+        core.update_credentials(outcome, now)
+        return
+    # Our own errors never carry a secret; anyone else's message might, so only its type.
+    detail = str(outcome) if isinstance(outcome, InstamrktError) else type(outcome).__name__
+    log.warning("refresh_credentials failed: %s", detail)
+    core.refresh_failed(now, detail)
+
+
+def checked(value: object) -> Credentials | BaseException:
+    """What a provider returned, if it is credentials."""
+    if isinstance(value, Credentials):
+        return value
+    return TypeError(f"refresh_credentials returned {type(value).__name__}, not Credentials")
+
+
+def call_provider(provider: Provider | None) -> Credentials | BaseException:
+    """A synchronous provider's outcome; a coroutine function is refused here."""
+    if provider is None:  # make_options pairs the core's requests with a provider
+        return LocalProtocolError("no refresh_credentials provider")
+    try:
+        value = provider()
+    except Exception as exc:
+        return exc
+    if inspect.isawaitable(value):
+        close = getattr(value, "close", None)
+        if close is not None:
+            close()  # never awaited: do not leave a warning behind
+        return TypeError("refresh_credentials is a coroutine function: use the anyio client")
+    return checked(value)
 
 
 def wall_ms() -> int:

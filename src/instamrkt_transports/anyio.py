@@ -12,6 +12,7 @@ peer that stopped reading.
 
 from __future__ import annotations
 
+import inspect
 import math
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -21,13 +22,14 @@ from typing import Any
 import anyio
 import anyio.abc
 import anyio.lowlevel
+import anyio.to_thread
 
 from instamrkt_proto import Credentials, Event, RequestSettled, Response, State
 from instamrkt_proto.client import ClientConnection
 
 from ._aiolink import NETWORK_ERRORS, WsLink, failure
 from ._calls import AsyncCalls, ClientMetrics
-from ._driver import Driver, new_core, result, submit
+from ._driver import Driver, call_provider, checked, new_core, renewed, result, submit
 from ._pipes import Waiter, loop_tools
 from .delivery import Overflow
 from .options import Options, make_options
@@ -210,6 +212,24 @@ class AsyncClient(AsyncCalls):
     def _open_link(self, url: str) -> None:
         self._gen += 1
         self._tg.start_soon(self._connection, url, self._gen)
+
+    def _refresh(self) -> None:
+        self._tg.start_soon(self._refresher)
+
+    async def _refresher(self) -> None:
+        """Ask the provider: a coroutine function on the loop, anything else in a thread
+        (a blocking login must not stall the loop)."""
+        provider = self._options.refresh_credentials
+        outcome: Credentials | BaseException
+        if provider is not None and inspect.iscoroutinefunction(provider):
+            try:
+                outcome = checked(await provider())
+            except Exception as exc:
+                outcome = exc
+        else:
+            outcome = await anyio.to_thread.run_sync(call_provider, provider)
+        renewed(self._core, self._time(), outcome)
+        self._driver.drain()
 
     def _close_link(self, code: int, reason: str) -> None:
         link, self._link = self._link, None

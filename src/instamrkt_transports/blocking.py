@@ -29,7 +29,7 @@ from instamrkt_proto import Credentials, Event, RequestSettled, Response, State
 from instamrkt_proto.client import ClientConnection
 
 from ._calls import Calls, ClientMetrics
-from ._driver import Driver, new_core, result, submit
+from ._driver import Driver, call_provider, new_core, renewed, result, submit
 from ._wsclient import (
     DATA,
     NETWORK_ERRORS,
@@ -56,6 +56,7 @@ class BlockingClient(Calls):
         self._gen = 0
         self._link: Link | None = None
         self._connect_to: str | None = None
+        self._refresh_due = False
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -114,6 +115,12 @@ class BlockingClient(Calls):
     def _step(self, until: float | None) -> None:
         """One unit of work: open a requested connection, or read one message, or wait for
         the earlier of the core's next deadline and ``until``, then run the timers."""
+        if self._refresh_due:  # the provider runs here, outside the driver's loop
+            self._refresh_due = False
+            outcome = call_provider(self._options.refresh_credentials)
+            renewed(self._core, time.monotonic(), outcome)
+            self._driver.drain()
+            return
         url, self._connect_to = self._connect_to, None
         if url is not None:
             self._open(url)
@@ -182,6 +189,9 @@ class BlockingClient(Calls):
 
     def _open_link(self, url: str) -> None:
         self._connect_to = url  # opened by the next _step
+
+    def _refresh(self) -> None:
+        self._refresh_due = True  # asked by the next _step
 
     def _close_link(self, code: int, reason: str) -> None:
         self._connect_to = None

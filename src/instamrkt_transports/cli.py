@@ -179,10 +179,51 @@ def _credentials(args: argparse.Namespace) -> Credentials:
     user_id = args.user_id or os.environ.get("INSTAMRKT_USER_ID")
     key = os.environ.get("INSTAMRKT_SESSION_KEY")
     if not user_id:
-        raise UsageError("no user id: pass --user-id or set INSTAMRKT_USER_ID")
+        raise UsageError("no user id: pass --user-id or set INSTAMRKT_USER_ID "
+                         "(or --username to log in first)")
     if not key:
         raise UsageError("no session key: set INSTAMRKT_SESSION_KEY (never on the command line)")
     return Credentials(user_id, key)
+
+
+def _login(args: argparse.Namespace, ssl_context: ssl.SSLContext | None
+           ) -> tuple[str, Credentials, Callable[[], Credentials]]:
+    """Log in over REST, asking for the password; also a provider that logs in again.
+
+    The password stays in this process's memory only, for the provider: a key refused
+    later (24 hours on) is replaced by logging in again instead of ending the session.
+    """
+    from . import rest
+
+    base_url = args.base_url or os.environ.get("INSTAMRKT_BASE_URL")
+    if not base_url:
+        raise UsageError("no REST root: pass --base-url or set INSTAMRKT_BASE_URL")
+    username = args.username or os.environ.get("INSTAMRKT_USERNAME") or _ask("Username: ")
+    if not username:
+        raise UsageError("no username given")
+    try:
+        password = getpass.getpass("Password: ")  # the terminal, never argv or the env
+    except EOFError:
+        raise UsageError("no password given") from None
+    if not password:
+        raise UsageError("empty password")
+    timeout = getattr(args, "rest_timeout", args.timeout)
+
+    def again() -> Credentials:
+        return rest.login(base_url, username, password, timeout=timeout,
+                          ssl_context=ssl_context)
+
+    return username, again(), again
+
+
+def _session(args: argparse.Namespace) -> tuple[Credentials, dict[str, Any]]:
+    """The credentials and client options a client command connects with."""
+    options = _options(args)
+    if not args.username:
+        return _credentials(args), options
+    _username, creds, provider = _login(args, options.get("ssl_context"))
+    options["refresh_credentials"] = provider
+    return creds, options
 
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:
@@ -228,9 +269,9 @@ def _ping_run(client: Any, count: int, interval: float, progress: bool,
 
 
 def cmd_ping(args: argparse.Namespace, out: Output) -> int:
-    creds = _credentials(args)
+    creds, options = _session(args)
     progress = not args.json and args.count >= 20 and sys.stderr.isatty()
-    with open_client(args.transport, args.url, creds, **_options(args)) as client:
+    with open_client(args.transport, args.url, creds, **options) as client:
         def each(i: int, pong: Any) -> None:
             if args.json:
                 out.emit("", {"event": "Pong", "seq": i, "rtt_ms": pong.rtt * 1e3,
@@ -249,7 +290,8 @@ def cmd_ping(args: argparse.Namespace, out: Output) -> int:
 
 
 def cmd_opcodes(args: argparse.Namespace, out: Output) -> int:
-    with open_client(args.transport, args.url, _credentials(args), **_options(args)) as client:
+    creds, options = _session(args)
+    with open_client(args.transport, args.url, creds, **options) as client:
         table = client.opcodes()
         if args.json:
             out.emit("", _jsonable(table))
@@ -264,7 +306,8 @@ def cmd_opcodes(args: argparse.Namespace, out: Output) -> int:
 
 
 def cmd_logon(args: argparse.Namespace, out: Output) -> int:
-    with open_client(args.transport, args.url, _credentials(args), **_options(args)) as client:
+    creds, options = _session(args)
+    with open_client(args.transport, args.url, creds, **options) as client:
         event = client.logon()
         note = " (already logged in)" if event.already_logged_in else ""
         out.emit(f"logged on as user {client.core.credentials.user_id}{note}", _jsonable(event))
@@ -284,7 +327,8 @@ def _param(text: str) -> tuple[str, Any]:
 def cmd_request(args: argparse.Namespace, out: Output) -> int:
     params = dict(_param(p) for p in args.params)
     op: int | str = int(args.op) if args.op.isdigit() else args.op
-    with open_client(args.transport, args.url, _credentials(args), **_options(args)) as client:
+    creds, options = _session(args)
+    with open_client(args.transport, args.url, creds, **options) as client:
         if args.logon:
             client.logon()
         event = client.request(op, **params)
@@ -311,23 +355,7 @@ def _ask(prompt: str) -> str:
 
 
 def cmd_login(args: argparse.Namespace, out: Output) -> int:
-    from . import rest
-
-    base_url = args.base_url or os.environ.get("INSTAMRKT_BASE_URL")
-    if not base_url:
-        raise UsageError("no REST root: pass --base-url or set INSTAMRKT_BASE_URL")
-    username = args.username or os.environ.get("INSTAMRKT_USERNAME") or _ask("Username: ")
-    if not username:
-        raise UsageError("no username given")
-    try:
-        password = getpass.getpass("Password: ")  # the terminal, never argv or the env
-    except EOFError:
-        raise UsageError("no password given") from None
-    if not password:
-        raise UsageError("empty password")
-    ssl_context = _options(args).get("ssl_context")
-    creds = rest.login(base_url, username, password, timeout=args.timeout,
-                       ssl_context=ssl_context)
+    username, creds, _again = _login(args, _options(args).get("ssl_context"))
     if args.json:
         out.emit("", {"event": "login", "username": username, "user_id": creds.user_id,
                       "session_key": creds.session_key})
@@ -484,6 +512,10 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=helptext, description=helptext)
         p.add_argument("url", help="ws:// or wss:// endpoint, e.g. wss://instamrkt.com:9999")
         p.add_argument("--user-id", help="user id (default: $INSTAMRKT_USER_ID)")
+        p.add_argument("--username", help="log in over REST first (the password is asked); "
+                                          "the login is repeated if the key expires")
+        p.add_argument("--base-url", help="REST root for --username "
+                                          "(default: $INSTAMRKT_BASE_URL)")
         p.add_argument("--transport", choices=TRANSPORTS, default="blocking",
                        help="client adapter (blocking)")
         p.add_argument("--timeout", type=_number(float, 0, low_open=True), default=10.0,

@@ -10,11 +10,12 @@ an error, never silently ignored.
 from __future__ import annotations
 
 import ssl
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import attrs
 
-from instamrkt_proto import ClientConfig, RateLimit
+from instamrkt_proto import ClientConfig, Credentials, RateLimit
 
 from .delivery import Overflow, PushBuffer
 
@@ -31,13 +32,17 @@ class Options:
     proxy: str | bool | None = None
     queue_size: int | None = 10_000
     overflow: Overflow = attrs.field(default=Overflow.BACKPRESSURE, converter=Overflow)
+    refresh_credentials: Callable[[], Credentials | Awaitable[Credentials]] | None = \
+        attrs.field(default=None, repr=False)
 
     def push_buffer(self) -> PushBuffer:
         return PushBuffer(self.queue_size, self.overflow)
 
 
 _TRANSPORT = frozenset(a.name for a in attrs.fields(Options)) - {"config"}
-_CORE = frozenset(a.name for a in attrs.fields(ClientConfig)) - {"request_timeout"}
+# The core asks for fresh credentials exactly when the adapter has a provider to ask.
+_CORE = frozenset(a.name for a in attrs.fields(ClientConfig)) - {"request_timeout",
+                                                                 "refresh_on_refusal"}
 _ALIASES = {"timeout": "request_timeout"}
 
 
@@ -59,5 +64,15 @@ def make_options(options: dict[str, Any], base: Options | None = None) -> Option
         core["rate_limit"] = RateLimit(count, window)
     transport = {k: v for k, v in options.items() if k in _TRANSPORT}
     if base is None:
-        return Options(config=ClientConfig(**core), **transport)
-    return attrs.evolve(base, config=attrs.evolve(base.config, **core), **transport)
+        made = Options(config=ClientConfig(**core), **transport)
+    else:
+        made = attrs.evolve(base, config=attrs.evolve(base.config, **core), **transport)
+    provider = made.refresh_credentials
+    if provider is not None and not callable(provider):
+        raise TypeError("refresh_credentials must be a callable returning Credentials")
+    if made.config.credentials_max_age is not None and provider is None:
+        raise TypeError("credentials_max_age needs refresh_credentials to get the new key")
+    if made.config.refresh_on_refusal != (provider is not None):
+        made = attrs.evolve(made, config=attrs.evolve(
+            made.config, refresh_on_refusal=provider is not None))
+    return made

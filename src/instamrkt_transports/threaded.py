@@ -40,7 +40,7 @@ from instamrkt_proto import (
 from instamrkt_proto.client import ClientConnection
 
 from ._calls import Calls, ClientMetrics, FutureCalls
-from ._driver import Driver, new_core, result, submit
+from ._driver import Driver, call_provider, new_core, renewed, result, submit
 from ._wsclient import DATA, NETWORK_ERRORS, SEND_TIMEOUT, Link, report_loss, write_budget
 from .delivery import Mailbox, Overflow
 from .options import Options, make_options
@@ -254,6 +254,16 @@ class ThreadedClient(Calls, FutureCalls):
         self._gen += 1
         self._link = Link(self._gen, self._options)
         self._spawn(self._connection, f"conn-{self._gen}", self._link, url)
+
+    def _refresh(self) -> None:
+        self._spawn(self._refresher, "refresh")  # the provider may take a while: not here
+
+    def _refresher(self) -> None:
+        outcome = call_provider(self._options.refresh_credentials)
+        with self._lock:
+            renewed(self._core, time.monotonic(), outcome)
+            todo = self._drain()
+        _settle(todo)
 
     def _close_link(self, code: int, reason: str) -> None:
         link, self._link = self._link, None

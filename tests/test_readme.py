@@ -5,6 +5,9 @@ from __future__ import annotations
 import doctest
 import re
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -44,3 +47,19 @@ def test_the_fixture_example_from_the_readme(instamrkt_server):  # type: ignore[
         client.logon()
         assert client.request("get_my_current_balance").fields["current_balance"] == 1000
     assert instamrkt_server.stats.received[800] == 1
+
+
+def test_the_getting_credentials_example_from_the_readme(
+        instamrkt_server: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """The section's code, run against the reference server's REST and websocket sides."""
+    text = README.read_text()
+    section = text[text.index("## Getting credentials"):text.index("## Using a transport")]
+    (code,) = re.findall(r"```python\n(.+?)\n```", section, flags=re.S)
+    srv = instamrkt_server
+    srv.add_account("alice", "alice-password", user_id=srv.credentials.user_id)
+    code = code.replace('"https://dev.instamrkt.com/i"', repr(srv.rest_url))
+    code = code.replace('"wss://instamrkt.com:9999"', repr(srv.url))
+    assert srv.rest_url in code and srv.url in code
+    exec(compile(code, "README.md", "exec"), {"password": "alice-password"})
+    assert capsys.readouterr().out == "1000\n"
+    assert srv.stats.received[100] == 1 and srv.stats.received[800] == 1

@@ -253,22 +253,13 @@ class ReferenceServer:
         await tg.__aenter__()
         self._tg = tg
         self._accept_scope = anyio.CancelScope()
-        tg.start_soon(self._accept_loop, listener, self._accept_scope)
+        tg.start_soon(self._accept_loop, listener, self._accept_scope, self._connection)
         log.info("reference server listening on %s", self.url)
         if rest_listener is not None:
             self._rest_scope = anyio.CancelScope()
-            tg.start_soon(self._rest_accept_loop, rest_listener, self._rest_scope)
+            tg.start_soon(self._accept_loop, rest_listener, self._rest_scope,
+                          self._rest_connection)
             log.info("reference server REST root %s", self.rest_url)
-
-    async def _rest_accept_loop(self, listener: anyio.abc.Listener[Any],
-                                scope: anyio.CancelScope) -> None:
-        assert self._tg is not None
-        try:
-            with scope:
-                await listener.serve(self._rest_connection, self._tg)
-        finally:
-            with anyio.CancelScope(shield=True):
-                await listener.aclose()
 
     async def _rest_connection(self, raw: anyio.abc.ByteStream) -> None:
         try:
@@ -285,16 +276,18 @@ class ReferenceServer:
         except Exception:  # never let one connection take the server down
             log.exception("reference server: REST connection handler failed")
 
-    async def _accept_loop(self, listener: anyio.abc.Listener[Any],
-                           scope: anyio.CancelScope) -> None:
+    async def _accept_loop(self, listener: anyio.abc.Listener[Any], scope: anyio.CancelScope,
+                           handler: Callable[[anyio.abc.ByteStream], Awaitable[None]]) -> None:
+        """Accept connections for ``handler`` until ``scope`` is cancelled, then close."""
         assert self._tg is not None
         try:
             with scope:
-                await listener.serve(self._connection, self._tg)
+                await listener.serve(handler, self._tg)
         finally:
             with anyio.CancelScope(shield=True):
                 await listener.aclose()
-            self._listener = None
+            if listener is self._listener:
+                self._listener = None
 
     async def aclose(self) -> None:
         """Graceful shutdown: stop accepting, close every websocket with 1001, then cancel.

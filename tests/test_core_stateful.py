@@ -12,9 +12,11 @@ repeated, or long after); a settling reply always belongs to its request; nothin
 non-idempotent on the wire twice; ``next_deadline()`` never in the past after
 ``handle_timer``; no secret in any repr or error text; nothing sent without an open socket.
 
-Two machines run: one that always reconnects, and one with a single reconnect attempt and
+Three machines run: one that always reconnects; one with a single reconnect attempt and
 tight pacing, where a late timer call can end the whole session while other requests are
-overdue (the case that once settled a request twice).
+overdue (the case that once settled a request twice); and one whose keys are refused and
+expire, with a credentials provider that answers with a fresh key, the refused one, or not
+at all.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from instamrkt_proto import (
     OutcomeUnknown,
     Pong,
     RateLimit,
+    RefreshCredentials,
     RequestFailed,
     RequestLimitExceeded,
     RequestSettled,
@@ -112,6 +115,8 @@ class CoreMachine(RuleBasedStateMachine):
             random=SequenceRandom((0.3, 0.9, 0.0, 1.0, 0.5)), config=self.config,
         )
         self.secrets = {KEY}
+        self.key = KEY  # the key the core should sign with now
+        self.refresh_asked: list[str] = []  # RefreshCredentials not yet answered, in order
         self.transport = "none"  # none | connecting | open
         self.wire: list[ClientRequest] = []  # received by the model, not yet answered
         self.arrived: dict[int, float] = {}  # id(request on the wire) -> when it arrived
@@ -130,7 +135,7 @@ class CoreMachine(RuleBasedStateMachine):
         for data in self.conn.data_to_send():
             assert self.transport == "open", "the core sent data without an open socket"
             request = decode_request(data)
-            assert request.header["session_key"] == KEY
+            assert request.header["session_key"] == self.key
             self.wire.append(request)
             self.arrived[id(request)] = self.clock.now
             marker = request.params.get("marker")
@@ -138,6 +143,8 @@ class CoreMachine(RuleBasedStateMachine):
                 self.sends[marker] += 1
                 sent = self.by_marker[marker]
                 limit = 2 if sent.retry else 1
+                if sent.op == 100 and self.config.refresh_on_refusal:
+                    limit += self.config.max_credential_refreshes  # answered after a refresh
                 assert self.sends[marker] <= limit, f"request {sent} sent twice"
 
     def socket_gone(self) -> None:
@@ -159,6 +166,9 @@ class CoreMachine(RuleBasedStateMachine):
             self.socket_gone()
         elif isinstance(event, RequestSettled):
             self.check_settled(event)
+        elif isinstance(event, RefreshCredentials):
+            assert self.config.refresh_on_refusal
+            self.refresh_asked.append(event.reason)
         elif isinstance(event, LateReply):
             sent = self.requests[event.request_id]
             marker = event.fields.get("marker")
@@ -356,24 +366,27 @@ class CoreMachine(RuleBasedStateMachine):
     # -- time --------------------------------------------------------------------------------
 
     def give_up_past_saving(self) -> None:
-        """The model server never answers a request twice its timeout after it arrived.
+        """The model server never answers a request the core has stopped waiting for.
 
-        The documented limit of correlation without request ids: a reply later than that
-        outlives its tombstone's grace period and may be taken for a newer request's. Never
-        answering is always allowed (a reply may be lost), so the model stays within it.
+        The documented limit of correlation without request ids: a reply that comes after
+        its request's tombstone expired (a grace period as long as its timeout) may be taken
+        for a newer request's. So once the core has dropped a timed-out request from its
+        wire, the model drops it too (a lost reply); while the tombstone lives, the model
+        may still answer it, late.
         """
-        now, kept = self.clock.now, []
-        for request in self.wire:
-            sent = self.by_marker.get(request.params.get("marker", -1))
-            if sent is not None:
-                timeout = sent.timeout
-            elif request.op == 1:  # a keepalive ping: its tombstone lasts keepalive_timeout
-                timeout = self.config.keepalive_timeout
-            else:  # the re-logon and re-joins of a restore
-                timeout = self.config.request_timeout
-            if timeout is None or now - self.arrived[id(request)] < 2 * timeout:
+        core_wire = self.conn._corr.wire  # white-box: which requests the core still awaits
+        markers = {r.params["marker"] for r in core_wire if "marker" in r.params}
+        internal = Counter(r.op for r in core_wire if "marker" not in r.params)
+        kept: list[ClientRequest] = []
+        for request in reversed(self.wire):  # the newest internal ones are those still held
+            marker = request.params.get("marker")
+            if marker is not None:
+                if marker in markers:
+                    kept.append(request)
+            elif internal[request.op] > 0:
+                internal[request.op] -= 1
                 kept.append(request)
-        self.wire = kept
+        self.wire = kept[::-1]
 
     @rule(dt=st.sampled_from([0.0, 0.1, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 9.0]))
     def tick(self, dt: float) -> None:
@@ -470,11 +483,51 @@ class FragileCoreMachine(CoreMachine):
             self.connection_made()
 
 
+class RefreshingCoreMachine(CoreMachine):
+    """Keys get refused (handshake 403, logon 110) and expire; a provider answers, or not."""
+
+    CONFIG = ClientConfig(
+        request_timeout=5.0, keepalive_interval=8.0, keepalive_timeout=3.0,
+        connect_timeout=4.0, backoff=Backoff(base=0.5, cap=4.0), max_outstanding=8,
+        refresh_on_refusal=True, max_credential_refreshes=2, credentials_max_age=15.0,
+    )
+
+    @precondition(lambda self: self.refresh_asked)
+    @rule(ok=st.booleans(), same=st.booleans())
+    def answer_refresh(self, ok: bool, same: bool) -> None:
+        """The provider answers the oldest ask (a refusal may come while an ask ahead of
+        expiry is still out: both get answered, in order)."""
+        self.refresh_asked.pop(0)
+        state = self.conn.state
+        waiting = state is State.REFRESHING
+        if not ok:
+            self.conn.refresh_failed(self.clock.now, "the model provider failed")
+            self.flush()
+            assert self.conn.state is (State.CLOSED if waiting else state)
+            return
+        key = self.key if same else f"fresh-{self.next_marker}-{len(self.secrets)}"
+        self.next_marker += 1
+        self.secrets.add(key)
+        refused_again = same and waiting  # the refused key handed back: not believed
+        if not refused_again:
+            self.key = key
+        self.conn.update_credentials(Credentials(7, key), self.clock.now)
+        self.flush()
+        if refused_again:
+            assert self.conn.state is State.CLOSED
+        elif waiting:
+            assert self.conn.state is State.CONNECTING and self.transport == "connecting"
+        else:
+            assert self.conn.state is state  # ahead of expiry: the connection stays
+
+
 _SETTINGS = settings(
     max_examples=500, stateful_step_count=30, deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 CoreMachine.TestCase.settings = _SETTINGS
 FragileCoreMachine.TestCase.settings = _SETTINGS
+RefreshingCoreMachine.TestCase.settings = _SETTINGS
 TestCoreMachine = CoreMachine.TestCase
 TestFragileCoreMachine = FragileCoreMachine.TestCase
+TestRefreshingCoreMachine = RefreshingCoreMachine.TestCase

@@ -69,6 +69,7 @@ class Dialer:
         self.refused_key = self.credentials.session_key
         self.refused_at_handshake = at_handshake
         self.refreshes += 1
+        self.refresh_at = None  # the refresh this asks for re-arms it (or the session ends)
 
     def proven(self) -> None:
         """The server accepted the key (a handshake after a refused one, or a logon)."""

@@ -25,6 +25,12 @@ __all__ = ("Dialer",)
 log = logging.getLogger("instamrkt_proto.client")
 
 
+def _json(text: str) -> bytes:
+    """``text`` as JSON, in a bytes object of its own size: orjson's result keeps a buffer of
+    a few KiB, which a value held for the life of the session should not."""
+    return bytes(memoryview(orjson.dumps(text)))
+
+
 class Dialer:
     __slots__ = (
         "_last_nonce",
@@ -48,7 +54,7 @@ class Dialer:
                  max_age: float | None = None) -> None:
         self.url = url
         self.credentials = credentials
-        self.key_json = orjson.dumps(credentials.session_key)  # spliced into every header
+        self.key_json = _json(credentials.session_key)  # spliced into every header
         self.deadline: float | None = None  # the current attempt's, while one is under way
         self.refused_key: str | None = None  # the key the server last refused
         self.refused_at_handshake = False  # ... at a handshake (else: by a logon 110)
@@ -81,7 +87,7 @@ class Dialer:
         if credentials.session_key == self.refused_key:
             return False
         self.credentials = credentials
-        self.key_json = orjson.dumps(credentials.session_key)
+        self.key_json = _json(credentials.session_key)
         self.obtained(now)
         return True
 

@@ -14,16 +14,22 @@ from .errors import LocalProtocolError
 
 __all__ = ("MAX_OP", "NameTables")
 
+_DEFAULT_OPCODES: dict[str, int] = dict(codes.DEFAULT_OPCODES)
+_DEFAULT_RES_NAMES: dict[int, str] = {v: k for k, v in codes.DEFAULT_RESPONSE_CODES.items()}
+
 MAX_OP = 2**31 - 1
 """The largest op number accepted: ops are positive 32-bit ints on every known server."""
 
 
 class NameTables:
+    """Copy-on-write: every instance shares the module's default tables (never mutated)
+    until ``learn`` gives it tables of its own; idle connections then cost nothing here."""
+
     __slots__ = ("_opcodes", "_res_names")
 
     def __init__(self) -> None:
-        self._opcodes: dict[str, int] = dict(codes.DEFAULT_OPCODES)
-        self._res_names: dict[int, str] = {v: k for k, v in codes.DEFAULT_RESPONSE_CODES.items()}
+        self._opcodes: dict[str, int] = _DEFAULT_OPCODES
+        self._res_names: dict[int, str] = _DEFAULT_RES_NAMES
 
     def opcode(self, op: int | str) -> int:
         """The number of ``op`` (a number, or a name from the documented or received table)."""
@@ -47,5 +53,8 @@ class NameTables:
 
     def learn(self, opcodes: Mapping[str, int], response_codes: Mapping[str, int]) -> None:
         """Add (or replace) names from a received op-2 table."""
+        if self._opcodes is _DEFAULT_OPCODES:
+            self._opcodes = dict(_DEFAULT_OPCODES)
+            self._res_names = dict(_DEFAULT_RES_NAMES)
         self._opcodes.update(opcodes)
         self._res_names.update({v: k for k, v in response_codes.items()})

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import anyio
@@ -193,21 +193,23 @@ class AioPipe(asyncio.Protocol):
         self.on_flushed: Callable[[], None] | None = None  # unused: writes are never queued
         self._consumer: Consumer | None = None
         self._early: list[bytes] = []
-        self._readable = asyncio.Event()
-        self._done = asyncio.Event()
+        # Futures made only while somebody waits: an idle connection holds no Event.
+        self._readable: asyncio.Future[None] | None = None  # receive() waits on it
+        self._done: asyncio.Future[None] | None = None  # run() waits on it
+        self._finished = False
         self._eof = False
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's transports have the interface without deriving from asyncio.Transport
+        self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         if self._consumer is not None:
             self._consumer(data)
         else:
             self._early.append(data)
-            self._readable.set()
+            _complete(self._readable)
 
     def eof_received(self) -> bool:
         return False  # close the transport; connection_lost follows
@@ -216,8 +218,8 @@ class AioPipe(asyncio.Protocol):
         self._eof = True
         if self._consumer is not None:
             self._consumer(None)
-        self._readable.set()
-        self._done.set()
+        _complete(self._readable)
+        self._finish()
 
     # pipe
     async def send(self, data: bytes) -> None:
@@ -233,8 +235,11 @@ class AioPipe(asyncio.Protocol):
         while not self._early:
             if self._eof:
                 raise anyio.EndOfStream
-            self._readable.clear()
-            await self._readable.wait()
+            self._readable = asyncio.get_running_loop().create_future()
+            try:
+                await self._readable
+            finally:
+                self._readable = None
         data = b"".join(self._early)
         self._early.clear()
         return data
@@ -261,13 +266,27 @@ class AioPipe(asyncio.Protocol):
         if transport is not None and not transport.is_closing():
             transport.close()  # flushes first
             asyncio.get_running_loop().call_later(LINGER, transport.abort)
-        self._done.set()
+        self._finish()
+
+    def _finish(self) -> None:
+        self._finished = True
+        _complete(self._done)
 
     async def run(self) -> None:
-        await self._done.wait()
+        if not self._finished:
+            self._done = asyncio.get_running_loop().create_future()
+            try:
+                await self._done
+            finally:
+                self._done = None
 
     async def aclose(self) -> None:
         self.close()
+
+
+def _complete(future: asyncio.Future[None] | None) -> None:
+    if future is not None and not future.done():
+        future.set_result(None)
 
 
 Pipe = StreamPipe | AioPipe

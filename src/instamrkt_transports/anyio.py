@@ -30,7 +30,7 @@ from instamrkt_proto.client import ClientConnection
 from ._aiolink import NETWORK_ERRORS, WsLink, failure
 from ._calls import AsyncCalls, ClientMetrics
 from ._driver import Driver, call_provider, checked, new_core, renewed, result, submit
-from ._pipes import Waiter, loop_tools
+from ._pipes import loop_tools
 from .delivery import Overflow
 from .options import Options, make_options
 
@@ -54,12 +54,13 @@ class AsyncClient(AsyncCalls):
         self._tg = tg
         self._waiters: dict[int, Any] = {}  # request id -> future or Waiter
         self._pushes = options.push_buffer()
-        self._push_ready = anyio.Event()
-        self._wake = anyio.Event()
+        # Waiters exist only while somebody waits (idle connections are many: no Events).
+        self._push_ready: Any = None  # a consumer of events waits on it
+        self._wake: Any = None  # the timer task waits on it
         self._gen = 0
         self._link: WsLink | None = None
         self._attempt: WsLink | None = None  # the connection being opened
-        self._ready = Waiter()
+        self._ready: Any = self._new_waiter()  # until the first attempt is decided
         self._paused: WsLink | None = None  # reading stopped by back-pressure
 
     # -- public API ---------------------------------------------------------------------------
@@ -80,18 +81,21 @@ class AsyncClient(AsyncCalls):
 
         Raises ``ConsumerTooSlow`` once after an overflow under ``Overflow.FAIL``.
         """
-        with anyio.move_on_after(math.inf if timeout is None else timeout):
-            while True:
-                event = self._pushes.get()
-                if event is not None:
-                    if self._paused is not None and not self._pushes.full:
-                        self._resume()
-                    return event
-                if self._driver.finished:
-                    return None
-                self._push_ready = anyio.Event()
-                await self._push_ready.wait()
-        return None
+        pushes = self._pushes
+        event = pushes.get()  # the usual case under load: no cancel scope, no waiter
+        if event is None and not self._driver.finished:
+            with anyio.move_on_after(math.inf if timeout is None else timeout):
+                while event is None and not self._driver.finished:
+                    self._push_ready = waiter = self._new_waiter()
+                    try:
+                        await waiter
+                    finally:
+                        if self._push_ready is waiter:
+                            self._push_ready = None
+                    event = pushes.get()
+        if event is not None and self._paused is not None and not pushes.full:
+            self._resume()
+        return event
 
     def metrics(self) -> ClientMetrics:
         return ClientMetrics(session=self._core.metrics(self._time()),
@@ -108,8 +112,8 @@ class AsyncClient(AsyncCalls):
             self._driver.drain()
             await anyio.lowlevel.checkpoint()  # let a writer task send the close frame
         self._driver.finished = True
-        self._push_ready.set()
-        self._wake.set()
+        _wake(self._push_ready)
+        _wake(self._wake)
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -126,11 +130,12 @@ class AsyncClient(AsyncCalls):
     async def _timer(self) -> None:
         driver = self._driver
         while not driver.finished:
-            self._wake = anyio.Event()
+            self._wake = waiter = self._new_waiter()
             armed = driver.armed = self._core.next_deadline()
             delay = math.inf if armed is None else max(0.0, armed - self._time())
             with anyio.move_on_after(delay):
-                await self._wake.wait()
+                await waiter
+            self._wake = None
             deadline = self._core.next_deadline()
             now = self._time()
             if deadline is not None and now >= deadline:
@@ -254,15 +259,22 @@ class AsyncClient(AsyncCalls):
 
     def _deliver(self, event: Event) -> None:
         driver = self._driver
-        if driver.started and not self._ready.done():
+        if driver.started and self._ready is not None and not self._ready.done():
             self._ready.set_result(driver.error)
         if driver.finished:
-            self._wake.set()
+            _wake(self._wake)
         self._pushes.put(event)
-        self._push_ready.set()
+        if self._push_ready is not None:  # one wake-up per read: later puts find it done
+            _wake(self._push_ready)
 
     def _wake_timer(self) -> None:
-        self._wake.set()  # only an earlier deadline wakes the timer task
+        _wake(self._wake)  # only an earlier deadline wakes the timer task
+
+
+def _wake(waiter: Any) -> None:
+    """Complete a waiter (an asyncio future or a ``Waiter``) unless absent or done."""
+    if waiter is not None and not waiter.done():
+        waiter.set_result(None)
 
 
 @asynccontextmanager
@@ -294,7 +306,8 @@ async def _client_tasks(url: str, credentials: Credentials, opts: Options
         tg.start_soon(client._timer)
         client._core.connect(client._time())
         client._driver.drain()
-        error = await client._ready.wait()
+        error = await client._ready
+        client._ready = None
         if error is None:
             try:
                 yield client

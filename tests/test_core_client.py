@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
@@ -35,6 +36,7 @@ from instamrkt_proto import (
     ServerError,
     State,
     UncorrelatedError,
+    api,
     connection_url,
     digest,
 )
@@ -312,9 +314,12 @@ def test_unmatched_message_is_push() -> None:
     h.request("join_game", game_id="g1")
     events = h.receive({"res": 815, "current_balance": "10", "available_balance": 3,
                         "currency": "DON"})
-    assert events == [Push(res=815, name="balance_update", server_time=WALL0,
-                           fields={"current_balance": "10", "available_balance": 3,
-                                   "currency": "DON"})]
+    assert events == [api.BalanceUpdate(res=815, name="balance_update", server_time=WALL0,
+                                        current_balance=Decimal(10), available_balance=3,
+                                        currency="DON")]
+    assert isinstance(events[0], Push)
+    assert events[0].fields == {"current_balance": "10", "available_balance": 3,
+                                "currency": "DON"}
     # a join reply for another game is not ours either
     (event,) = h.receive({"res": 333, "game_id": "other"})
     assert isinstance(event, Push)

@@ -74,7 +74,8 @@ INTERNAL = frozenset({
     "decode_request", "decode_server_message", "encode_params", "encode_request",
     "encode_response", "frame_request", "lenient_int",
 })
-NOT_REEXPORTED = frozenset({"testing", "server"})  # testing needs hypothesis; server: own API
+# testing needs hypothesis; server and api (``from instamrkt_proto import api``): own API
+NOT_REEXPORTED = frozenset({"testing", "server", "api"})
 PUBLIC = [name for name in SUBMODULES if not name.startswith("_")]
 PRIVATE = [name for name in SUBMODULES if name.startswith("_")]
 
@@ -82,8 +83,8 @@ PRIVATE = [name for name in SUBMODULES if name.startswith("_")]
 def test_internals_are_private_modules() -> None:
     assert set(PRIVATE) >= {"_correlation", "_keepalive", "_reconnect", "_replies",
                             "_session", "_state", "_timing", "_names", "_dialer"}
-    assert set(PUBLIC) == {"auth", "client", "codec", "codes", "config", "errors", "events",
-                           "server", "testing"}
+    assert set(PUBLIC) == {"api", "auth", "client", "codec", "codes", "config", "errors",
+                           "events", "server", "testing"}
 
 
 @pytest.mark.parametrize("name", PUBLIC)

@@ -7,6 +7,7 @@ the server role; both share the codec, the events and the errors. See the README
 
 from __future__ import annotations
 
+from . import api as _api  # noqa: F401 - binds the typed models to the core's decoders
 from ._state import State
 from ._timing import Backoff, ClockEstimate, RateLimit
 from .auth import Credentials, connection_url, digest
@@ -36,6 +37,7 @@ from .errors import (
     RestConnectionError,
     RestError,
     ServerError,
+    UndecodableReply,
 )
 from .events import (
     Closed,
@@ -111,6 +113,7 @@ __all__ = (
     "Stale",
     "State",
     "UncorrelatedError",
+    "UndecodableReply",
     "connection_url",
     "digest",
 )

@@ -151,6 +151,8 @@ class Correlator:
     def match(self, res: int, fields: Mapping[str, Any]) -> PendingRequest | None:
         """The request (possibly a tombstone) that this reply answers, or None for a push."""
         wire = self.wire
+        if not wire:  # a push while nothing is in flight
+            return None
         if len(wire) == 1 and res not in ECHO_KEYS:  # the usual case: one call in flight
             return wire[0] if res in wire[0].expects else None
         candidates = [r for r in wire if res in r.expects]

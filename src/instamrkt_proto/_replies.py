@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._models import reply_model as decode_reply
 from .codec import converter
 from .codes import Op, Res
 from .errors import RemoteProtocolError
-from .events import LoggedOn, LogonFailed, OpcodeTable, RequestFailed, RequestSettled, Response
+from .events import LoggedOn, LogonFailed, OpcodeTable, RequestFailed, RequestSettled
 
 __all__ = ("reply_event",)
 
@@ -37,6 +38,8 @@ def reply_event(
     """The settling event for request ``rid`` (op ``op``) answered by ``res``.
 
     Pongs are not built here: the client settles them on its hot path, with their RTT.
+    Other documented codes give their typed model (``instamrkt_proto.api``); one whose
+    payload does not fit gives the generic ``Response`` with ``decode_error`` set.
     """
     if op == Op.GET_OPCODES and res == Res.OPCODES:
         return _opcode_table(rid, op, res, fields, t, name)
@@ -46,4 +49,4 @@ def reply_event(
     if op == Op.LOGON and res == Res.LOGON_FAIL:
         return LogonFailed(request_id=rid, op=op, res=res, name=name, server_time=t,
                            fields=fields)
-    return Response(request_id=rid, op=op, res=res, name=name, fields=fields, server_time=t)
+    return decode_reply(rid, op, res, fields, t, name)

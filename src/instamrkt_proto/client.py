@@ -36,6 +36,7 @@ from typing import Any
 from ._correlation import Correlator, PendingRequest, timeout_outcome
 from ._dialer import Dialer
 from ._keepalive import Keepalive, Verdict
+from ._models import PUSH_DECODERS, generic_push
 from ._names import NameTables
 from ._reconnect import ReconnectPolicy
 from ._replies import reply_event
@@ -69,7 +70,6 @@ from .events import (
     OpcodeTable,
     Pong,
     ProtocolError,
-    Push,
     Reconnected,
     RefreshCredentials,
     RequestFailed,
@@ -93,7 +93,8 @@ class ClientConnection:
     __slots__ = (
         "_alive", "_connected", "_corr", "_dialer", "_events", "_games", "_had_logon",
         "_last_message", "_limiter", "_out", "_pacing_at", "_policy", "_reconnect_at",
-        "_reconnects", "_requests", "_restorer", "_sendable", "_state", "_trips", "_wall",
+        "_reconnects", "_requests", "_restorer", "_sendable", "_state", "_trips",
+        "_undecodable", "_wall",
         "closed_error", "config", "flush_reports", "names",
     )
 
@@ -123,6 +124,7 @@ class ClientConnection:
         self._reconnect_at: float | None = None
         self._pacing_at: float | None = None
         self._reconnects = 0
+        self._undecodable = 0  # documented codes whose payload did not fit their model
         # The parts, each owning its own state:
         self._dialer = Dialer(url, credentials, wall_clock, nonce_factory,
                               self.config.connect_timeout, self.config.credentials_max_age)
@@ -187,6 +189,7 @@ class ClientConnection:
             reconnects=self._reconnects,
             outstanding=outstanding,
             last_message_age=age,
+            undecodable=self._undecodable,
         )
 
     def opcode(self, op: int | str) -> int:
@@ -524,6 +527,8 @@ class ClientConnection:
             self._try_move(Input.LOGON_REFUSED)
         elif isinstance(event, Response):
             self._games.track(request.op, res, request.params, now)
+            if event.decode_error is not None:
+                self._undecodable += 1
         self._events.append(event)
 
     def _expire(self, request: PendingRequest, now: float) -> None:
@@ -550,8 +555,12 @@ class ClientConnection:
         game = fields.get("game_id")
         if game is not None:
             self._games.saw(game, now)
-        self._events.append(Push(res=res, name=self.names.response_name(res), fields=fields,
-                                 server_time=t))
+        # Its api model if the code has one (the generic Push with decode_error if the
+        # payload does not fit), else the generic Push.
+        event = PUSH_DECODERS.get(res, generic_push)(fields, res, self.names.response_name(res), t)
+        if event.decode_error is not None:
+            self._undecodable += 1
+        self._events.append(event)
 
     def _internal_reply(self, request: PendingRequest, res: int | None, fields: dict[str, Any],
                         t: int | None, now: float) -> None:

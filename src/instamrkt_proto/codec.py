@@ -7,13 +7,16 @@ Decoding is strict where a mistake would misroute a message (a message must be a
 payloads that need types, such as the op-2 tables.
 
 Encoding refuses what JSON cannot carry faithfully before anything is queued: orjson would
-write NaN and infinity as ``null``, which on a money op means a different request.
+write NaN and infinity as ``null``, which on a money op means a different request. A
+``Decimal`` goes out as a JSON string of its exact decimal text (``"1.50"``), as the docs'
+place_bet example sends its amount.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any, NamedTuple
 
 import attrs
@@ -181,6 +184,8 @@ def _non_finite(value: Any, path: str) -> str | None:
         return None
     if isinstance(value, float):
         return None if math.isfinite(value) else path
+    if isinstance(value, Decimal):
+        return None if value.is_finite() else path
     if isinstance(value, dict):
         for key, item in value.items():
             found = _non_finite(item, f"{path}.{key}")
@@ -194,11 +199,18 @@ def _non_finite(value: Any, path: str) -> str | None:
     return None
 
 
+def _decimal_text(value: Any) -> str:
+    """orjson's hook for what it cannot encode: a (finite) ``Decimal`` as its exact text."""
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    raise TypeError(f"Type is not JSON serializable: {type(value).__name__}")
+
+
 def encode_params(op: int, params: Mapping[str, Any]) -> bytes:
     """The parameters of a request as a JSON object, checked once at submission.
 
     Raises ``LocalProtocolError`` for reserved names, NaN or infinity anywhere (JSON has no
-    such numbers), and values JSON cannot carry.
+    such numbers, and a ``Decimal`` NaN is no amount), and values JSON cannot carry.
     """
     if not params:
         return b"{}"
@@ -210,7 +222,7 @@ def encode_params(op: int, params: Mapping[str, Any]) -> bytes:
             if bad is not None:
                 raise LocalProtocolError(f"op {op}: parameter {bad} is not a finite number")
     try:
-        return _dumps(params)
+        return _dumps(params, default=_decimal_text)
     except TypeError as exc:
         raise LocalProtocolError(f"op {op}: parameters are not JSON-serialisable: {exc}") from None
 

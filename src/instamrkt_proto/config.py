@@ -83,3 +83,6 @@ class Metrics:
     reconnects: int
     outstanding: int
     last_message_age: float | None
+    undecodable: int = 0
+    """Messages with a documented code whose payload did not fit its model (delivered as
+    the generic ``Push``/``Response`` with ``decode_error``)."""

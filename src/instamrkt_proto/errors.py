@@ -30,6 +30,7 @@ __all__ = (
     "RestConnectionError",
     "RestError",
     "ServerError",
+    "UndecodableReply",
 )
 
 
@@ -51,6 +52,18 @@ class RequestLimitExceeded(LocalProtocolError):
 
 class RemoteProtocolError(InstamrktError):
     """The server sent something the protocol does not allow (malformed, wrong types...)."""
+
+
+class UndecodableReply(RemoteProtocolError):
+    """A typed call's reply had a documented code but a payload its model cannot hold.
+
+    ``response`` is that reply as the generic ``Response`` (its ``decode_error`` says why):
+    the request was answered, so nothing is lost.
+    """
+
+    def __init__(self, message: str, response: Any) -> None:
+        super().__init__(message)
+        self.response = response
 
 
 class MessageTooBig(RemoteProtocolError):

@@ -169,13 +169,17 @@ class Response(RequestSettled):
     """A reply: what a call returns. ``fields`` is the message minus ``res`` and its header.
 
     The replies the core interprets (``Pong``, ``OpcodeTable``, ``LoggedOn``,
-    ``LogonFailed``) are subclasses, so every call can promise a ``Response``.
+    ``LogonFailed``) are subclasses, so every call can promise a ``Response``; so are the
+    typed models of ``instamrkt_proto.api``, one per documented response code.
+    ``decode_error`` is set when the code has a model but this payload could not be
+    structured into it: the reply then comes as this generic ``Response``, never lost.
     """
 
     res: int
     name: str | None = None
     fields: Mapping[str, Any] = _EMPTY
     server_time: int | None = None
+    decode_error: str | None = attrs.field(default=None, repr=False)
 
 
 @attrs.frozen(slots=True, kw_only=True)
@@ -228,12 +232,18 @@ class RequestFailed(RequestSettled):
 
 @attrs.frozen(slots=True, kw_only=True)
 class Push(Event):
-    """A server message that answers no outstanding request."""
+    """A server message that answers no outstanding request.
+
+    Documented codes arrive as their typed model from ``instamrkt_proto.api`` (a subclass,
+    e.g. ``api.BalanceUpdate``); unknown codes as this generic ``Push``, and so does a known
+    code whose payload could not be structured, with the reason in ``decode_error``.
+    """
 
     res: int
     name: str | None
     fields: Mapping[str, Any]
     server_time: int | None = None
+    decode_error: str | None = attrs.field(default=None, repr=False)
 
 
 @attrs.frozen(slots=True, kw_only=True)

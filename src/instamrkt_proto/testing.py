@@ -9,6 +9,15 @@ extra). Importing it without hypothesis raises ``ImportError``.
   (``response_header`` missing or empty, ``t`` sent as a string).
 * ``requests()``: a strategy for ``(op, params)`` pairs accepted by
   ``ClientConnection.send_request``; ``op`` is a number or a documented name.
+* ``request_objects()``: a strategy for instances of every request class of
+  ``instamrkt_proto.api`` (or of one op), with valid parameters, derived from the API table.
+* ``models()``: a strategy for every model of ``instamrkt_proto.api`` (replies and pushes,
+  or one response code), derived from the table.
+* ``model_messages()``: ``(model, bytes)`` pairs: a model and the message a server sends for
+  it, in its exact form or with the docs' lenient variants (numbers as strings, money as
+  JSON numbers, ``"None"`` for null, 10-digit seconds, ``pool_type``, int ids, unknown
+  extra fields). ``decode_model(data)`` decodes such a message as the core does; the
+  round-trip property is ``decode_model(data, ...) == model``.
 * ``FakeClock``: monotonic seconds and wall-clock epoch milliseconds you advance by hand.
 * ``SequenceRandom``: a replayable ``random()`` for the backoff jitter.
 * ``Harness``: a ``ClientConnection`` wired to a fake clock and a scripted peer. It opens
@@ -21,25 +30,33 @@ Like the rest of the core, this module reads no clock and no random source.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal
 from typing import Any
 
 import attrs
 import orjson
 from hypothesis import strategies as st
 
+from . import api
+from ._models import model_fields
+from ._table import EXTRA_CODES, RESPONSES, SHAPES, Field
 from .auth import Credentials
 from .client import ClientConnection
-from .codec import ClientRequest, decode_request, encode_response
+from .codec import ClientRequest, decode_request, decode_server_message, encode_response
 from .codes import DEFAULT_OPCODES, ECHO_KEYS, REPLIES, Op, Res
 from .config import ClientConfig
-from .events import Connecting, Event
+from .events import Connecting, Event, Push, Response
 
 __all__ = (
     "FakeClock",
     "Harness",
     "Reply",
     "SequenceRandom",
+    "decode_model",
     "json_values",
+    "model_messages",
+    "models",
+    "request_objects",
     "requests",
     "server_messages",
     "standard_reply",
@@ -168,6 +185,201 @@ def requests(draw: st.DrawFn) -> tuple[int | str, dict[str, Any]]:
     params = draw(strategy) if strategy is not None else draw(
         _fields(frozenset({"header", "op"})))
     return op, params
+
+
+# -- the typed API: requests, models, their messages ----------------------------------------
+
+_money = st.decimals(min_value=-(10**12), max_value=10**12, allow_nan=False,
+                     allow_infinity=False, places=2)
+_uuid_text = st.uuids().map(str)
+_id_text = st.one_of(st.integers(0, 2**53).map(str), _uuid_text)
+_big_millis = st.integers(min_value=10**11, max_value=4_102_444_800_000)
+_plain_text = _text.filter(lambda v: v.strip() not in {"None", "null", ""})
+
+_PARAM_VALUES: dict[str, st.SearchStrategy[Any]] = {
+    "str": _text,
+    "id": st.one_of(_uuid_text, st.integers(1, 10**9)),
+    "int": st.integers(0, 10**6),
+    "bool": st.booleans(),
+    "millis": _big_millis,
+    "money": st.one_of(_money, st.integers(0, 10**6), _money.map(str)),
+    "strs": st.one_of(_text, st.lists(_text, max_size=3)),
+    "ids": st.one_of(_uuid_text, st.lists(_uuid_text, max_size=3)),
+}
+
+
+@st.composite
+def request_objects(draw: st.DrawFn, op: int | None = None) -> api.Request[Any]:
+    """An instance of the request class of ``op`` (any op if None), with valid values."""
+    cls = api.REQUESTS[op] if op is not None else draw(
+        st.sampled_from([api.REQUESTS[k] for k in sorted(api.REQUESTS)]))
+    values: dict[str, Any] = {}
+    for param in cls.SPEC.params:
+        if param.required or draw(st.booleans()):
+            values[param.name] = draw(_PARAM_VALUES[param.kind])
+    request: api.Request[Any] = cls(**values)
+    return request
+
+
+def _field_value(field: Field, depth: int = 0) -> st.SearchStrategy[Any]:
+    kind = field.kind
+    strategy: st.SearchStrategy[Any]
+    if kind.startswith("list:"):
+        shape = _shape(kind[5:], depth + 1)
+        return st.lists(shape, max_size=2 if depth else 3).map(tuple)
+    if kind.startswith("obj:"):
+        strategy = _shape(kind[4:], depth + 1)
+    elif kind == "money_map":
+        return st.dictionaries(_id_text, _money, max_size=3)
+    elif kind == "count_map":
+        return st.dictionaries(_text, st.integers(0, 1000), max_size=3)
+    elif kind == "ids":
+        return st.lists(_id_text, max_size=3).map(tuple)
+    elif kind == "ints":
+        return st.lists(st.integers(0, 10**6), max_size=3).map(tuple)
+    elif kind == "objects":
+        return st.lists(st.dictionaries(_text, json_values(4), max_size=3),
+                        max_size=3).map(tuple)
+    elif kind == "json":
+        return json_values(4)
+    else:
+        strategy = {"str": _plain_text, "id": _id_text, "int": _ints, "bool": st.booleans(),
+                    "millis": _big_millis, "money": _money}[kind]
+    return strategy if field.required else st.one_of(st.none(), strategy)
+
+
+def _shape(shape: str, depth: int) -> st.SearchStrategy[Any]:
+    cls = getattr(api, shape)
+    return st.fixed_dictionaries(
+        {f.name: _field_value(f, depth) for f in SHAPES[shape]}).map(lambda kw: cls(**kw))
+
+
+_SPECS = {spec.res: spec for spec in RESPONSES}
+_MODEL_CODES = sorted(
+    [s.res for s in RESPONSES if s.res not in (1, 2, 100, 110, 112, 666)] + list(EXTRA_CODES))
+
+
+def _model_class(res: int, reply: bool) -> tuple[type, tuple[Field, ...]]:
+    if res in EXTRA_CODES:
+        return api.Leaderboard, _SPECS[450].fields
+    spec = _SPECS[res]
+    cls = api.MODELS[res]
+    if spec.reply and spec.push:
+        cls = getattr(api, cls.__name__ + ("Reply" if reply else "Push"))
+    return cls, spec.fields
+
+
+@st.composite
+def models(draw: st.DrawFn, res: int | None = None, reply: bool | None = None) -> Any:
+    """A model of ``api``: for ``res`` (any documented code if None), as a reply or a push.
+
+    Replies carry ``request_id=1`` and the op that expects them (see ``decode_model``).
+    """
+    code = res if res is not None else draw(st.sampled_from(_MODEL_CODES))
+    spec = _SPECS.get(code, _SPECS[450])
+    roles = [r for r, on in ((True, spec.reply), (False, spec.push)) if on]
+    as_reply = reply if reply is not None else draw(st.sampled_from(roles))
+    cls, fields = _model_class(code, as_reply)
+    values = {f.name: draw(_field_value(f)) for f in fields}
+    common: dict[str, Any] = {"res": code, "name": _name(code),
+                              "server_time": draw(st.one_of(st.none(), _millis))}
+    if as_reply:
+        common.update(request_id=1, op=_op_for(code))
+    return cls(**common, **values)
+
+
+def _name(res: int) -> str | None:
+    spec = _SPECS.get(res)
+    return spec.name if spec is not None else None
+
+
+def _op_for(res: int) -> int:
+    return next((op for op, replies in REPLIES.items() if res in replies), res)
+
+
+def _lenient_scalar(draw: st.DrawFn, kind: str, value: Any) -> Any:
+    """``value`` (already as a server sends it) in one of the forms the docs show."""
+    if kind == "money":
+        exact = Decimal(value)
+        forms = [value]
+        if exact == exact.to_integral_value() and abs(exact) < 2**53:
+            forms.append(int(exact))
+        if Decimal(repr(float(exact))) == exact:
+            forms.append(float(exact))
+        return draw(st.sampled_from(forms))
+    if kind == "int":
+        forms = [value, str(value)]
+        if abs(value) < 2**53:
+            forms.append(float(value))
+        return draw(st.sampled_from(forms))
+    if kind == "millis":
+        forms = [value, str(value)]
+        if value % 1000 == 0:
+            forms.append(value // 1000)  # the examples' 10-digit seconds
+        return draw(st.sampled_from(forms))
+    if kind == "id" and value.isdigit() and value == str(int(value)) and int(value) < 2**63:
+        return draw(st.sampled_from([value, int(value)]))
+    if kind == "bool":
+        return draw(st.sampled_from([value, str(value)]))
+    return value
+
+
+def _lenient(draw: st.DrawFn, fields: tuple[Field, ...], out: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for field in fields:
+        if field.name not in out:
+            if field.kind in ("str", "json") or draw(st.booleans()):
+                continue  # left out
+            result[field.name] = draw(st.sampled_from([None, "None"]))
+            continue
+        value = out[field.name]
+        kind = field.kind
+        if kind.startswith("list:"):
+            shape_fields = SHAPES[kind[5:]]
+            value = [_lenient(draw, shape_fields, item) for item in value]
+        elif kind.startswith("obj:"):
+            value = _lenient(draw, SHAPES[kind[4:]], value)
+        elif kind == "money_map":
+            value = {k: _lenient_scalar(draw, "money", v) for k, v in value.items()}
+        elif kind == "ids":
+            value = [_lenient_scalar(draw, "id", v) for v in value]
+        else:
+            value = _lenient_scalar(draw, kind, value)
+        key = field.alias if field.alias is not None and draw(st.booleans()) else field.name
+        result[key] = value
+    if draw(st.booleans()):
+        result["an_undocumented_field"] = draw(json_values(3))
+    return result
+
+
+@st.composite
+def model_messages(draw: st.DrawFn, res: int | None = None,
+                   lenient: bool | None = None) -> tuple[Any, bytes]:
+    """``(model, message)``: a model and a message a server could send for it.
+
+    The message is exact (money as strings, times in ms, null fields left out) or, if
+    ``lenient`` (drawn when None), uses the docs' inconsistent forms, which must decode to
+    the same model.
+    """
+    model = draw(models(res))
+    fields = model_fields(model)
+    spec = _SPECS.get(model.res, _SPECS[450])
+    if lenient if lenient is not None else draw(st.booleans()):
+        fields = _lenient(draw, spec.fields, fields)
+    header = None if model.server_time is None else {"t": model.server_time}
+    return model, _message(model.res, fields, header)
+
+
+def decode_model(data: bytes, *, request_id: int | None = None, op: int | None = None
+                 ) -> Response | Push:
+    """Decode a server message as the core does: a reply to ``op`` if ``request_id`` is
+    given (``op`` defaults to the op that expects the code), else a push."""
+    res, t, fields = decode_server_message(data)
+    name = _name(res)
+    if request_id is None:
+        return api.decode_push(res, name, fields, t)
+    return api.decode_reply(request_id, op if op is not None else _op_for(res), res, fields,
+                            t, name)
 
 
 # -- clock, randomness ---------------------------------------------------------------------

@@ -23,6 +23,7 @@ from instamrkt_proto.errors import (
     RestConnectionError,
     RestError,
     ServerError,
+    UndecodableReply,
 )
 
 from ._calls import ClientMetrics
@@ -45,4 +46,5 @@ __all__ = (
     "RestConnectionError",
     "RestError",
     "ServerError",
+    "UndecodableReply",
 )

@@ -7,6 +7,13 @@ returning a ``concurrent.futures.Future`` at once. Each also supplies ``core`` (
 session) and ``metrics()``. Errors derive from ``InstamrktError`` (see the README's error
 table).
 
+``call(request)`` takes a request object of ``instamrkt_proto.api`` and returns its reply
+model, typed by the request's type argument (``Request[R]`` -> ``R``, as aiogram's
+``Bot.__call__`` does): the parameters were validated when the object was built, the op's
+documented classification (read or money-moving) applies, and a reply whose payload did
+not fit its model raises ``UndecodableReply`` (a ``RemoteProtocolError``) carrying the
+generic reply as ``.response``.
+
 Timeouts have one meaning everywhere: leave ``timeout`` out for the client's default
 (``timeout=`` given to ``connect``, 30 s unless set), pass seconds, or pass ``None`` to wait
 for as long as the connection lives.
@@ -29,6 +36,7 @@ from instamrkt_proto import (
     RemoteProtocolError,
     Response,
 )
+from instamrkt_proto.api import Request
 from instamrkt_proto.client import ClientConnection
 from instamrkt_proto.codes import Op
 
@@ -38,6 +46,7 @@ __all__ = ("AsyncCalls", "Calls", "ClientMetrics", "FutureCalls")
 
 _PING, _OPCODES, _LOGON = Op.PING, Op.GET_OPCODES, Op.LOGON
 _R = TypeVar("_R", bound=Response)
+_T = TypeVar("_T")
 
 
 @attrs.frozen(slots=True, kw_only=True)
@@ -73,6 +82,24 @@ def _future_as(kind: type[_R], future: Future[Response]) -> Future[_R]:
 
     future.add_done_callback(done)
     return narrowed
+
+
+def _future_reply(request: Request[_T], future: Future[Response]) -> Future[_T]:
+    typed: Future[_T] = Future()
+    typed.set_running_or_notify_cancel()
+
+    def done(source: Future[Response]) -> None:
+        error = source.exception()
+        if error is not None:
+            typed.set_exception(error)
+            return
+        try:
+            typed.set_result(request.reply(source.result()))
+        except RemoteProtocolError as exc:
+            typed.set_exception(exc)
+
+    future.add_done_callback(done)
+    return typed
 
 
 class _Surface:
@@ -112,8 +139,12 @@ class Calls(_Surface):
         """Log on; raises ``LogonError`` if refused. ``already_logged_in`` flags res 112."""
         return _expect(LoggedOn, self._call(_LOGON, None, timeout))
 
+    def call(self, request: Request[_T], *, timeout: float | None = DEFAULT) -> _T:
+        """Send a typed request (``instamrkt_proto.api``) and return its typed reply."""
+        return request.reply(self._call(request.OP, request.params(), timeout))
+
     def request(self, op: int | str, /, **params: Any) -> Response:
-        """Send op (a number or a documented name) and return its reply."""
+        """Send op (a number or a documented name) and return its reply (typed if known)."""
         return self._call(op, params, DEFAULT)
 
     def send(self, op: int | str, params: dict[str, Any] | None = None, *,
@@ -140,6 +171,11 @@ class FutureCalls:
 
     def logon_async(self, *, timeout: float | None = DEFAULT) -> Future[LoggedOn]:
         return _future_as(LoggedOn, self._submit(_LOGON, None, timeout))
+
+    def call_async(self, request: Request[_T], *, timeout: float | None = DEFAULT
+                   ) -> Future[_T]:
+        """``call`` returning a ``Future`` of the typed reply at once."""
+        return _future_reply(request, self._submit(request.OP, request.params(), timeout))
 
     def request_async(self, op: int | str, /, **params: Any) -> Future[Response]:
         return self._submit(op, params, DEFAULT)
@@ -169,8 +205,12 @@ class AsyncCalls(_Surface):
         """Log on; raises ``LogonError`` if refused. ``already_logged_in`` flags res 112."""
         return _expect(LoggedOn, await self._call(_LOGON, None, timeout))
 
+    async def call(self, request: Request[_T], *, timeout: float | None = DEFAULT) -> _T:
+        """Send a typed request (``instamrkt_proto.api``) and return its typed reply."""
+        return request.reply(await self._call(request.OP, request.params(), timeout))
+
     async def request(self, op: int | str, /, **params: Any) -> Response:
-        """Send op (a number or a documented name) and return its reply."""
+        """Send op (a number or a documented name) and return its reply (typed if known)."""
         return await self._call(op, params, DEFAULT)
 
     async def send(self, op: int | str, params: dict[str, Any] | None = None, *,

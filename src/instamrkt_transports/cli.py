@@ -34,10 +34,13 @@ from instamrkt_proto import (
     Credentials,
     InstamrktError,
     LocalProtocolError,
+    LoggedOn,
     LogonError,
+    LogonFailed,
+    OpcodeTable,
     OutcomeUnknown,
+    Pong,
     RequestTimeout,
-    Response,
     RestConnectionError,
     RestError,
     ServerError,
@@ -46,6 +49,8 @@ from instamrkt_proto import (
 from ._calls import Calls
 
 __all__ = ("EXIT_CODES", "main")
+
+_CORE_REPLIES = (Pong, OpcodeTable, LoggedOn, LogonFailed)
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -332,11 +337,17 @@ def cmd_request(args: argparse.Namespace, out: Output) -> int:
         if args.logon:
             client.logon()
         event = client.request(op, **params)
-        data = _jsonable(event)
-        if type(event) is Response:
+        if not isinstance(event, _CORE_REPLIES):  # a reply as the server sent it
+            data = {"event": "Response", "model": type(event).__name__,
+                    "request_id": event.request_id, "op": event.op, "res": event.res,
+                    "name": event.name, "fields": _jsonable(event.fields),
+                    "server_time": event.server_time}
+            if event.decode_error is not None:
+                data["decode_error"] = event.decode_error
             text = (f"res {event.res} ({event.name or 'unnamed'}): "
                     f"{json.dumps(event.fields, default=str)}")
         else:  # ops 1, 2 and 100 settle as Pong / OpcodeTable / LoggedOn
+            data = _jsonable(event)
             text = f"{data['event']}: {json.dumps(data, default=str)}"
         out.emit(text, data)
     return EXIT_OK

@@ -14,11 +14,12 @@ from __future__ import annotations
 import itertools
 from collections import Counter
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from typing import Any, Literal
 
 import attrs
 
-from instamrkt_proto.codec import lenient_int
+from instamrkt_proto import RemoteProtocolError, api
 from instamrkt_proto.codes import ECHO_KEYS, IDEMPOTENT, REPLIES
 
 __all__ = ("PUSH_KINDS", "Faults", "Market", "Received", "ServerStats")
@@ -143,31 +144,40 @@ _LIST_FIELDS = {
 _IDS = ("game_id", "pool_id", "source_id")
 
 
+def _money(amount: Decimal) -> int | str:
+    """Money on the wire: a JSON number when integral (as the docs' examples), else the
+    exact decimal text (as the docs' place_bet example)."""
+    return int(amount) if amount == amount.to_integral_value() else format(amount, "f")
+
+
 class Market:
     """An in-memory market good enough to rehearse a client session against.
 
-    Balances start at ``initial_balance`` DON per user. Bets are accepted into any pool id
-    and only move money from available balance to exposure. Ids are deterministic
-    (``bet-1``, ``bet-2``...) so tests can assert on them. ``clock`` gives epoch ms.
+    Balances start at ``initial_balance`` DON per user and are kept as ``Decimal``. Bets are
+    accepted into any pool id (any positive amount, fractions included) and only move money
+    from available balance to exposure. Requests are read through the API table
+    (``api.request_from_wire``): a parameter of the wrong kind is answered with res 666.
+    Ids are deterministic (``bet-1``, ``bet-2``...) so tests can assert on them. ``clock``
+    gives epoch ms.
     """
 
     def __init__(self, clock: Callable[[], int], initial_balance: int = 1000) -> None:
         self._clock = clock
         self.initial_balance = initial_balance
-        self.available: dict[str, int] = {}
-        self.exposure: dict[str, int] = {}
-        self.bets: dict[str, tuple[str, str, str, int]] = {}  # bet_id -> user, pool, target, n
+        self.available: dict[str, Decimal] = {}
+        self.exposure: dict[str, Decimal] = {}
+        self.bets: dict[str, tuple[str, str, str, Decimal]] = {}  # bet_id -> user, pool, ...
         self._bet_ids = itertools.count(1)
         self._push_seq = itertools.count(1)
 
-    def _balance(self, user: str) -> tuple[int, int]:
-        available = self.available.setdefault(user, self.initial_balance)
-        return available, self.exposure.get(user, 0)
+    def _balance(self, user: str) -> tuple[Decimal, Decimal]:
+        available = self.available.setdefault(user, Decimal(self.initial_balance))
+        return available, self.exposure.get(user, Decimal(0))
 
     def balance_fields(self, user: str) -> dict[str, Any]:
         available, exposure = self._balance(user)
-        return {"current_balance": available + exposure, "available_balance": available,
-                "currency": "DON"}
+        return {"current_balance": _money(available + exposure),
+                "available_balance": _money(available), "currency": "DON"}
 
     def handle(self, user: str, op: int, params: dict[str, Any], joined: set[str]
                ) -> tuple[int, dict[str, Any], list[tuple[int, dict[str, Any]]]]:
@@ -194,7 +204,7 @@ class Market:
             key, value = {800: ("current_balance", available + exposure),
                           810: ("available_balance", available),
                           840: ("exposure", exposure)}[op]
-            return op, {key: value, "currency": params.get("currency", "DON")}, []
+            return op, {key: _money(value), "currency": params.get("currency", "DON")}, []
         if op == 900:
             return 901, {"sender": user, "text": params.get("text"), "received_at":
                          self._clock(), "channel": params.get("targets")}, []
@@ -204,14 +214,14 @@ class Market:
 
     def _bet(self, user: str, params: dict[str, Any]
              ) -> tuple[int, dict[str, Any], list[tuple[int, dict[str, Any]]]]:
-        pool, target = params.get("pool_id"), params.get("target")
         try:
-            amount = lenient_int(params.get("amount"))
-        except (ValueError, TypeError, OverflowError):
-            amount = None
-        if pool is None or target is None or amount is None or amount <= 0:
-            return 666, {"text": "place_bet_in_betting_pool: pool_id, target and a positive "
-                                 "integral amount are required"}, []
+            bet = api.request_from_wire(392, params)
+        except RemoteProtocolError as exc:
+            return 666, {"text": str(exc)}, []
+        assert isinstance(bet, api.PlaceBetInBettingPool)
+        pool, target, amount = params["pool_id"], str(bet.target), Decimal(bet.amount)
+        if amount <= 0:
+            return 666, {"text": "place_bet_in_betting_pool: the amount must be positive"}, []
         available, exposure = self._balance(user)
         if amount > available:
             return 666, {"text": "insufficient funds"}, []
@@ -220,7 +230,8 @@ class Market:
         self.exposure[user] = exposure + amount
         self.bets[bet_id] = (user, str(pool), str(target), amount)
         # Like the real server, a balance change is followed by a 815 push to the user.
-        return 356, {"bet_id": bet_id, "pool_id": pool}, [(815, self.balance_fields(user))]
+        return 356, {"bet_id": bet_id, "pool_id": pool, "target": target,
+                     "amount": format(amount, "f")}, [(815, self.balance_fields(user))]
 
     def _empty_read(self, op: int, params: dict[str, Any]
                     ) -> tuple[int, dict[str, Any], list[tuple[int, dict[str, Any]]]]:

@@ -161,6 +161,7 @@ def test_other_kinds_are_checked_too() -> None:
         api.BlockBettingInBettingPool(pool_id="p", block_at=1.5)  # type: ignore[arg-type]
 
 
+@settings(suppress_health_check=[HealthCheck.too_slow])  # building the strategies, once
 @given(request_objects())
 def test_requests_survive_the_wire_as_the_server_reads_them(request: api.Request[Any]) -> None:
     sent = orjson.loads(orjson.dumps(request.params()))

@@ -173,8 +173,10 @@ def test_lenient_int_rejects_everything_else(value: Any) -> None:
 
 
 def _numeric(text: str) -> bool:
+    """Text ``lenient_int`` reads as an integer: it strips every kind of white space first,
+    ``str.strip``'s (which includes ``"\\x1f"``), not ``int``'s or ``float``'s own."""
     try:
-        return float(text).is_integer()
+        return float(text.strip()).is_integer()
     except ValueError:
         return False
 

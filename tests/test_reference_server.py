@@ -412,7 +412,8 @@ def test_market_reads_and_refusals() -> None:
         901, {"sender": "u", "text": "hi", "received_at": FIXED_T, "channel": "g"})
     assert market.handle("u", 461, {"game_id": "g"}, joined)[:2] == (
         461, {"game_id": "g", "predictions": {"running": [], "resolved": []}})
-    assert market.handle("u", 4505, {}, joined)[:2] == (4505, {"leaderboard": []})
+    assert market.handle("u", 4505, {}, joined)[:2] == (4505, {
+        "leaderboard": [], "break_after_rank": [], "game_type": "INSTAMRKT", "currency": "DON"})
     assert market.handle("u", 380, {"source_id": "s"}, joined)[:2] == (
         345, {"source_id": "s", "games": []})
     with pytest.raises(ValueError):

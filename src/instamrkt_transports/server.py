@@ -52,7 +52,7 @@ from instamrkt_proto.server import (
 
 from ._quietlog import NoDebugLogger
 from ._rest_server import REST_PREFIX, RestService, serve_http
-from .rehearsal import Faults, Market, ServerStats
+from .rehearsal import Audience, Faults, Market, Out, ServerStats
 
 __all__ = ("ReferenceServer",)
 
@@ -111,6 +111,9 @@ class ReferenceServer:
     ``close_timeout`` bounds the closing handshake and graceful shutdown (seconds).
     ``rest`` (default True) also serves login, signup and logout over HTTP on ``rest_port``
     (0: a free port); accounts come from ``add_account`` or a signup.
+    ``market`` is the in-memory market (``_market.Market``: balances, games, pools, bets;
+    read it from tests); its clock is ``wall_clock``, and every ``tick_interval`` seconds it
+    runs what is due (pool expiry, scheduled blocks) and the pushes go out.
 
     ``start()`` and ``aclose()`` must be awaited from the same task (they enter and leave a
     task group); prefer ``async with``. Everything else must run on the server's event loop;
@@ -134,6 +137,7 @@ class ReferenceServer:
         wall_clock: Callable[[], int] = _wall_ms,
         rest: bool = True,
         rest_port: int = 0,
+        tick_interval: float = 0.1,
     ) -> None:
         self.users: dict[str, str] = {str(k): v for k, v in (users or {}).items()}
         self.host = host
@@ -147,7 +151,10 @@ class ReferenceServer:
         self.handshake_timeout = handshake_timeout
         self.close_timeout = close_timeout
         self._wall = wall_clock
+        self.tick_interval = tick_interval
         self.market = Market(wall_clock, initial_balance)
+        for uid in self.users:
+            self.market.add_user(uid)
         self.stats = ServerStats()
         self._sessions: set[_Session] = set()
         self._tg: anyio.abc.TaskGroup | None = None
@@ -188,7 +195,9 @@ class ReferenceServer:
     def add_account(self, username: str, password: str, email: str | None = None,
                     user_id: str | int | None = None) -> Credentials:
         """A REST account (for ``login``); an existing user id keeps its session key."""
-        return self.rest.add_account(username, password, email, user_id)
+        credentials = self.rest.add_account(username, password, email, user_id)
+        self.market.add_user(credentials.user_id, username)  # appointable by username
+        return credentials
 
     def expire_key(self, user_id: str | int) -> None:
         """Expire the user's session key now, as 24 hours would.
@@ -202,6 +211,7 @@ class ReferenceServer:
         """Register a user (effective for the next handshake) and return its credentials."""
         credentials = Credentials(user_id, session_key)
         self.users[credentials.user_id] = session_key
+        self.market.add_user(credentials.user_id)
         return credentials
 
     def credentials(self, user_id: str | int | None = None) -> Credentials:
@@ -254,6 +264,7 @@ class ReferenceServer:
         self._tg = tg
         self._accept_scope = anyio.CancelScope()
         tg.start_soon(self._accept_loop, listener, self._accept_scope, self._connection)
+        tg.start_soon(self._ticker)
         log.info("reference server listening on %s", self.url)
         if rest_listener is not None:
             self._rest_scope = anyio.CancelScope()
@@ -496,7 +507,7 @@ class ReferenceServer:
         core.clock_skew_ms = faults.clock_skew_ms
         core.receive_message(data)
         replies = core.data_to_send()
-        pushes: list[tuple[int, dict[str, Any]]] = []
+        pushes: list[Out] = []
         for event in core.events_received():
             if isinstance(event, BadRequest):
                 self.stats.malformed += 1
@@ -515,11 +526,41 @@ class ReferenceServer:
             return
         for reply in replies:
             await self._queue_reply(session, reply, faults)
-        for res, fields in pushes:
-            self._push_nowait(session, res, fields)
+        self.route(pushes, session)
+
+    async def _ticker(self) -> None:
+        """Let the market's clock act between requests (pool expiry, scheduled blocks)."""
+        while True:
+            await anyio.sleep(self.tick_interval)
+            try:
+                self.route(self.market.tick())
+            except Exception:  # a market bug must not stop the clock or the server
+                log.exception("reference server: market tick failed")
+
+    def route(self, pushes: list[Out], requester: _Session | None = None) -> int:
+        """Queue each push to its audience's connections (``Audience``); returns how many.
+
+        "user": every connection of that user; "game": every connection that joined the
+        game; "all": every connection. ``exclude`` leaves a user out.
+        """
+        queued = 0
+        for out in pushes:
+            for session in self._audience(out.to, requester):
+                queued += self._push_nowait(session, out.res, out.fields)
+        return queued
+
+    def _audience(self, to: Audience, requester: _Session | None) -> list[_Session]:
+        sessions = sorted(self._sessions, key=lambda s: s is not requester)  # requester first
+        if to.kind == "user":
+            chosen = [s for s in sessions if s.user_id == to.key]
+        elif to.kind == "game":
+            chosen = [s for s in sessions if to.key in s.joined]
+        else:
+            chosen = sessions
+        return [s for s in chosen if s.user_id != to.exclude]
 
     def _execute(self, session: _Session, event: RequestReceived, faults: Faults
-                 ) -> list[tuple[int, dict[str, Any]]]:
+                 ) -> list[Out]:
         if faults.silent:
             session.core.error("not executed: the server is silent")  # discarded anyway
             return []

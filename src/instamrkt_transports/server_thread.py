@@ -18,7 +18,7 @@ import anyio.from_thread
 from instamrkt_proto.auth import Credentials
 
 from ._rest_server import RestReceived
-from .rehearsal import Faults, ServerStats
+from .rehearsal import Faults, Market, ServerStats
 from .server import ReferenceServer
 
 __all__ = ("ServerThread",)
@@ -96,6 +96,15 @@ class ServerThread:
     def stats(self) -> ServerStats:
         """What the server received (read from any thread)."""
         return self.server.stats
+
+    @property
+    def market(self) -> Market:
+        """The server's market (balances, games, pools, bets), for tests to read.
+
+        Its state changes on the server's loop: read it between steps (after the replies
+        and pushes you waited for), and change it only through requests.
+        """
+        return self.server.market
 
     @property
     def credentials(self) -> Credentials:

@@ -288,27 +288,58 @@ def test_request_for_ops_that_settle_without_a_res(server: ServerThread) -> None
 # -- demo ---------------------------------------------------------------------------------------
 
 
+DEMO_STEPS = ("logon", "joined", "balance", "bet", "push", "outcome_unknown", "reconnected",
+              "reconciled")
+
+
 def test_demo_runs_every_transport() -> None:
     proc = run("demo", "--count", "5", "--json")
     ok(proc)
-    server, *rows, done = json_lines(proc.stdout)
+    events = json_lines(proc.stdout)
+    server, done = events[0], events[-1]
     assert server["event"] == "server" and server["url"].startswith("ws://127.0.0.1:")
+    assert server["scenario"] == "football"
+    kinds = [e["event"] for e in events]
+    for step in DEMO_STEPS:
+        assert step in kinds, step
+    assert [e["res"] for e in events if e["event"] == "push"] == [361, 362, 815]
+    by_kind = {e["event"]: e for e in events}
+    assert by_kind["balance"]["current_balance"] == "1000"
+    assert by_kind["bet"]["amount"] == "12.50"
+    assert by_kind["outcome_unknown"]["error"] == "OutcomeUnknown"
+    assert by_kind["reconnected"]["relogged_on"] is True
+    assert by_kind["reconnected"]["rejoined"] == [by_kind["joined"]["game_id"]]
+    assert by_kind["reconciled"]["placed"] is True and by_kind["reconciled"]["staked"] == "5"
+    assert kinds.index("reconciled") < kinds.index("transports")
+    rows = [e for e in events if e["event"] == "transport"]
     assert [row["transport"] for row in rows] == [
         "anyio:asyncio", "anyio:trio", "threaded", "blocking"]
     for row in rows:
-        assert row["event"] == "transport" and row["logged_on"] is True
+        assert row["logged_on"] is True
         assert row["pings"] == 5 and row["ops_offered"] > 40
         assert 0 < row["min_ms"] <= row["median_ms"] <= row["p99_ms"]
-    assert done == {"event": "done", "ok": True}
+    assert done == {"event": "done", "ok": True, "money_conserved": True}
 
 
 def test_demo_text_report() -> None:
     lines = ok(run("demo", "--count", "5", command=[ENTRY_POINT]))
-    assert len(lines) == 6
-    for line, transport in zip(lines[1:5], ("anyio:asyncio", "anyio:trio", "threaded",
-                                            "blocking"), strict=True):
+    assert lines[0].startswith("reference server on ws://127.0.0.1:")
+    story = lines[1:11]
+    for number, line in enumerate(story, 1):
+        assert line.startswith(f"{number}. "), line
+    for fragment, line in zip(
+            ("logged on", "joined 'Reds - Blues'", "Decimal('1000')", "bet 12.50 DON",
+             "push 361 distribution update", "push 362 pool resolved", "push 815 balance",
+             "OutcomeUnknown", "Reconnected", "reconciled by a read: it was placed"),
+            story, strict=True):
+        assert fragment in line, (fragment, line)
+    assert lines[11] == "round trips per transport:"
+    rows = lines[12:16]
+    for line, transport in zip(rows, ("anyio:asyncio", "anyio:trio", "threaded",
+                                      "blocking"), strict=True):
         assert line.split()[0] == transport and "logon ok" in line and "5 pings" in line
-    assert lines[-1].startswith("demo finished")
+    assert len(lines) == 17
+    assert lines[-1].startswith("demo finished") and "money conserved: True" in lines[-1]
 
 
 def test_demo_without_the_optional_trio_skips_that_backend(tmp_path: Path) -> None:
@@ -428,6 +459,20 @@ def test_serve_on_port_0_announces_its_url_and_demo_user(serve: type[Served]) ->
     assert code == 0 and rest == ["stopping"] and stderr == ""
 
 
+def test_serve_scenario_plays_a_game_a_client_can_list(serve: type[Served]) -> None:
+    served = serve("--scenario", "football", "--json")
+    serving, demo = json.loads(served.line()), json.loads(served.line())
+    scenario = json.loads(served.line())
+    assert scenario == {"event": "scenario", "scenario": "football", "source_id": "source-1",
+                        "game_id": "game-1"}
+    proc = run("request", serving["url"], "list_games_for_source", "source_id=source-1",
+               "--json", key=demo["session_key"], user_id="1")
+    games = json.loads(ok(proc)[-1])["fields"]["games"]
+    assert [g["game_name"] for g in games] == ["Reds - Blues"]
+    code, _rest, stderr = served.interrupt()
+    assert code == 0 and stderr == ""
+
+
 def test_serve_stops_cleanly_on_sigterm(serve: type[Served]) -> None:
     served = serve()
     assert served.line().startswith("serving on ")
@@ -517,7 +562,7 @@ CLIENT_OPTIONS = ("--user-id", "--transport", "--timeout", "--cafile", "--json")
 
 @pytest.mark.parametrize(("command", "options"), [
     ("demo", ("--count", "--json")),
-    ("serve", ("--host", "--port", "--tls-cert", "--tls-key", "--users", "--json")),
+    ("serve", ("--host", "--port", "--tls-cert", "--tls-key", "--users", "--scenario", "--json")),
     ("ping", (*CLIENT_OPTIONS, "--count", "--interval", "url")),
     ("opcodes", CLIENT_OPTIONS),
     ("logon", CLIENT_OPTIONS),

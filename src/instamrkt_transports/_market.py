@@ -198,6 +198,10 @@ class Market:
         self._due: list[tuple[int, int, str, str]] = []  # (at, seq, what, pool_id)
         self._due_seq = itertools.count()
 
+    def now(self) -> int:
+        """The market's time: its injected clock, in epoch ms."""
+        return self._clock()
+
     # -- users and money ---------------------------------------------------------------------
 
     def add_user(self, user: str | int, username: str | None = None) -> None:

@@ -7,8 +7,8 @@
   ``.rest_url`` (the ``base_url`` for ``instamrkt_transports.rest.login``),
   ``.add_account(username, password)`` and ``.expire_key(user_id)``.
 * ``instamrkt_server_factory``: ``factory(users=None, *, backend="asyncio", **options)``
-  starts more servers (TLS, trio, several users, ``rest=False``...); all are closed at
-  teardown.
+  starts more servers (TLS, trio, several users, ``rest=False``, ``scenario="football"``...);
+  all are closed at teardown.
 
 Importing this module is cheap: the server and anyio load only when a fixture is used, so
 every test session that has the package installed pays nothing for the plugin.

@@ -52,6 +52,7 @@ from instamrkt_proto.server import (
 
 from ._quietlog import NoDebugLogger
 from ._rest_server import REST_PREFIX, RestService, serve_http
+from ._scenario import Scenario, make_scenario
 from .rehearsal import Audience, Faults, Market, Out, ServerStats
 
 __all__ = ("ReferenceServer",)
@@ -114,6 +115,10 @@ class ReferenceServer:
     ``market`` is the in-memory market (``_market.Market``: balances, games, pools, bets;
     read it from tests); its clock is ``wall_clock``, and every ``tick_interval`` seconds it
     runs what is due (pool expiry, scheduled blocks) and the pushes go out.
+    ``scenario`` (e.g. ``"football"``) makes the server play a scripted live game on that
+    market (``_scenario.py``, ``docs/market.md``): read ``scenario.source_id`` and
+    ``scenario.game_id``; a step runs every ``scenario_interval`` seconds, with choices
+    drawn from ``random.Random(scenario_seed)``.
 
     ``start()`` and ``aclose()`` must be awaited from the same task (they enter and leave a
     task group); prefer ``async with``. Everything else must run on the server's event loop;
@@ -138,6 +143,9 @@ class ReferenceServer:
         rest: bool = True,
         rest_port: int = 0,
         tick_interval: float = 0.1,
+        scenario: str | None = None,
+        scenario_seed: int = 0,
+        scenario_interval: float = 1.0,
     ) -> None:
         self.users: dict[str, str] = {str(k): v for k, v in (users or {}).items()}
         self.host = host
@@ -155,6 +163,10 @@ class ReferenceServer:
         self.market = Market(wall_clock, initial_balance)
         for uid in self.users:
             self.market.add_user(uid)
+        self.scenario: Scenario | None = None
+        if scenario is not None:
+            self.scenario = make_scenario(scenario, self.market, seed=scenario_seed,
+                                          interval=scenario_interval)
         self.stats = ServerStats()
         self._sessions: set[_Session] = set()
         self._tg: anyio.abc.TaskGroup | None = None
@@ -534,6 +546,8 @@ class ReferenceServer:
             await anyio.sleep(self.tick_interval)
             try:
                 self.route(self.market.tick())
+                if self.scenario is not None:
+                    self.route(self.scenario.tick())
             except Exception:  # a market bug must not stop the clock or the server
                 log.exception("reference server: market tick failed")
 

@@ -18,6 +18,7 @@ import anyio.from_thread
 from instamrkt_proto.auth import Credentials
 
 from ._rest_server import RestReceived
+from ._scenario import Scenario
 from .rehearsal import Faults, Market, ServerStats
 from .server import ReferenceServer
 
@@ -105,6 +106,12 @@ class ServerThread:
         and pushes you waited for), and change it only through requests.
         """
         return self.server.market
+
+    @property
+    def scenario(self) -> Scenario | None:
+        """The scripted game the server plays (``scenario=`` option), or None: read its
+        ``source_id`` and ``game_id``."""
+        return self.server.scenario
 
     @property
     def credentials(self) -> Credentials:

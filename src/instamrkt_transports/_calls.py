@@ -21,6 +21,8 @@ for as long as the connection lives.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
@@ -66,40 +68,31 @@ def _expect(kind: type[_R], reply: Response) -> _R:
     return reply
 
 
-def _future_as(kind: type[_R], future: Future[Response]) -> Future[_R]:
-    narrowed: Future[_R] = Future()
-    narrowed.set_running_or_notify_cancel()
+def _future_map(future: Future[Response], convert: Callable[[Response], _T]) -> Future[_T]:
+    """A future of ``convert(reply)``: the reply as its documented type (or that error)."""
+    mapped: Future[_T] = Future()
+    mapped.set_running_or_notify_cancel()
 
     def done(source: Future[Response]) -> None:
         error = source.exception()
         if error is not None:
-            narrowed.set_exception(error)
+            mapped.set_exception(error)
             return
         try:
-            narrowed.set_result(_expect(kind, source.result()))
+            mapped.set_result(convert(source.result()))
         except RemoteProtocolError as exc:
-            narrowed.set_exception(exc)
+            mapped.set_exception(exc)
 
     future.add_done_callback(done)
-    return narrowed
+    return mapped
+
+
+def _future_as(kind: type[_R], future: Future[Response]) -> Future[_R]:
+    return _future_map(future, functools.partial(_expect, kind))
 
 
 def _future_reply(request: Request[_T], future: Future[Response]) -> Future[_T]:
-    typed: Future[_T] = Future()
-    typed.set_running_or_notify_cancel()
-
-    def done(source: Future[Response]) -> None:
-        error = source.exception()
-        if error is not None:
-            typed.set_exception(error)
-            return
-        try:
-            typed.set_result(request.reply(source.result()))
-        except RemoteProtocolError as exc:
-            typed.set_exception(exc)
-
-    future.add_done_callback(done)
-    return typed
+    return _future_map(future, request.reply)
 
 
 class _Surface:

@@ -645,41 +645,48 @@ class Market:
                 pushes.append(out._replace(to=attrs.evolve(out.to, exclude=requester)))
         return pushes
 
+    def _pool_blocking(self, user: str, pool_id: str | int, at: int | None, blocked: bool
+                       ) -> _Result:
+        """397 / 398: block or allow betting in one pool, now or at ``at``."""
+        what = "block" if blocked else "allow"
+        pool, _game = self._pool_admin(user, pool_id, f"{what} betting in this pool")
+        res, key = (368, "blocked_at") if blocked else (369, "allowed_at")
+        return res, {"pool_id": pool.pool_id, key: at if at is not None else self._clock()}, \
+            self._block_or_allow([pool], blocked, at, user)
+
     def _block(self, user: str, r: api.BlockBettingInBettingPool, joined: set[str]) -> _Result:
-        pool, _game = self._pool_admin(user, r.pool_id, "block betting in this pool")
-        at = r.block_at if r.block_at is not None else self._clock()
-        return 368, {"pool_id": pool.pool_id, "blocked_at": at}, self._block_or_allow(
-            [pool], True, r.block_at, user)
+        return self._pool_blocking(user, r.pool_id, r.block_at, True)
 
     def _allow(self, user: str, r: api.AllowBettingInBettingPool, joined: set[str]) -> _Result:
-        pool, _game = self._pool_admin(user, r.pool_id, "allow betting in this pool")
-        at = r.allow_at if r.allow_at is not None else self._clock()
-        return 369, {"pool_id": pool.pool_id, "allowed_at": at}, self._block_or_allow(
-            [pool], False, r.allow_at, user)
+        return self._pool_blocking(user, r.pool_id, r.allow_at, False)
 
     def _action_pools(self, game: Game, action: str) -> list[Pool]:
         return [p for p in self._pools_of(game.game_id)
                 if p.action_id == action and p.resolved_at is None]
 
+    def _action_blocking(self, user: str, game_id: str | int, action_id: str, at: int | None,
+                         blocked: bool) -> _Result:
+        """3975 / 3985: block or allow an action in a game, and each of its open pools."""
+        what = "block" if blocked else "allow"
+        game = self._game_admin(user, game_id, f"{what} betting in this game")
+        if blocked:
+            game.blocked_actions.add(action_id)
+        else:
+            game.blocked_actions.discard(action_id)
+        res, key = (370, "blocked_at") if blocked else (371, "allowed_at")
+        fields = {"game_id": game.game_id, "action_id": action_id,
+                  key: at if at is not None else self._clock()}
+        return res, fields, [Out(res, fields, Audience("game", game.game_id, user)),
+                             *self._block_or_allow(self._action_pools(game, action_id),
+                                                   blocked, at, None)]
+
     def _block_action(self, user: str, r: api.BlockBettingForGameAndAction, joined: set[str]
                       ) -> _Result:
-        game = self._game_admin(user, r.game_id, "block betting in this game")
-        game.blocked_actions.add(r.action_id)
-        at = r.block_at if r.block_at is not None else self._clock()
-        fields = {"game_id": game.game_id, "action_id": r.action_id, "blocked_at": at}
-        return 370, fields, [Out(370, fields, Audience("game", game.game_id, user)),
-                             *self._block_or_allow(self._action_pools(game, r.action_id), True,
-                                                   r.block_at, None)]
+        return self._action_blocking(user, r.game_id, r.action_id, r.block_at, True)
 
     def _allow_action(self, user: str, r: api.AllowBettingForGameAndAction, joined: set[str]
                       ) -> _Result:
-        game = self._game_admin(user, r.game_id, "allow betting in this game")
-        game.blocked_actions.discard(r.action_id)
-        at = r.allow_at if r.allow_at is not None else self._clock()
-        fields = {"game_id": game.game_id, "action_id": r.action_id, "allowed_at": at}
-        return 371, fields, [Out(371, fields, Audience("game", game.game_id, user)),
-                             *self._block_or_allow(self._action_pools(game, r.action_id), False,
-                                                   r.allow_at, None)]
+        return self._action_blocking(user, r.game_id, r.action_id, r.allow_at, False)
 
     def _hot(self, pools: list[Pool], since: int, requester: str) -> _Result:
         for pool in pools:

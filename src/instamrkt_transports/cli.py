@@ -24,7 +24,6 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from decimal import Decimal
 from typing import Any, NoReturn, TextIO
 
 import attrs
@@ -214,7 +213,7 @@ def _login(args: argparse.Namespace, ssl_context: ssl.SSLContext | None
         raise UsageError("no password given") from None
     if not password:
         raise UsageError("empty password")
-    timeout = getattr(args, "rest_timeout", args.timeout)
+    timeout = args.timeout
 
     def again() -> Credentials:
         return rest.login(base_url, username, password, timeout=timeout,
@@ -378,172 +377,10 @@ def cmd_login(args: argparse.Namespace, out: Output) -> int:
     return EXIT_OK
 
 
-def _have_trio() -> bool:
-    try:
-        import trio  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def _money(amount: Any) -> str:
-    return f"{amount:.2f} DON" if amount is not None else "?"
-
-
-class _DemoFailed(Exception):
-    """A demo step did not happen in time (exit 1, one line)."""
-
-
-def _wait_for(client: Any, want: Callable[[Any], bool], what: str, limit: float = 15.0) -> Any:
-    """The next event ``want`` accepts, within ``limit`` seconds (others are skipped)."""
-    deadline = time.monotonic() + limit
-    while (left := deadline - time.monotonic()) > 0:
-        event = client.next_event(timeout=left)
-        if event is not None and want(event):
-            return event
-    raise _DemoFailed(f"demo: no {what} within {limit:g} s")
-
-
-def _demo_market(server: Any, creds: Credentials, out: Output) -> None:
-    """The live part of the demo: a bot's session against the server's scripted game."""
-    from instamrkt_proto import Backoff, Reconnected, api
-
-    from . import blocking
-
-    scenario = server.scenario
-    with blocking.connect(server.url, creds, timeout=10.0,
-                          backoff=Backoff(base=0.05, cap=0.2)) as client:
-        client.logon()
-        out.emit(f"1. logged on as user {creds.user_id}",
-                 {"event": "logon", "user_id": creds.user_id})
-        games = client.call(api.ListGamesForSource(source_id=scenario.source_id)).games
-        game = str(games[0]["game_id"])
-        client.call(api.JoinGame(game_id=game))
-        out.emit(f"2. listed the games of source {scenario.source_id} and joined "
-                 f"{games[0]['game_name']!r} ({game})",
-                 {"event": "joined", "source_id": scenario.source_id, "game_id": game,
-                  "game_name": games[0]["game_name"], "games": len(games)})
-        balance = client.call(api.GetMyCurrentBalance()).current_balance
-        out.emit(f"3. balance read as a Decimal: {balance!r}",
-                 {"event": "balance", "current_balance": str(balance)})
-        stake = Decimal("12.50")
-        for attempt in range(3):  # a goal may resolve the pool between the list and the bet
-            pools = client.call(api.ListAllBettingPoolsForGame(game_id=game)).pools_list
-            pool = next(p for p in pools if p.type == 1)  # "Who scores next?"
-            try:
-                bet = client.call(api.PlaceBetInBettingPool(pool_id=str(pool.pool_id),
-                                                            target="reds", amount=stake))
-                break
-            except ServerError:
-                if attempt == 2:
-                    raise
-        out.emit(f"4. bet {_money(stake)} on 'reds' in {pool.pool_id} ({pool.description}): "
-                 f"{bet.bet_id}", {"event": "bet", "pool_id": pool.pool_id,
-                                   "bet_id": bet.bet_id, "target": "reds",
-                                   "amount": str(stake)})
-        update = _wait_for(client, lambda e: isinstance(
-            e, api.BettingPoolBetsDistributionUpdate)
-            and any(b.bet_id == bet.bet_id for b in e.new_bets), "distribution update")
-        backing = {d.target_id: d.backing_money for d in update.distribution}
-        out.emit(f"5. push 361 distribution update for {pool.pool_id}: "
-                 + ", ".join(f"{k} {_money(v)}" for k, v in backing.items()),
-                 {"event": "push", "res": 361, "model": type(update).__name__,
-                  "pool_id": pool.pool_id, "backing_money": backing})
-        resolved = _wait_for(client, lambda e: isinstance(e, api.BetPoolResolved)
-                             and e.pool_id == pool.pool_id, "pool resolution")
-        won = resolved.winners.get(creds.user_id)
-        verdict = f"you won {_money(won)}" if won is not None else \
-            "stakes returned" if resolved.is_money_return else "you lost your stake"
-        out.emit(f"6. push 362 pool resolved after a goal: {resolved.winning_target!r} won, "
-                 f"{verdict}", {"event": "push", "res": 362, "model": type(resolved).__name__,
-                                "pool_id": pool.pool_id,
-                                "winning_target": resolved.winning_target,
-                                "won": None if won is None else str(won)})
-        update815 = _wait_for(client, lambda e: isinstance(e, api.BalanceUpdate),
-                              "balance update")
-        out.emit(f"7. push 815 balance update: current {_money(update815.current_balance)}",
-                 {"event": "push", "res": 815, "model": type(update815).__name__,
-                  "current_balance": str(update815.current_balance)})
-
-        # The connection dies with a bet in flight: the server runs it, the reply is lost.
-        pools = client.call(api.ListAllBettingPoolsForGame(game_id=game)).pools_list
-        flaky = next(p for p in pools if p.type == 3)  # "Will the blues score?"
-        faults = server.faults_for(creds.user_id)
-        faults.update(drop_after_replies=0)  # the next reply never leaves the server
-        try:
-            client.call(api.PlaceBetInBettingPool(pool_id=str(flaky.pool_id), target="yes",
-                                                  amount=Decimal("5")))
-            raise _DemoFailed("demo: the bet went through although the connection was cut")
-        except OutcomeUnknown as exc:
-            faults.reset()
-            out.emit(f"8. connection lost with a bet in flight: {type(exc).__name__} (placed "
-                     f"or not? the library never re-sends a bet)",
-                     {"event": "outcome_unknown", "error": type(exc).__name__,
-                      "pool_id": flaky.pool_id})
-        finally:
-            faults.reset()
-        back = _wait_for(client, lambda e: isinstance(e, Reconnected), "reconnection")
-        out.emit(f"9. Reconnected after {back.gap * 1e3:.0f} ms: logged on again="
-                 f"{back.relogged_on}, games rejoined={list(back.rejoined)}",
-                 {"event": "reconnected", "relogged_on": back.relogged_on,
-                  "rejoined": list(back.rejoined), "gap_ms": back.gap * 1e3})
-        mine = [*client.call(api.ListMyRunningPoolsForGame(game_id=game)).pools_list,
-                *client.call(api.ListMyResolvedPoolsForGame(game_id=game)).pools_list]
-        staked = next((p.user_backed.get("yes") for p in mine if p.pool_id == flaky.pool_id),
-                      None)
-        balance = client.call(api.GetMyCurrentBalance()).current_balance
-        found = "it was placed" if staked else "it was not placed"
-        out.emit(f"10. reconciled by a read: {found} ({_money(staked or 0)} on 'yes' in "
-                 f"{flaky.pool_id}); balance {_money(balance)}",
-                 {"event": "reconciled", "pool_id": flaky.pool_id, "placed": bool(staked),
-                  "staked": None if staked is None else str(staked),
-                  "current_balance": str(balance)})
-
-
 def cmd_demo(args: argparse.Namespace, out: Output) -> int:
-    from .server_thread import ServerThread
+    from ._demo import run_demo  # the demo's session lives in its own module
 
-    user = "demo"
-    key = secrets.token_urlsafe(24)
-    transports = ["anyio:asyncio", "anyio:trio", "threaded", "blocking"]
-    with ServerThread({user: key}, backend="asyncio", scenario="football",
-                      scenario_interval=1.0) as server:
-        creds = Credentials(user, key)
-        out.emit(f"reference server on {server.url} (in-process, no account, no network), "
-                 f"playing a scripted football game",
-                 {"event": "server", "url": server.url, "scenario": "football"})
-        try:
-            _demo_market(server, creds, out)
-        except _DemoFailed as exc:
-            out.emit(str(exc), {"event": "error", "message": str(exc)})
-            return EXIT_ERROR
-        out.emit("round trips per transport:", {"event": "transports"})
-        if not _have_trio():  # an optional extra: instamrkt[trio]
-            transports.remove("anyio:trio")
-            out.emit("anyio:trio     skipped: trio is not installed "
-                     "(pip install 'instamrkt[trio]')",
-                     {"event": "skipped", "transport": "anyio:trio",
-                      "reason": "trio not installed"})
-        for transport in transports:
-            with open_client(transport, server.url, creds, timeout=10.0) as client:
-                logged = client.logon()
-                table = client.opcodes()
-                rtts = _ping_run(client, args.count, 0.0, False)
-                clock = client.core.clock
-                row = {"event": "transport", "transport": transport,
-                       "logged_on": True, "already_logged_in": logged.already_logged_in,
-                       "ops_offered": len(table.opcodes), "pings": len(rtts), **_stats(rtts),
-                       "clock_offset_ms": None if clock is None else clock.offset}
-                offset = "n/a" if clock is None else f"{clock.offset:+.1f} ms"
-                out.emit(f"{transport:<14} logon ok, {len(table.opcodes)} ops, "
-                         f"{len(rtts)} pings: rtt min {row['min_ms']:.3f} / median "
-                         f"{row['median_ms']:.3f} / p99 {row['p99_ms']:.3f} ms, "
-                         f"clock offset {offset}", row)
-        market = server.market  # read on the server's loop: never mid-payout
-        money = server._call(lambda: market.total_money() == market.minted)
-    out.emit(f"demo finished: every step above ran; money conserved: {money}.",
-             {"event": "done", "ok": True, "money_conserved": money})
-    return EXIT_OK
+    return run_demo(args.count, out)
 
 
 def _interrupt(_signum: int, _frame: object) -> None:

@@ -26,6 +26,7 @@ connection whose key has since been replaced answers 110.
 
 from __future__ import annotations
 
+import functools
 import logging
 import ssl
 import time
@@ -285,6 +286,13 @@ class ReferenceServer:
             log.info("reference server REST root %s", self.rest_url)
 
     async def _rest_connection(self, raw: anyio.abc.ByteStream) -> None:
+        await self._guarded_stream(raw, "REST connection", functools.partial(
+            serve_http, service=self.rest, timeout=self.handshake_timeout))
+
+    async def _guarded_stream(self, raw: anyio.abc.ByteStream, what: str,
+                              serve: Callable[[anyio.abc.ByteStream], Awaitable[None]]) -> None:
+        """``serve`` one accepted connection, over TLS if configured; a peer's failure ends
+        only its own connection, and a bug in a handler is logged, never fatal."""
         try:
             async with raw:
                 stream = raw
@@ -293,11 +301,11 @@ class ReferenceServer:
                         stream = await TLSStream.wrap(raw, server_side=True,
                                                       ssl_context=self.ssl_context,
                                                       standard_compatible=False)
-                await serve_http(stream, self.rest, timeout=self.handshake_timeout)
+                await serve(stream)
         except (*_NETWORK_ERRORS, TimeoutError):
             pass
         except Exception:  # never let one connection take the server down
-            log.exception("reference server: REST connection handler failed")
+            log.exception("reference server: %s handler failed", what)
 
     async def _accept_loop(self, listener: anyio.abc.Listener[Any], scope: anyio.CancelScope,
                            handler: Callable[[anyio.abc.ByteStream], Awaitable[None]]) -> None:
@@ -394,19 +402,7 @@ class ReferenceServer:
     # -- per connection ----------------------------------------------------------------------
 
     async def _connection(self, raw: anyio.abc.ByteStream) -> None:
-        try:
-            async with raw:
-                stream = raw
-                if self.ssl_context is not None:
-                    with anyio.fail_after(self.handshake_timeout):
-                        stream = await TLSStream.wrap(raw, server_side=True,
-                                                      ssl_context=self.ssl_context,
-                                                      standard_compatible=False)
-                await self._handshake(stream)
-        except (*_NETWORK_ERRORS, TimeoutError):
-            pass
-        except Exception:  # never let one connection take the server down
-            log.exception("reference server: connection handler failed")
+        await self._guarded_stream(raw, "connection", self._handshake)
 
     async def _handshake(self, stream: anyio.abc.ByteStream) -> None:
         proto = ServerProtocol(max_size=self.max_message_size, logger=_WS_LOG)

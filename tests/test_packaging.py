@@ -14,7 +14,7 @@ LOCAL = {"instamrkt_proto", "instamrkt_transports"}
 # the pytest plugin (loaded by pytest itself); the demo probes for the trio extra.
 OPTIONAL = {"instamrkt_proto/testing.py": {"hypothesis"},
             "instamrkt_transports/pytest_plugin.py": {"pytest"},
-            "instamrkt_transports/cli.py": {"trio"}}
+            "instamrkt_transports/_demo.py": {"trio"}}
 
 
 def _imports(path: Path) -> set[str]:

@@ -24,13 +24,18 @@ GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 def push(i: int) -> bytes:
     """The i-th push of the flood: two balance updates for every distribution update."""
     t = time.time_ns() // 1_000_000
-    if i % 3 == 2:
-        body = {"response_header": {"t": t}, "res": 361, "pool_id": f"pool-{i % 97}",
-                "target_level": "game", "new_bets": [
-                    {"target": f"t{i % 4}", "amount": f"{(i % 50) + 1}.00", "bettor": i % 1000}],
-                "distribution": {f"t{k}": {"amount": f"{(i * (k + 3)) % 9973}.25",
-                                           "bets": (i + k) % 40, "odds": f"{1 + k / 7:.3f}"}
-                                 for k in range(4)}}
+    if i % 3 == 2:  # the documented 361: a list of entries, new_bets with their details
+        body = {"response_header": {"t": t}, "res": 361,
+                "pool_id": f"6cca4a84-d3e5-4d56-9f5e-acb50ecd{i % 97:04d}", "target_level": 1,
+                "distribution": [
+                    {"target_id": name, "display_name": name.title(),
+                     "backing_people": (i + k) % 40,
+                     "backing_money": f"{(i * (k + 3)) % 9973}.25",
+                     "to_win_if_backed": f"{1 + k / 7:.3f}"}
+                    for k, name in enumerate(("brazil", "none", "netherlands"))],
+                "new_bets": [{"bet_id": f"c34bcc05-58ea-4294-9310-9f8cbd12{i % 9999:04d}",
+                              "placed_at": 1421937458000 + i, "amount": f"{(i % 50) + 1}.00",
+                              "user_id": i % 1000, "target": "brazil"}]}
     else:
         body = {"response_header": {"t": t}, "res": 815, "current_balance": f"{i % 100000}.50",
                 "available_balance": f"{i % 90000}.25", "currency": "EUR"}

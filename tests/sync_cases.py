@@ -62,7 +62,7 @@ class SyncAdapterCases:
     adapter: Any  # a module (or namespace) with connect(url, credentials, **options)
     overshoot = 1
     """Pushes a back-pressure buffer may hold beyond its capacity: those of one read
-    (websocket-client reads one message at a time)."""
+    (websocket-client's adapters take no more of a read than there is room for)."""
 
     def connect(self, srv: Any, credentials: Credentials | None = None, **options: Any) -> Any:
         return self.adapter.connect(srv.url, credentials or srv.credentials, **options)

@@ -218,3 +218,97 @@ def test_close_is_prompt_while_a_reconnect_hangs_in_tcp_connect(
     listener.close()
     for filler in fillers:
         filler.close()
+
+
+# -- the calling thread reads for its own reply (leader and follower) ------------------------
+
+
+def _while_blocked(call: Any, probe: Any, settle: float = 0.2) -> tuple[Any, Any]:
+    """Run ``call()`` in a thread; once it has blocked for ``settle`` s, run ``probe()``.
+    Returns ``(probe's value, call's outcome: its value or the exception it raised)``."""
+    outcome: list[Any] = []
+
+    def run() -> None:
+        try:
+            outcome.append(call())
+        except Exception as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    time.sleep(settle)
+    probed = probe()
+    thread.join(10)
+    assert not thread.is_alive() and len(outcome) == 1
+    return probed, outcome[0]
+
+
+def test_a_caller_that_times_out_while_it_is_the_reader(instamrkt_server: Any) -> None:
+    from instamrkt_proto import RequestTimeout
+
+    srv = instamrkt_server
+    with threaded.connect(srv.url, srv.credentials) as client:
+        client.ping()
+        srv.faults.silent = True
+        started = time.monotonic()
+        reading, outcome = _while_blocked(lambda: client.ping(timeout=0.5),
+                                          client._token.locked)
+        assert reading  # the calling thread held the reading role while it waited
+        assert isinstance(outcome, RequestTimeout)
+        assert 0.5 <= time.monotonic() - started < 5
+        assert not client._token.locked()  # and gave it back
+        srv.faults.silent = False
+        assert isinstance(client.ping(), Pong)  # the reader thread or the next caller reads on
+        assert srv.push(srv.credentials.user_id, 901, text="between calls") == 1
+        event = client.next_event(timeout=5)
+        while isinstance(event, Connected):
+            event = client.next_event(timeout=5)
+        assert isinstance(event, Push) and event.fields["text"] == "between calls"
+
+
+def test_a_push_read_by_a_calling_thread_reaches_the_consumer_waiting(
+        instamrkt_server: Any) -> None:
+    srv = instamrkt_server
+    with threaded.connect(srv.url, srv.credentials) as client:
+        assert isinstance(client.next_event(timeout=5), Connected)
+        client.request("join_game", game_id="g")
+        got: list[tuple[Event | None, float]] = []
+        consumer = threading.Thread(
+            target=lambda: got.append((client.next_event(timeout=10), time.monotonic())))
+        consumer.start()
+        time.sleep(0.1)  # the consumer waits; the reader thread sleeps on the socket
+        srv.faults.pushes_before_reply = 1
+        srv.faults.reply_delay = 0.3  # the caller reads alone for a while
+        reading, balance = _while_blocked(lambda: client.request("get_my_current_balance"),
+                                          client._token.locked, settle=0.1)
+        answered = time.monotonic()
+        consumer.join(10)
+        assert reading and balance.res == 800
+        assert len(got) == 1 and isinstance(got[0][0], Push) and got[0][0].res == 366
+        assert got[0][1] < answered - 0.1  # handed over while the caller still waited
+        srv.faults.reset()
+        assert client.next_event(timeout=0.3) is None  # delivered once
+
+
+def test_close_from_another_thread_while_a_caller_reads(instamrkt_server: Any) -> None:
+    srv = instamrkt_server
+    before = threading.active_count()
+    client_cm = threaded.connect(srv.url, srv.credentials, timeout=None)
+    client = client_cm.__enter__()
+    client.ping()
+    srv.faults.silent = True
+
+    def close() -> bool:
+        reading = client._token.locked()
+        started = time.monotonic()
+        client.close()
+        assert time.monotonic() - started < 1.0
+        return reading
+
+    reading, outcome = _while_blocked(client.ping, close)
+    assert reading and isinstance(outcome, ConnectionClosed)
+    client_cm.__exit__(None, None, None)
+    deadline = time.monotonic() + 5
+    while threading.active_count() > before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert threading.active_count() == before

@@ -552,13 +552,25 @@ def _compile(cls: type, fields: tuple[Field, ...], where: str, given: dict[str, 
                 raw = f"g({field.name!r})"
             value = f"c{index}({raw})"
             # The usual wire types inline (the converter handles everything else): text as
-            # is, a JSON number as money through its shortest text.
+            # is, an int as is, money from text ending in a digit (never a null word, never
+            # NaN or infinity) or a JSON number through its shortest text.
             if field.kind == "str":
                 value = (f"(v{index} if (v{index} := {raw}).__class__ is str "
                          f"else c{index}(v{index}))")
+            elif field.kind == "int":
+                value = (f"(v{index} if (v{index} := {raw}).__class__ is int "
+                         f"else c{index}(v{index}))")
+            elif field.kind.startswith("list:"):  # a non-empty list: lazily structured
+                namespace[f"l{index}"] = _SHAPE_BUILDERS[field.kind[5:]]
+                namespace["Lazy"] = Lazy
+                value = (f"(Lazy(v{index}, l{index}, {where + '.' + field.name!r}) "
+                         f"if (v{index} := {raw}).__class__ is list and v{index} "
+                         f"else c{index}(v{index}))")
             elif field.kind == "money":
-                value = (f"(m{index} if (v{index} := {raw}).__class__ is float and "
-                         f"(m{index} := D(repr(v{index}))).is_finite() else c{index}(v{index}))")
+                value = (f"(m{index} if ((v{index} := {raw}).__class__ is str and "
+                         f"v{index}[-1:].isdigit() and (m{index} := D(v{index})).is_finite()) "
+                         f"or (v{index}.__class__ is float and "
+                         f"(m{index} := D(repr(v{index}))).is_finite()) else c{index}(v{index}))")
         else:
             if hasattr(attribute.default, "factory"):  # an attrs Factory
                 raise TypeError(f"{cls.__name__}.{attribute.name}: no factory defaults")

@@ -18,13 +18,16 @@ from .events import Stale
 __all__ = ("GameRegistry", "Restorer")
 
 
+_NONE: frozenset[str] = frozenset()
+
+
 class GameRegistry:
     __slots__ = ("_joined", "_seen", "_stale")
 
     def __init__(self) -> None:
         self._joined: dict[str, Any] = {}  # str(game_id) -> game_id as the caller sent it
         self._seen: dict[str, float] = {}
-        self._stale: set[str] = set()
+        self._stale = _NONE  # rarely non-empty: copied on change, no set per session
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._joined)
@@ -47,20 +50,23 @@ class GameRegistry:
         key = str(game)
         self._joined[key] = game
         self._seen[key] = now
-        self._stale.discard(key)
+        if key in self._stale:
+            self._stale = self._stale - {key}
 
     def forget(self, game: Any) -> None:
         key = str(game)
         self._joined.pop(key, None)
         self._seen.pop(key, None)
-        self._stale.discard(key)
+        if key in self._stale:
+            self._stale = self._stale - {key}
 
     def saw(self, game: Any, now: float) -> None:
         """A push mentioned ``game``."""
         key = str(game)
         if key in self._seen:
             self._seen[key] = now
-            self._stale.discard(key)
+            if key in self._stale:
+                self._stale = self._stale - {key}
 
     def stale_deadlines(self, after: float) -> Iterator[float]:
         return (seen + after for key, seen in self._seen.items() if key not in self._stale)
@@ -70,7 +76,7 @@ class GameRegistry:
         events = []
         for key, seen in self._seen.items():
             if key not in self._stale and now >= seen + after:
-                self._stale.add(key)
+                self._stale = self._stale | {key}
                 events.append(Stale(game_id=key, age=now - seen))
         return events
 

@@ -55,7 +55,8 @@ class RateLimiter:
     def __init__(self, limit: RateLimit | None, *, flush_reports: bool = False) -> None:
         self._limit = limit
         self._flush_reports = flush_reports
-        self._sent: deque[float] = deque()
+        # Only a limited session keeps send times: idle clients are many, a deque is 760 B.
+        self._sent: deque[float] = deque() if limit is not None else _NO_TIMES
         self._unflushed = 0  # released messages at the right end of _sent, not yet written
 
     def available_at(self, now: float) -> float:
@@ -81,10 +82,15 @@ class RateLimiter:
     def flushed(self, now: float) -> None:
         """Everything released so far has been written at ``now``: start those windows."""
         count, self._unflushed = self._unflushed, 0
+        if not count:
+            return
         sent = self._sent
         for _ in range(count):
             sent.pop()
         sent.extend([now] * count)
+
+
+_NO_TIMES: deque[float] = deque(maxlen=0)  # never appended to: record() needs a limit
 
 
 @attrs.frozen(slots=True)
@@ -103,16 +109,20 @@ class ClockEstimate:
 class ClockEstimator:
     """NTP-style offset from (request wall time, server ``t``, reply wall time) triples."""
 
-    __slots__ = ("_samples", "_total")
+    __slots__ = ("_samples", "_size", "_total")
 
     def __init__(self, size: int = 8) -> None:
-        self._samples: deque[tuple[float, float]] = deque(maxlen=size)
+        self._samples: list[tuple[float, float]] = []  # the last ``size``; a list is small
+        self._size = size
         self._total = 0
 
     def add(self, sent_wall: int, server_t: int, received_wall: int) -> None:
         rtt = max(0, received_wall - sent_wall)
         offset = server_t - (sent_wall + received_wall) / 2.0
-        self._samples.append((rtt, offset))
+        samples = self._samples
+        samples.append((rtt, offset))
+        if len(samples) > self._size:
+            del samples[0]
         self._total += 1
 
     @property

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ._correlation import Correlator, PendingRequest, timeout_outcome
@@ -380,38 +380,48 @@ class ClientConnection:
 
     def receive_message(self, data: bytes | str, now: float) -> None:
         """One complete websocket message from the server."""
-        if not self._connected:
-            return  # arrived after the core gave up on the connection
-        self._alive.last_inbound = self._last_message = now
-        size = len(data)
-        if wire_log.isEnabledFor(logging.DEBUG):
-            wire_log.debug("recv %s", data[:2048])
+        self.receive_messages((data,), now)
+
+    def receive_messages(self, messages: Iterable[bytes | str], now: float) -> None:
+        """Complete websocket messages from the server, in order: all that one read gave.
+
+        The same as ``receive_message`` for each; one call per read keeps the per-message
+        work to the message itself, which is what a flood of pushes is made of.
+        """
+        debug = wire_log.isEnabledFor(logging.DEBUG)
         limit = self.config.max_message_size
-        if limit is not None and size > limit:
-            self.receive_too_big(size, now)
-            return
-        try:
-            res, t, fields = decode_server_message(data)
-        except RemoteProtocolError as error:
-            self._events.append(ProtocolError(error=error, size=size))
-            self._corr.doubt()  # it may have been a reply: FIFO order is in doubt
-            return
-        if res == ERROR_RES:
-            request = self._corr.claim_error()
-            if request is None:
-                self._events.append(UncorrelatedError(
-                    text=_error_text(fields), server_time=t,
-                    candidates=tuple(r.id for r in self._corr.wire if r.internal is None)))
+        corr, events = self._corr, self._events
+        for data in messages:
+            if not self._connected:
+                return  # arrived after the core gave up on the connection
+            self._alive.last_inbound = self._last_message = now
+            if debug:
+                wire_log.debug("recv %s", data[:2048])
+            if limit is not None and len(data) > limit:
+                self.receive_too_big(len(data), now)
+                continue
+            try:
+                res, t, fields = decode_server_message(data)
+            except RemoteProtocolError as error:
+                events.append(ProtocolError(error=error, size=len(data)))
+                corr.doubt()  # it may have been a reply: FIFO order is in doubt
+                continue
+            if res == ERROR_RES:
+                request = corr.claim_error()
+                if request is None:
+                    events.append(UncorrelatedError(
+                        text=_error_text(fields), server_time=t,
+                        candidates=tuple(r.id for r in corr.wire if r.internal is None)))
+                else:
+                    self._answer(request, res, fields, t, now)
             else:
-                self._answer(request, res, fields, t, now)
-        else:
-            request = self._corr.match(res, fields)
-            if request is None:
-                self._push(res, fields, t, now)
-            else:
-                self._answer(request, res, fields, t, now)
-        if self._corr.queue:
-            self._pump(now)
+                request = corr.match(res, fields) if corr.wire else None
+                if request is None:
+                    self._push(res, fields, t, now)
+                else:
+                    self._answer(request, res, fields, t, now)
+            if corr.queue:
+                self._pump(now)
 
     # -- time --------------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import ssl
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 from websockets.client import ClientProtocol
@@ -24,11 +24,11 @@ from websockets.uri import parse_uri
 
 from instamrkt_proto import ConnectionClosed
 
-from ._pipes import Pipe, open_pipe
+from ._pipes import AioPipe, Pipe, StreamPipe, open_pipe
 from ._quietlog import NoDebugLogger
 from .options import Options
 
-__all__ = ("NETWORK_ERRORS", "Received", "WsLink", "failure")
+__all__ = ("NETWORK_ERRORS", "Owner", "Received", "WsLink", "failure")
 
 NETWORK_ERRORS = (OSError, ssl.SSLError, anyio.BrokenResourceError, anyio.EndOfStream,
                   anyio.ClosedResourceError, ConnectionClosed, InvalidHandshake)
@@ -41,15 +41,27 @@ Received = tuple[list[bytes], "int | None", "tuple[int, str] | None"]
 is then unusable), and ``(code, reason)`` once the connection is closed."""
 
 
+class Owner(Protocol):
+    """The adapter a link reports its reads to."""
+
+    def _on_data(self, link: WsLink, data: bytes | None) -> None:
+        """``link`` received ``data`` (None: the connection ended)."""
+
+    def _ended(self, link: WsLink) -> None:
+        """``link``, carried by its pipe's callbacks (``hand_off``), is over."""
+
+
 class WsLink:
-    """One connection attempt, then one connection. ``gen`` and ``scope`` belong to the
-    adapter: which attempt this is, and how to abandon it."""
+    """One connection attempt, then one connection, and the ``Sink`` of its pipe.
+    ``gen`` and ``scope`` belong to the adapter: which attempt this is, and how to abandon
+    it while its task runs."""
 
-    __slots__ = ("_early", "gen", "pipe", "proto", "scope")
+    __slots__ = ("_early", "gen", "owner", "pipe", "proto", "scope")
 
-    def __init__(self, gen: int) -> None:
+    def __init__(self, gen: int, owner: Owner) -> None:
         self.gen = gen
-        self.scope = anyio.CancelScope()
+        self.owner = owner
+        self.scope: anyio.CancelScope | None = anyio.CancelScope()
         self.pipe: Pipe | None = None
         self.proto: ClientProtocol | None = None
         self._early: list[Any] = []  # frames that came with the handshake response
@@ -67,18 +79,41 @@ class WsLink:
             events = proto.events_received()
         if proto.handshake_exc is not None:
             raise proto.handshake_exc
+        # The parser's frame keeps the response for as long as the connection lives, and
+        # its headers (read by now) were near 2 KB of every idle connection.
+        events[0].headers.clear()
         self.proto = proto
         self._early = events[1:]
 
-    async def run(self, consumer: Callable[[bytes | None], None],
-                  on_flushed: Callable[[], None] | None) -> None:
-        """Hand ``consumer`` what came with the handshake response (``b""``), then every
-        read, until the connection is over; raises the network error that ended it."""
-        assert self.pipe is not None
-        self.pipe.on_flushed = on_flushed
-        consumer(b"")
-        self.pipe.attach(consumer)
-        await self.pipe.run()
+    def hand_off(self, on_flushed: Callable[[], None] | None) -> bool:
+        """Report what came with the handshake response (``b""``), then every read, to the
+        owner; True if the pipe's callbacks carry the connection from here (the owner hears
+        ``_ended`` once it is over). False: ``run`` must carry it."""
+        pipe = self.pipe
+        assert pipe is not None
+        if not isinstance(pipe, AioPipe):
+            return False
+        pipe.on_flushed = on_flushed
+        self.received(b"")
+        pipe.attach(self)
+        return True
+
+    async def run(self, on_flushed: Callable[[], None] | None) -> None:
+        """Report what came with the handshake response (``b""``), then every read, to the
+        owner until the connection is over; raises the network error that ended it."""
+        pipe = self.pipe
+        assert isinstance(pipe, StreamPipe)
+        pipe.on_flushed = on_flushed
+        self.received(b"")
+        pipe.attach(self)
+        await pipe.run()
+
+    # Sink
+    def received(self, data: bytes | None) -> None:
+        self.owner._on_data(self, data)
+
+    def ended(self) -> None:
+        self.owner._ended(self)
 
     def feed(self, data: bytes | None) -> Received:
         """Take received bytes (None: end of stream; b"": only what came with the handshake)."""

@@ -4,30 +4,33 @@ Why two: on asyncio, anyio's streams cost a scheduling round per send (a checkpo
 the write) and a task hop per read (a reader task wakes the caller), which made a round trip
 about 1.5x the CPU of websockets' own asyncio client. ``AioPipe`` is an ``asyncio.Protocol``:
 ``write`` goes to the transport at once and received bytes go straight to a callback, as in
-websockets' asyncio layer. It serves direct connections on asyncio; trio and proxied
-connections use ``StreamPipe``, whose ``run`` reads in a loop and writes from a writer task
-of its own, so no caller ever waits on, or can cancel half of, a write to a peer that
-stopped reading.
+websockets' asyncio layer, so once attached it needs no task at all: an idle connection is
+a few objects, not a task and its frames. It serves direct connections on asyncio; trio and
+proxied connections use ``StreamPipe``, whose ``run`` reads in a loop; what cannot be
+written at once goes out from a writer task of its own, so no caller ever waits on, or can
+cancel half of, a write to a peer that stopped reading.
 
 ``open_pipe`` opens one (TCP, a CONNECT tunnel, TLS). Both look alike to their user
-(``_aiolink``): ``send``/``receive`` for the handshake, then ``attach`` a consumer of received
-bytes (None at the end), ``write`` (never blocks; True if the bytes were handed to
+(``_aiolink``): ``send``/``receive`` for the handshake, then ``attach`` a ``Sink`` for
+received bytes (None at the end), ``write`` (never blocks; True if the bytes were handed to
 the OS now), ``pause``/``resume`` reading, ``close`` (flush, then end; a peer that stopped
-reading gets one second) and ``run``, which returns when the connection is over and raises
-the network error that ended it, if any.
+reading gets one second). The connection is over when ``StreamPipe.run`` returns (it raises
+the network error that ended it, if any), or when ``AioPipe`` calls ``Sink.ended``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any, Protocol, cast
 from urllib.parse import urlsplit
 
 import anyio
 import anyio.abc
-from anyio.streams.tls import TLSStream
+from anyio.abc import SocketAttribute
+from anyio.streams.tls import TLSAttribute, TLSStream
 
 from instamrkt_proto import ConnectionClosed
 
@@ -35,13 +38,13 @@ from ._driver import ssl_for
 from .options import Options
 from .proxy import connect_request, parse_connect_response, proxy_for
 
-__all__ = ("AioPipe", "Pipe", "StreamPipe", "Waiter", "loop_tools", "open_pipe",
+__all__ = ("AioPipe", "Pipe", "Sink", "StreamPipe", "Waiter", "loop_tools", "open_pipe",
            "running_asyncio_loop")
 
 LINGER = 1.0
 """Seconds a closing connection may spend flushing to a peer that stopped reading."""
 
-Consumer = Callable[[bytes | None], None]
+_STREAM_ERRORS = (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError)
 
 
 def running_asyncio_loop() -> asyncio.AbstractEventLoop | None:
@@ -85,23 +88,53 @@ class Waiter:
         return self.wait().__await__()
 
 
+class Sink(Protocol):
+    """Who takes what a pipe receives. One object rather than callbacks: thousands of idle
+    connections each keep theirs, and a bound method or a closure is an object apiece."""
 
-def _ignore(_data: bytes | None) -> None:
-    pass
+    def received(self, data: bytes | None) -> None:
+        """Bytes from the peer; None once the connection ended."""
+
+    def ended(self) -> None:
+        """``AioPipe``: the connection is over (soon after, never inside the call that
+        ended it)."""
+
+
+class _Ignore:
+    def received(self, data: bytes | None) -> None:
+        pass
+
+    def ended(self) -> None:
+        pass
+
+
+_IGNORE = _Ignore()
 
 
 class StreamPipe:
-    """An anyio byte stream (any backend, TLS, through a proxy)."""
+    """An anyio byte stream (any backend, TLS, through a proxy).
 
-    def __init__(self, stream: anyio.abc.ByteStream) -> None:
+    The writer task exists only once something could not be written at once. With ``raw``
+    (the stream's own socket: plain TCP on trio, whose stream sends never leave bytes
+    behind) a write goes to the socket directly while nothing waits before it, and the
+    writer ends once it has caught up; without, the first write starts a writer that stays.
+    """
+
+    __slots__ = ("_closing", "_error", "_out", "_paused", "_raw", "_resumed", "_scope",
+                 "_sink", "_tasks", "_wake", "_writing", "on_flushed", "stream")
+
+    def __init__(self, stream: anyio.abc.ByteStream, raw: socket.socket | None = None) -> None:
         self.stream = stream
         self.on_flushed: Callable[[], None] | None = None  # after queued bytes were sent
-        self._consumer: Consumer = _ignore
+        self._sink: Sink = _IGNORE
+        self._raw = raw
         self._out: list[bytes] = []
-        self._wake = anyio.Event()  # the writer has bytes to send, or must close
-        self._resumed = anyio.Event()
+        self._tasks: anyio.abc.TaskGroup | None = None  # run()'s: the writer runs there
+        self._writing = False  # the writer task is running
+        self._wake: anyio.Event | None = None  # the writer waits for bytes, or the close
+        self._resumed: anyio.Event | None = None  # the reader waits for resume()
         self._paused = False
-        self._closing = anyio.Event()
+        self._closing = False
         self._scope = anyio.CancelScope()
         self._error: BaseException | None = None
 
@@ -111,12 +144,29 @@ class StreamPipe:
     async def receive(self) -> bytes:
         return await self.stream.receive(65536)
 
-    def attach(self, consumer: Consumer) -> None:
-        self._consumer = consumer
+    def attach(self, sink: Sink) -> None:
+        self._sink = sink
 
     def write(self, data: bytes) -> bool:
+        if self._scope.cancel_called:
+            return False  # the pipe is over: this never goes out
+        if self._raw is not None and not self._writing and not self._out:
+            try:
+                sent = self._raw.send(data)
+            except BlockingIOError:
+                sent = 0
+            except OSError as exc:
+                self._fail(_broken(exc))  # as the stream's own send would have said
+                return True
+            if sent == len(data):
+                return True
+            data = data[sent:]
         self._out.append(data)
-        self._wake.set()
+        if self._writing:
+            if self._wake is not None:
+                self._wake.set()
+        elif self._tasks is not None:
+            self._start_writer(self._tasks)
         return False
 
     def pause(self) -> None:
@@ -124,20 +174,32 @@ class StreamPipe:
 
     def resume(self) -> None:
         self._paused = False
-        self._resumed.set()
+        if self._resumed is not None:
+            self._resumed.set()
 
     def close(self) -> None:
-        self._closing.set()
-        self._wake.set()
+        self._closing = True
+        if not self._writing and not self._out:
+            self._scope.cancel()  # everything is flushed
+            return
+        if self._wake is not None:
+            self._wake.set()
+        self._scope.deadline = min(self._scope.deadline, anyio.current_time() + LINGER)
 
     async def run(self) -> None:
         with self._scope:
             async with anyio.create_task_group() as tasks:
-                tasks.start_soon(self._write_loop)
-                tasks.start_soon(self._linger)
+                self._tasks = tasks
+                if self._out:  # written before run: the writer starts now
+                    self._start_writer(tasks)
                 await self._read_loop()
+        self._tasks = None
         if self._error is not None:
             raise self._error
+
+    def _start_writer(self, tasks: anyio.abc.TaskGroup) -> None:
+        self._writing = True
+        tasks.start_soon(self._write_loop)
 
     async def _read_loop(self) -> None:
         try:
@@ -145,35 +207,36 @@ class StreamPipe:
                 while self._paused:
                     self._resumed = anyio.Event()
                     await self._resumed.wait()
-                self._consumer(await self.stream.receive(65536))
+                self._sink.received(await self.stream.receive(65536))
         except anyio.EndOfStream:
-            self._consumer(None)
+            self._sink.received(None)
             self._scope.cancel()  # nothing more can come, nor be delivered
-        except (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError) as exc:
+        except _STREAM_ERRORS as exc:
             self._fail(exc)
 
     async def _write_loop(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake = anyio.Event()
-            while self._out:
-                data = b"".join(self._out)
-                self._out.clear()
-                try:
-                    await self.stream.send(data)
-                except (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError) as exc:
-                    self._fail(exc)
+        try:
+            while True:
+                while self._out:
+                    data = b"".join(self._out)
+                    self._out.clear()
+                    try:
+                        await self.stream.send(data)
+                    except _STREAM_ERRORS as exc:
+                        self._fail(exc)
+                        return
+                    if self.on_flushed is not None and not self._out:  # never early: what
+                        self.on_flushed()                    # was queued meanwhile waits
+                if self._closing:
+                    self._scope.cancel()
                     return
-                if self.on_flushed is not None and not self._out:  # never early: what was
-                    self.on_flushed()                                # queued meanwhile waits
-            if self._closing.is_set():
-                self._scope.cancel()
-                return
-
-    async def _linger(self) -> None:
-        await self._closing.wait()
-        await anyio.sleep(LINGER)
-        self._scope.cancel()
+                if self._raw is not None:
+                    return  # caught up: writes go to the socket directly again
+                self._wake = wake = anyio.Event()
+                await wake.wait()
+        finally:
+            self._writing = False
+            self._wake = None
 
     def _fail(self, exc: BaseException) -> None:
         if self._error is None:
@@ -185,17 +248,25 @@ class StreamPipe:
             await self.stream.aclose()
 
 
+def _broken(exc: OSError) -> anyio.BrokenResourceError:
+    error = anyio.BrokenResourceError()
+    error.__cause__ = exc
+    return error
+
+
 class AioPipe(asyncio.Protocol):
-    """An asyncio transport: writes go out at once, received bytes go to the consumer."""
+    """An asyncio transport: writes go out at once, received bytes go to the sink."""
+
+    __slots__ = ("_early", "_eof", "_finished", "_readable", "_sink", "on_flushed",
+                 "transport")
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self.on_flushed: Callable[[], None] | None = None  # unused: writes are never queued
-        self._consumer: Consumer | None = None
-        self._early: list[bytes] = []
-        # Futures made only while somebody waits: an idle connection holds no Event.
+        self._sink: Sink | None = None
+        self._early = b""  # received before a sink was attached (the handshake)
+        # Made only while somebody waits: an idle connection holds no future.
         self._readable: asyncio.Future[None] | None = None  # receive() waits on it
-        self._done: asyncio.Future[None] | None = None  # run() waits on it
         self._finished = False
         self._eof = False
 
@@ -205,10 +276,10 @@ class AioPipe(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
-        if self._consumer is not None:
-            self._consumer(data)
+        if self._sink is not None:
+            self._sink.received(data)
         else:
-            self._early.append(data)
+            self._early += data
             _complete(self._readable)
 
     def eof_received(self) -> bool:
@@ -216,8 +287,8 @@ class AioPipe(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._eof = True
-        if self._consumer is not None:
-            self._consumer(None)
+        if self._sink is not None:
+            self._sink.received(None)
         _complete(self._readable)
         self._finish()
 
@@ -231,7 +302,7 @@ class AioPipe(asyncio.Protocol):
         return True
 
     async def receive(self) -> bytes:
-        """Bytes received before a consumer was attached (the handshake)."""
+        """Bytes received before a sink was attached (the handshake)."""
         while not self._early:
             if self._eof:
                 raise anyio.EndOfStream
@@ -240,18 +311,18 @@ class AioPipe(asyncio.Protocol):
                 await self._readable
             finally:
                 self._readable = None
-        data = b"".join(self._early)
-        self._early.clear()
+        data, self._early = self._early, b""
         return data
 
-    def attach(self, consumer: Consumer) -> None:
-        self._consumer = consumer
+    def attach(self, sink: Sink) -> None:
         if self._early:
-            data = b"".join(self._early)
-            self._early.clear()
-            consumer(data)
+            data, self._early = self._early, b""
+            sink.received(data)
         if self._eof:
-            consumer(None)
+            sink.received(None)
+        self._sink = sink  # now, so that an end met above is told once, below
+        if self._finished:
+            asyncio.get_running_loop().call_soon(self._ended)
 
     def pause(self) -> None:
         if self.transport is not None and not self.transport.is_closing():
@@ -269,16 +340,14 @@ class AioPipe(asyncio.Protocol):
         self._finish()
 
     def _finish(self) -> None:
-        self._finished = True
-        _complete(self._done)
-
-    async def run(self) -> None:
         if not self._finished:
-            self._done = asyncio.get_running_loop().create_future()
-            try:
-                await self._done
-            finally:
-                self._done = None
+            self._finished = True
+            if self._sink is not None:
+                asyncio.get_running_loop().call_soon(self._ended)
+
+    def _ended(self) -> None:
+        assert self._sink is not None
+        self._sink.ended()
 
     async def aclose(self) -> None:
         self.close()
@@ -306,10 +375,10 @@ async def open_pipe(url: str, options: Options) -> Pipe:
         return pipe
     if proxy is None:
         if context is None:
-            return StreamPipe(await anyio.connect_tcp(host, port))
-        return StreamPipe(await anyio.connect_tcp(host, port, ssl_context=context,
-                                                  tls_hostname=host,
-                                                  tls_standard_compatible=False))
+            return _stream_pipe(await anyio.connect_tcp(host, port), loop)
+        return _stream_pipe(await anyio.connect_tcp(host, port, ssl_context=context,
+                                                    tls_hostname=host,
+                                                    tls_standard_compatible=False), loop)
     stream: anyio.abc.ByteStream = await anyio.connect_tcp(proxy.host, proxy.port)
     await stream.send(connect_request(proxy, host, port))
     head = b""
@@ -321,5 +390,15 @@ async def open_pipe(url: str, options: Options) -> Pipe:
     if context is not None:
         stream = await TLSStream.wrap(stream, hostname=host, ssl_context=context,
                                       standard_compatible=False)
-    return StreamPipe(stream)
+    return _stream_pipe(stream, loop)
 
+
+def _stream_pipe(stream: anyio.abc.ByteStream,
+                 loop: asyncio.AbstractEventLoop | None) -> StreamPipe:
+    """Direct writes to the socket only where nothing else can hold bytes back: not under
+    TLS (the bytes must be encrypted), not on asyncio (its transport may still buffer
+    what an earlier send handed it)."""
+    raw = None
+    if loop is None and stream.extra(TLSAttribute.ssl_object, None) is None:
+        raw = stream.extra(SocketAttribute.raw_socket, None)
+    return StreamPipe(stream, raw)

@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import socket
+import ssl
 import struct
 from urllib.parse import urlsplit
 
@@ -52,6 +54,8 @@ _TEXT, _BINARY, _CONT = ABNF.OPCODE_TEXT, ABNF.OPCODE_BINARY, ABNF.OPCODE_CONT
 DATA = (_TEXT, _BINARY)
 
 _CHUNK = 65536
+_HAVE_POLL = hasattr(select, "poll")
+_HAVE_EPOLL = hasattr(select, "epoll")
 SEND_TIMEOUT = 10.0
 """Seconds a write may block (peer not reading) before the connection counts as lost."""
 
@@ -67,8 +71,8 @@ def failure(exc: BaseException) -> tuple[int | None, str]:
 class Link:
     """One connection attempt, then one connection. ``abort()`` is safe from any thread."""
 
-    __slots__ = ("_buffer", "_keys", "_kind", "_limit", "_parts", "_pos", "_size", "_timeout",
-                 "aborted", "gen", "sock", "ws")
+    __slots__ = ("_buffer", "_keys", "_kind", "_limit", "_parts", "_poller", "_pos", "_size",
+                 "_timeout", "_watch", "aborted", "gen", "sock", "ws")
 
     def __init__(self, gen: int, options: Options) -> None:
         self.gen = gen
@@ -85,6 +89,8 @@ class Link:
         self._pos = 0
         self._keys = b""  # unused masking keys
         self._timeout: float | None = -1.0  # what the socket has; -1: unknown
+        self._poller: select.poll | None = None  # for wait()
+        self._watch: select.epoll | None = None  # for wait_unmuted() and mute()
 
     def open(self, url: str, options: Options, timeout: float | None) -> None:
         """TCP, proxy tunnel, TLS and websocket handshake; raises one of ``NETWORK_ERRORS``."""
@@ -122,6 +128,9 @@ class Link:
         """Frame over ``sock``, whose websocket handshake ``ws`` has done."""
         self.sock = sock
         ws.frame_buffer.recv = self._recv  # frame_buffer reads 2 bytes at a time otherwise
+        if _HAVE_EPOLL:
+            self._watch = select.epoll()
+            self._watch.register(sock, select.EPOLLIN)
         self.ws = ws
 
     def _connect(self, target: tuple[str, int], timeout: float | None) -> socket.socket:
@@ -207,19 +216,11 @@ class Link:
         buffer = ws.frame_buffer
         while True:
             if buffer.header is None and not buffer.recv_buffer and not self._kind:
-                data, pos = self._buffer, self._pos  # between frames: try the fast path
-                if pos >= len(data):
-                    data, pos = self._buffer, self._pos = self._fill(), 0
-                available = len(data) - pos
-                if available >= 2 and (data[pos] == 0x81 or data[pos] == 0x82):
-                    size, start = data[pos + 1], pos + 2
-                    if size == 126 and available >= 4:
-                        size, start = int.from_bytes(data[start:start + 2], "big"), start + 2
-                    end = start + size
-                    if (size < 126 or start == pos + 4) and end <= len(data) \
-                            and (self._limit is None or size <= self._limit):
-                        self._pos = end
-                        return data[pos] & 0x0F, data[start:end]
+                if self._pos >= len(self._buffer):  # between frames: try the fast path
+                    self._buffer, self._pos = self._fill(), 0
+                message = self._cut()
+                if message is not None:
+                    return message
             if buffer.needs_header():
                 buffer.recv_header()
             if buffer.needs_length():
@@ -241,6 +242,89 @@ class Link:
                 kind, data = self._kind, b"".join(self._parts)
                 self._parts, self._size, self._kind = [], 0, 0
                 return kind, data
+
+    def read_many(self, limit: int | None = None) -> tuple[int, list[bytes]]:
+        """``read()``, then further complete plain data messages already received, up to
+        ``limit`` messages in all (at least one).
+
+        One socket read brings many messages under a flood of pushes: the adapter hands
+        them to the core in one call. ``(opcode, [payload])`` for a ping or a close.
+        """
+        opcode, data = self.read()
+        messages = [data]
+        if opcode in DATA and self.ws is not None:
+            buffer = self.ws.frame_buffer
+            while buffer.header is None and not buffer.recv_buffer and not self._kind \
+                    and (limit is None or len(messages) < limit):
+                message = self._cut()
+                if message is None:
+                    break
+                messages.append(message[1])
+        return opcode, messages
+
+    def buffered(self) -> bool:
+        """Bytes already received and not yet read: ``read()`` starts without waiting."""
+        sock = self.sock
+        return self._pos < len(self._buffer) or (
+            isinstance(sock, ssl.SSLSocket) and sock.pending() > 0)
+
+    # -- waiting for data (the threaded adapter: a reader thread and calling threads) ------
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait up to ``timeout`` seconds (None: for ever) for bytes, end of stream or an
+        error (``abort()`` counts); False on timeout. Never reads, and leaves the socket's
+        own timeout, which bounds writes, alone. One thread at a time: the caller reading."""
+        sock = self.sock
+        if sock is None:
+            return True  # the read that follows reports it
+        if _HAVE_POLL:
+            poller = self._poller
+            if poller is None:
+                poller = self._poller = select.poll()
+                poller.register(sock, select.POLLIN)
+            ms = None if timeout is None else max(0, int(timeout * 1000) + 1)
+            return bool(poller.poll(ms))
+        return bool(select.select([sock], [], [], timeout)[0])
+
+    def wait_unmuted(self) -> None:
+        """Wait for bytes, end of stream or an error, for the reader thread: while a
+        calling thread reads (``mute``) incoming bytes do not wake it, a loss does."""
+        sock = self.sock
+        if sock is None:
+            return
+        watch = self._watch
+        if watch is None:
+            select.select([sock], [], [])
+            return
+        while not watch.poll():
+            pass  # only an interrupted wait returns nothing
+
+    @property
+    def mutable(self) -> bool:
+        """Whether ``mute`` works here (epoll), so a calling thread may read for itself."""
+        return self._watch is not None
+
+    def mute(self, muted: bool) -> None:
+        """Stop (or resume) waking ``wait_unmuted`` for incoming bytes."""
+        watch, sock = self._watch, self.sock
+        if watch is not None and sock is not None:
+            with contextlib.suppress(OSError, ValueError):  # closed meanwhile: it woke anyway
+                watch.modify(sock, 0 if muted else select.EPOLLIN)
+
+    def _cut(self) -> tuple[int, bytes] | None:
+        """The next frame, if it is a complete plain data frame in the buffer (no socket read)."""
+        data, pos = self._buffer, self._pos
+        available = len(data) - pos
+        if available >= 2 and (data[pos] == 0x81 or data[pos] == 0x82):
+            size, start = data[pos + 1], pos + 2
+            if size == 126 and available >= 4:
+                size, start = int.from_bytes(data[start:start + 2], "big"), start + 2
+            end = start + size
+            if (size < 126 or start == pos + 4) and end <= len(data) \
+                    and (self._limit is None or size <= self._limit):
+                self._pos = end
+                return data[pos] & 0x0F, data[start:end]
+        return None
 
     def _recv(self, size: int) -> bytes:
         """For ``frame_buffer``: at most ``size`` bytes from the shared buffer."""
@@ -294,6 +378,9 @@ class Link:
 
     def close(self) -> None:
         sock, self.sock = self.sock, None
+        watch, self._watch = self._watch, None
+        if watch is not None:
+            watch.close()
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.close()

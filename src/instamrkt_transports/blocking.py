@@ -140,25 +140,25 @@ class BlockingClient(Calls):
         else:
             try:  # wake at least every SEND_TIMEOUT: one timeout for reads and writes
                 link.settimeout(SEND_TIMEOUT if wait is None else min(wait, SEND_TIMEOUT))
-                opcode, data = link.read()
+                opcode, messages = link.read_many(self._pushes.room)
             except WebSocketTimeoutException:
                 pass
             except NETWORK_ERRORS as exc:
                 self._lost(link, exc)
             else:
-                self._message(link, opcode, data)
+                self._messages(link, opcode, messages)
                 return
         core.handle_timer(time.monotonic())
         self._driver.drain()
 
-    def _message(self, link: Link, opcode: int, data: bytes) -> None:
+    def _messages(self, link: Link, opcode: int, messages: list[bytes]) -> None:
         if opcode in DATA:
-            self._core.receive_message(data, time.monotonic())
+            self._core.receive_messages(messages, time.monotonic())
         else:
             closed: BaseException | None
             try:
                 link.settimeout(SEND_TIMEOUT)
-                closed = link.control(opcode, data)
+                closed = link.control(opcode, messages[0])
             except NETWORK_ERRORS as exc:
                 closed = exc
             if closed is not None:

@@ -1,13 +1,15 @@
 """Bounded, observable delivery of pushes and lifecycle events to the application.
 
 Every adapter keeps its pushes in one ``PushBuffer``; only the waiting differs (an anyio
-event, a blocking read, or for threads a ``Mailbox``: the buffer under the client's lock).
+event, a blocking read, or for threads a ``Mailbox``: the buffer under a lock of its own).
 Replies never come here: they settle their request. The overflow policy is the caller's
 choice, because no default is right for every application:
 
 * ``Overflow.BACKPRESSURE`` (default): when full, the adapter stops reading the socket, so
   TCP pushes back on the server. Nothing is lost; the buffer may exceed ``capacity`` by at
-  most the messages of one read (one network chunk).
+  most the messages of one read (one network chunk) on anyio, and by none on the blocking
+  and threaded adapters (they take no more of a read than there is room for), except
+  that a blocking call reads past the pushes that precede its reply.
 * ``Overflow.FAIL``: the push that does not fit is discarded and the next read of events
   raises ``ConsumerTooSlow`` (once); delivery then carries on.
 * ``Overflow.DROP_OLDEST``: the oldest push is discarded; the consumer receives a
@@ -60,6 +62,21 @@ class _Gap:
         self.count = 1
 
 
+_SHORT = 8
+"""Pushes a buffer keeps in a list before it takes a deque. Most buffers (idle clients, of
+which a process may hold thousands) only ever hold a lifecycle event or two, and a deque is
+a block of 64 slots (760 bytes) from the start; past this, popping a list's head costs."""
+
+
+class _Short(list["Event | _Gap"]):
+    """The first few events, with a deque's ``popleft``."""
+
+    __slots__ = ()
+
+    def popleft(self) -> Event | _Gap:
+        return self.pop(0)
+
+
 class PushBuffer:
     """A FIFO of events with a capacity and an overflow policy. Not thread-safe itself.
 
@@ -76,7 +93,7 @@ class PushBuffer:
             raise ValueError("capacity must be at least 1 (or None for unbounded)")
         self.capacity = capacity
         self.overflow = Overflow(overflow)
-        self._events: deque[Event | _Gap] = deque()
+        self._events: deque[Event | _Gap] | _Short = _Short()
         self._pushes = 0
         self._pending_error: ConsumerTooSlow | None = None
         self.high_water = 0
@@ -85,6 +102,13 @@ class PushBuffer:
 
     def __len__(self) -> int:
         return self._pushes
+
+    @property
+    def room(self) -> int | None:
+        """How many messages a back-pressure reader may take in at once (None: any)."""
+        if self.capacity is None or self.overflow is not Overflow.BACKPRESSURE:
+            return None
+        return max(1, self.capacity - self._pushes)
 
     @property
     def full(self) -> bool:
@@ -101,8 +125,13 @@ class PushBuffer:
                     return
                 if self.overflow is Overflow.DROP_OLDEST:
                     self._drop_oldest()
-            self._pushes += 1
-            self.high_water = max(self.high_water, self._pushes)
+            pushes = self._pushes = self._pushes + 1
+            if pushes > self.high_water:  # rare: it only rises
+                self.high_water = pushes
+                if pushes == _SHORT and type(events) is _Short:
+                    events = self._events = deque(events)
+        elif len(events) >= _SHORT and type(events) is _Short:  # rare: lifecycle events
+            events = self._events = deque(events)
         events.append(event)
 
     def _drop_oldest(self) -> None:
@@ -136,6 +165,22 @@ class PushBuffer:
         self.delivered += 1
         return item
 
+    def get_many(self, limit: int) -> list[Event]:
+        """Up to ``limit`` events, as that many ``get`` calls (empty: none waiting).
+
+        Raises ``ConsumerTooSlow`` as ``get`` does, before taking anything.
+        """
+        first = self.get()
+        if first is None:
+            return []
+        events = [first]
+        while len(events) < limit and self._events and self._pending_error is None:
+            event = self.get()
+            if event is None:
+                break
+            events.append(event)
+        return events
+
     def ready(self) -> bool:
         return bool(self._events or self._pending_error)
 
@@ -145,56 +190,86 @@ class PushBuffer:
 
 
 class Mailbox:
-    """A ``PushBuffer`` shared by threads under their owner's lock.
+    """A ``PushBuffer`` shared by threads, under a lock of its own.
 
-    Consumers wait for events (``get``, ``deliver``), a back-pressure reader waits for room
-    (``wait_for_room``). ``put``, ``wait_for_room`` and ``close`` expect the lock held, as the
-    owner holds it while it dispatches the core's events; ``get`` and ``deliver`` take it.
+    The owner's reader ``put``s events (and waits for room under back-pressure); consumers
+    take them (``get``, ``deliver``). Its own lock, not the owner's, so that consumers take
+    events while the owner's reader works. The owner may hold its lock while it calls in here,
+    never the other way round. A condition is notified only when somebody waits on it:
+    under a flood of pushes nobody usually does, and notifying costs more than a ``put``.
     """
 
-    __slots__ = ("_ready", "_room", "buffer", "closed", "lock")
+    __slots__ = ("_consumers", "_ready", "_room", "buffer", "closed", "lock")
 
-    def __init__(self, buffer: PushBuffer, lock: threading.Lock) -> None:
+    def __init__(self, buffer: PushBuffer) -> None:
         self.buffer = buffer
-        self.lock = lock
+        self.lock = threading.Lock()
         self.closed = False
-        self._ready = threading.Condition(lock)
-        self._room = threading.Condition(lock)
+        self._consumers = 0  # threads waiting in get
+        self._ready = threading.Condition(self.lock)
+        self._room = threading.Condition(self.lock)
 
-    def put(self, event: Event) -> None:
-        self.buffer.put(event)
-        self._ready.notify_all()
+    def put_many(self, events: list[Event]) -> None:
+        with self.lock:
+            put = self.buffer.put
+            for event in events:
+                put(event)
+            if self._consumers:
+                self._ready.notify(len(events))  # one event, one consumer
+
+    def metrics(self) -> DeliveryMetrics:
+        with self.lock:
+            return self.buffer.metrics()
 
     def close(self) -> None:
         """No more events will come: waiters return once the buffer is drained."""
-        self.closed = True
-        self._ready.notify_all()
-        self._room.notify_all()
+        with self.lock:
+            self.closed = True
+            self._ready.notify_all()
+            self._room.notify_all()
 
     def wake_readers(self) -> None:
-        """A connection ended: a reader waiting for room must look again (lock held)."""
-        self._room.notify_all()
+        """A connection ended: a reader waiting for room must look again."""
+        with self.lock:
+            self._room.notify_all()
 
     def wait_for_room(self, reading: Callable[[], bool]) -> None:
         """Block while the buffer is full, ``reading()`` holds and the box is open."""
-        while self.buffer.full and reading() and not self.closed:
-            self._room.wait()
+        with self.lock:
+            while self.buffer.full and reading() and not self.closed:
+                self._room.wait()
 
     def get(self, timeout: float | None = None) -> Event | None:
         """The next event; None after ``timeout`` seconds, or once closed and drained.
 
         Raises ``ConsumerTooSlow`` once after an overflow under ``Overflow.FAIL``.
         """
-        end = None if timeout is None else time.monotonic() + timeout
+        events = self.get_many(1, timeout)
+        return events[0] if events else None
+
+    def get_many(self, limit: int, timeout: float | None = None) -> list[Event]:
+        """Up to ``limit`` events once there is one; [] after ``timeout`` seconds, or once
+        closed and drained. Raises ``ConsumerTooSlow`` as ``get`` does."""
+        buffer = self.buffer
         with self.lock:
-            while not self.buffer.ready():
-                remaining = None if end is None else end - time.monotonic()
-                if self.closed or (remaining is not None and remaining <= 0):
-                    return None
-                self._ready.wait(remaining)
-            event = self.buffer.get()
-            self._room.notify_all()  # a stale reader must not swallow the wake-up
-            return event
+            if not buffer.ready():
+                end = None if timeout is None else time.monotonic() + timeout
+                while not buffer.ready():
+                    remaining = None if end is None else end - time.monotonic()
+                    if self.closed or (remaining is not None and remaining <= 0):
+                        return []
+                    self._consumers += 1
+                    try:
+                        self._ready.wait(remaining)
+                    finally:
+                        self._consumers -= 1
+            full = buffer.full
+            events = buffer.get_many(limit)
+            if full:
+                self._room.notify_all()  # the reader may be waiting for this room
+            elif self._consumers and buffer.ready():
+                self._ready.notify()  # more to take: pass the baton
+            return events
 
     def deliver(self, on_event: Callable[[Event], object], log: logging.Logger) -> None:
         """Hand every event to ``on_event`` in order, outside the lock, until closed.
@@ -204,14 +279,16 @@ class Mailbox:
         """
         while True:
             try:
-                event = self.get()
+                events = self.get_many(64)  # one lock round for many events under a flood
             except ConsumerTooSlow as exc:
                 log.warning("%s; delivery goes on", exc)
                 continue
-            if event is None:
+            if not events:
                 return
-            try:
-                on_event(event)
-            except Exception:
-                log.exception("on_event raised on %s; delivery goes on", type(event).__name__)
+            for event in events:
+                try:
+                    on_event(event)
+                except Exception:
+                    log.exception("on_event raised on %s; delivery goes on",
+                                  type(event).__name__)
 

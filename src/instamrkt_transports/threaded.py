@@ -1,17 +1,28 @@
 """The threaded adapter: websocket-client with a background reader; every method thread-safe.
 
-One lock guards the core, the push buffer and socket writes. Every call into the core runs
-under it and is followed by ``_after``, which dispatches the core's events and writes its
-output before the lock is released, so pipelined requests hit the wire in the core's order.
-User code runs outside the lock: futures are settled after it is released, and ``on_event``
-runs on a delivery thread of its own. Threads: a reader per connection attempt (it opens the
-socket, then reads), a timer thread sleeping on a condition until ``next_deadline()`` (woken
-only by an earlier deadline, never polling) and, with ``on_event``, a delivery thread.
+One lock guards the core and socket writes. Every call into the core runs under it and is
+followed by ``_drain``, which dispatches the core's events and writes its output before the
+lock is released, so pipelined requests hit the wire in the core's order. User code runs
+outside the lock: futures are settled after it is released, and ``on_event`` runs on a
+delivery thread of its own. Threads: a reader per connection attempt (it opens the socket,
+then reads), a timer thread sleeping on a condition until ``next_deadline()`` (woken only by
+an earlier deadline, never polling) and, with ``on_event``, a delivery thread.
 ``close()`` aborts the socket so a blocked read returns at once, then joins them.
+
+Leader and follower: a thread that makes a blocking call reads the socket itself until its
+reply is in, if nobody else is reading, instead of sleeping until the reader thread hands the
+reply over (two thread wake-ups per round trip; this way one, as in the blocking adapter).
+Reading is one role, held by whoever holds ``_token``: the calling thread, or the reader
+thread, which between calls waits for the socket to become readable without holding it. The
+caller reads what comes (other callers' replies, pushes, pings) exactly as the reader thread
+would, runs the core's timers when they fall due, and gives the role back once its request is
+settled, by its reply, its timeout or a loss. It does not read when the push buffer is full
+under back-pressure: then the reader thread's rule applies, and the call waits for it.
 
 Pushes and lifecycle events go in order, one at a time, to ``on_event(event)``, or without a
 callback to the buffer read by ``next_event``. Either way, when the buffer is full the reader
-stops reading until the consumer makes room, so TCP pushes back on the server. An exception
+stops reading until the consumer makes room, so TCP pushes back on the server. The buffer has
+a lock of its own, so consumers take events while a reader works in the core. An exception
 raised by ``on_event`` is logged (logger ``instamrkt_transports.threaded``) and delivery goes
 on with the next event: one bad event must not end a session that moves money.
 """
@@ -68,11 +79,13 @@ class ThreadedClient(Calls, FutureCalls):
         self._lock = threading.Lock()
         self._timer_cv = threading.Condition(self._lock)
         self._ready = threading.Event()
-        self._futures: dict[int, Future[Response]] = {}
+        self._futures: dict[int, Future[Response] | _Slot] = {}
         self._todo: _Settle = []  # futures to settle once the lock is released
-        self._pushes = Mailbox(options.push_buffer(), self._lock)
+        self._outbox: list[Event] = []  # events for the push buffer, lock held
+        self._pushes = Mailbox(options.push_buffer())
         self._gen = 0
         self._link: Link | None = None
+        self._token = threading.Lock()  # the reading role (see the module docstring)
         self._threads: list[threading.Thread] = []
 
     # -- public API ---------------------------------------------------------------------------
@@ -89,8 +102,8 @@ class ThreadedClient(Calls, FutureCalls):
 
     def metrics(self) -> ClientMetrics:
         with self._lock:
-            return ClientMetrics(session=self._core.metrics(time.monotonic()),
-                                 delivery=self._pushes.buffer.metrics())
+            session = self._core.metrics(time.monotonic())
+        return ClientMetrics(session=session, delivery=self._pushes.metrics())
 
     @property
     def core(self) -> ClientConnection:
@@ -145,7 +158,69 @@ class ThreadedClient(Calls, FutureCalls):
 
     def _call(self, op: int | str, params: dict[str, Any] | None, timeout: float | None,
               idempotent: bool | None = None, retry: bool | None = None) -> Response:
-        return self._submit(op, params, timeout, idempotent, retry).result()
+        link = self._link
+        if link is None or not link.mutable or not self._token.acquire(blocking=False):
+            return self._submit(op, params, timeout, idempotent, retry).result()
+        slot = _Slot()
+        link.mute(True)  # before the request goes out: its reply must not wake the reader
+        try:
+            with self._lock:
+                rid = submit(self._driver, op, params, time.monotonic(), timeout, idempotent,
+                             retry)
+                self._futures[rid] = slot
+                todo = self._drain()
+            _settle(todo)
+            self._lead(link, slot)
+        finally:
+            link.mute(False)
+            with self._lock:  # the reader thread's reads wait for no deadline of ours
+                link.settimeout(SEND_TIMEOUT)
+                if slot.event is None:  # the reader thread takes over: wait for it
+                    slot.waiter = threading.Lock()
+                    slot.waiter.acquire()
+            self._token.release()
+        if slot.waiter is not None:
+            slot.waiter.acquire()
+        assert slot.event is not None
+        return result(slot.event)
+
+    def _lead(self, link: Link, slot: _Slot) -> None:
+        """Read the socket for the reply ``slot`` waits for (``_token`` held, the reader
+        thread muted); see the module docstring. Returns once it is settled, or when the
+        reader thread must take over."""
+        buffer = self._pushes.buffer
+        backpressure = buffer.overflow is Overflow.BACKPRESSURE
+        core = self._core
+        while slot.event is None:
+            if link is not self._link or link.ws is None or (backpressure and buffer.full):
+                return
+            if not link.buffered():
+                with self._lock:
+                    now = time.monotonic()
+                    deadline = core.next_deadline()
+                    due = deadline is not None and now >= deadline
+                    if due:
+                        core.handle_timer(now)  # the timer thread would, a moment later
+                        todo = self._drain()
+                    else:  # the read waits until the next deadline at most; set under the
+                        # lock, as writes set theirs (and put it back): never mid-write
+                        link.settimeout(SEND_TIMEOUT if deadline is None
+                                        else min(SEND_TIMEOUT, deadline - now))
+                if due:
+                    _settle(todo)
+                    continue
+            try:
+                opcode, messages = link.read_many(buffer.room)
+            except WebSocketTimeoutException:
+                continue
+            except NETWORK_ERRORS as exc:
+                with self._lock:
+                    self._lost(link, exc)
+                    todo = self._drain()
+                _settle(todo)
+                return
+            if self._received(link, opcode, messages):
+                return
 
     def _submit(self, op: int | str, params: dict[str, Any] | None, timeout: float | None,
                 idempotent: bool | None = None, retry: bool | None = None
@@ -161,8 +236,22 @@ class ThreadedClient(Calls, FutureCalls):
         return future
 
     def _drain(self) -> _Settle:
-        """``Driver.drain`` (lock held); returns the futures to settle once it is released."""
-        self._driver.drain()
+        """``Driver.drain`` (lock held); returns the futures to settle once it is released.
+
+        The events for the application go to the push buffer in one hand-over per call
+        into the core (one read under a flood), not one each.
+        """
+        driver = self._driver
+        driver.drain()
+        events = self._outbox
+        if events:
+            self._outbox = []
+            self._pushes.put_many(events)
+            if driver.started and not self._ready.is_set():
+                self._ready.set()
+            if driver.finished:
+                self._timer_cv.notify_all()
+                self._pushes.close()  # after these last events
         todo, self._todo = self._todo, []
         return todo
 
@@ -197,41 +286,58 @@ class ThreadedClient(Calls, FutureCalls):
                 todo = self._drain()
             _settle(todo)
         finally:
-            link.close()
+            with self._lock:  # not while a close frame is being written to it
+                link.close()
 
     def _read(self, link: Link) -> None:
+        """The reader thread's loop: between calls, and whenever no caller reads."""
         pushes, core = self._pushes, self._core
-        backpressure = pushes.buffer.overflow is Overflow.BACKPRESSURE
+        buffer = pushes.buffer
+        backpressure = buffer.overflow is Overflow.BACKPRESSURE
         while True:
             if backpressure and pushes.buffer.full:
                 with self._lock:
                     if link is not self._link:
                         return
                     core.reading_paused(time.monotonic())  # silence now proves nothing
-                    pushes.wait_for_room(lambda: link is self._link)
+                pushes.wait_for_room(lambda: link is self._link)
+                with self._lock:
                     if link is not self._link:
                         return
                     core.reading_resumed(time.monotonic())
                     todo = self._drain()  # the keepalive deadline is back
                 _settle(todo)
-            try:
-                opcode, data = link.read()
-            except WebSocketTimeoutException:
-                continue  # the socket timeout only bounds writes; reading resumes
-            with self._lock:
+            if not link.buffered():
+                link.wait_unmuted()  # without the role: a caller may take it meanwhile
+            # The role is held until what was read is settled: a caller who took it in
+            # between would wait on the socket for a reply already read.
+            with self._token:
                 if link is not self._link:
                     return
-                closed = None
-                if opcode in DATA:
-                    core.receive_message(data, time.monotonic())
-                else:
-                    closed = link.control(opcode, data)
-                    if closed is not None:
-                        self._lost(link, closed)
-                todo = self._drain()
-            _settle(todo)
-            if closed is not None:
-                return
+                if not link.buffered() and not link.wait(0):
+                    continue  # a caller read what woke us
+                try:
+                    opcode, messages = link.read_many(buffer.room)
+                except WebSocketTimeoutException:
+                    continue  # the socket timeout only bounds writes; reading resumes
+                if self._received(link, opcode, messages):
+                    return
+
+    def _received(self, link: Link, opcode: int, messages: list[bytes]) -> bool:
+        """Hand what ``read_many`` gave to the core; True once ``link`` is done with."""
+        with self._lock:
+            if link is not self._link:
+                return True
+            closed = None
+            if opcode in DATA:
+                self._core.receive_messages(messages, time.monotonic())
+            else:
+                closed = link.control(opcode, messages[0])
+                if closed is not None:
+                    self._lost(link, closed)
+            todo = self._drain()
+        _settle(todo)
+        return closed is not None
 
     def _timer(self) -> None:
         driver = self._driver
@@ -283,20 +389,33 @@ class ThreadedClient(Calls, FutureCalls):
 
     def _settle(self, event: RequestSettled) -> None:
         future = self._futures.pop(event.request_id, None)
+        if isinstance(future, _Slot):  # no user code behind it: settled here, lock held
+            future.event = event
+            if future.waiter is not None:
+                future.waiter.release()
+            return
         if future is not None:
             self._todo.append((future, event))
 
     def _deliver(self, event: Event) -> None:
-        driver = self._driver
-        self._pushes.put(event)
-        if driver.started:
-            self._ready.set()
-        if driver.finished:
-            self._timer_cv.notify_all()
-            self._pushes.close()  # after this last event
+        self._outbox.append(event)  # handed over in one go at the end of _drain
 
     def _wake_timer(self) -> None:
         self._timer_cv.notify()  # only an earlier deadline wakes the timer thread
+
+
+class _Slot:
+    """Where the settling event of a leading caller's request lands (see ``_call``).
+
+    Lighter than a ``Future``: it is filled under the client's lock by ``_settle``, and
+    only a caller who stops leading before it is filled waits, on ``waiter``.
+    """
+
+    __slots__ = ("event", "waiter")
+
+    def __init__(self) -> None:
+        self.event: RequestSettled | None = None
+        self.waiter: threading.Lock | None = None
 
 
 @contextmanager

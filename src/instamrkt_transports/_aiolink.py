@@ -6,6 +6,13 @@ the handshake over a ``_pipes`` pipe with websockets' ``ClientProtocol`` (chosen
 messages), turns received bytes into whole messages, answers pings and the close handshake
 itself, and frames the core's output. It makes no protocol decision: what a message, a
 refused handshake or a closed connection means is the core's business.
+
+Received bytes are cut into frames here, by their length fields only, and websockets' parser
+is fed whole frames, so it is always between frames. A plain frame (FIN, no RSV bit, text or
+binary, unmasked, within the size limit) is what nearly every message of this API is: its
+payload is taken as it is, which costs a fifth of a pass through websockets' generator-based
+parser. Every other frame (control frames, fragments, anything malformed or too big) goes
+to websockets, which validates it and answers pings and closes as before.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import anyio
 from websockets.client import ClientProtocol
 from websockets.exceptions import InvalidHandshake, InvalidStatus, PayloadTooBig
 from websockets.frames import Opcode
+from websockets.http11 import Response
 from websockets.protocol import State
 from websockets.uri import parse_uri
 
@@ -34,6 +42,20 @@ NETWORK_ERRORS = (OSError, ssl.SSLError, anyio.BrokenResourceError, anyio.EndOfS
                   anyio.ClosedResourceError, ConnectionClosed, InvalidHandshake)
 
 _DATA = (Opcode.TEXT, Opcode.BINARY)
+_PLAIN = (0x81, 0x82)  # FIN, no RSV bit, text or binary
+_MAX_HEAD = 65536  # a handshake response longer than this: websockets' own limit errors
+
+
+def _declared(frame: bytes) -> int:
+    """The payload length a frame's header declares (0 until it is readable)."""
+    if len(frame) < 2:
+        return 0
+    length = frame[1] & 0x7F
+    if length == 126:
+        return int.from_bytes(frame[2:4], "big") if len(frame) >= 4 else 0
+    if length == 127:
+        return int.from_bytes(frame[2:10], "big") if len(frame) >= 10 else 0
+    return length
 _WS_LOG = NoDebugLogger(logging.getLogger("instamrkt_transports.anyio.websockets"), {})
 
 Received = tuple[list[bytes], "int | None", "tuple[int, str] | None"]
@@ -56,7 +78,8 @@ class WsLink:
     ``gen`` and ``scope`` belong to the adapter: which attempt this is, and how to abandon
     it while its task runs."""
 
-    __slots__ = ("_early", "gen", "owner", "pipe", "proto", "scope")
+    __slots__ = ("_early", "_limit", "_parts", "_tail", "gen", "owner", "pipe", "proto",
+                 "scope")
 
     def __init__(self, gen: int, owner: Owner) -> None:
         self.gen = gen
@@ -65,6 +88,9 @@ class WsLink:
         self.pipe: Pipe | None = None
         self.proto: ClientProtocol | None = None
         self._early: list[Any] = []  # frames that came with the handshake response
+        self._tail = b""  # the start of a frame not received whole yet
+        self._parts: list[bytes] | None = None  # a fragmented message being assembled
+        self._limit: int | None = None
 
     async def open(self, url: str, options: Options) -> None:
         """Pipe and handshake. Raises a network error, or the handshake's (see ``failure``)."""
@@ -73,15 +99,31 @@ class WsLink:
                                logger=_WS_LOG)
         proto.send_request(proto.connect())
         await pipe.send(b"".join(proto.data_to_send()))
-        events: list[Any] = []
-        while not events:
-            proto.receive_data(await pipe.receive())
+        self._limit = options.config.max_message_size
+        # The response goes to websockets up to its blank line; the frames after it are cut
+        # here like any other (see the module docstring): its parser starts between frames.
+        head = b""
+        while (end := head.find(b"\r\n\r\n")) < 0 and len(head) <= _MAX_HEAD:
+            head += await pipe.receive()
+        if end < 0:
+            end = len(head)
+        proto.receive_data(head[:end + 4])
+        self._tail = head[end + 4:]
+        events: list[Any] = proto.events_received()
+        if not events:  # not a 101 (it has a body) or not HTTP: websockets reads on
+            proto.receive_data(self._tail)
+            self._tail = b""
             events = proto.events_received()
+            while not events:
+                proto.receive_data(await pipe.receive())
+                events = proto.events_received()
         if proto.handshake_exc is not None:
             raise proto.handshake_exc
         # The parser's frame keeps the response for as long as the connection lives, and
         # its headers (read by now) were near 2 KB of every idle connection.
-        events[0].headers.clear()
+        response = events[0]
+        if isinstance(response, Response):
+            response.headers.clear()
         self.proto = proto
         self._early = events[1:]
 
@@ -119,13 +161,49 @@ class WsLink:
         """Take received bytes (None: end of stream; b"": only what came with the handshake)."""
         proto = self.proto
         assert proto is not None and self.pipe is not None
+        messages: list[bytes] = []
+        if self._early:
+            self._collect(self._early, messages)
+            self._early = []
+        buffer = self._tail + data if data else self._tail
+        pos, size, limit = 0, len(buffer), self._limit
+        while size - pos >= 2 and proto.state is State.OPEN:
+            first, second = buffer[pos], buffer[pos + 1]
+            length, start = second & 0x7F, pos + 2
+            if length == 126:
+                if size - pos < 4:
+                    break
+                length, start = int.from_bytes(buffer[start:start + 2], "big"), start + 2
+            elif length == 127:
+                if size - pos < 10:
+                    break
+                length, start = int.from_bytes(buffer[start:start + 8], "big"), start + 8
+            if second & 0x80:
+                start += 4  # masked: websockets refuses it below
+            if limit is not None and length > limit:
+                break  # websockets raises PayloadTooBig from the header
+            end = start + length
+            if end > size:
+                break
+            if first in _PLAIN and not second & 0x80 and self._parts is None:
+                messages.append(buffer[start:end])
+            else:
+                proto.receive_data(buffer[pos:end])
+                self._collect(proto.events_received(), messages)
+            pos = end
+        rest = buffer[pos:]
+        if rest and (proto.state is not State.OPEN or (
+                limit is not None and _declared(rest) > limit)):
+            proto.receive_data(rest)  # after a close, or too big: websockets decides
+            self._collect(proto.events_received(), messages)
+            rest = b""
+        self._tail = rest
         if data is None:
+            if rest:
+                proto.receive_data(rest)
+                self._tail = b""
             proto.receive_eof()
-        elif data:
-            proto.receive_data(data)
-        frames: list[Any] = self._early + proto.events_received()  # only Frames by now
-        self._early = []
-        messages: list[bytes] = [frame.data for frame in frames if frame.opcode in _DATA]
+            self._collect(proto.events_received(), messages)
         exc, too_big = proto.parser_exc, None
         if isinstance(exc, PayloadTooBig):
             too_big = exc.size or (exc.max_size or 0) + 1
@@ -137,6 +215,21 @@ class WsLink:
             rcvd = proto.close_rcvd
             closed = (rcvd.code, rcvd.reason) if rcvd else (1006, "connection closed")
         return messages, too_big, closed
+
+    def _collect(self, frames: list[Any], messages: list[bytes]) -> None:
+        """The data messages in frames websockets parsed (it checked their sequence)."""
+        for frame in frames:
+            opcode = frame.opcode
+            if opcode in _DATA:
+                if frame.fin:
+                    messages.append(frame.data)
+                else:
+                    self._parts = [frame.data]
+            elif opcode is Opcode.CONT and self._parts is not None:
+                self._parts.append(frame.data)
+                if frame.fin:
+                    messages.append(b"".join(self._parts))
+                    self._parts = None
 
     def send(self, messages: list[bytes]) -> bool:
         """Frame and write; True if the bytes went to the OS at once (see ``Pipe.write``)."""

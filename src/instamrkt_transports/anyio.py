@@ -259,8 +259,7 @@ class AsyncClient(AsyncCalls):
         core = self._core
         if link.gen == self._gen:
             now = self._time()
-            for message in messages:
-                core.receive_message(message, now)
+            core.receive_messages(messages, now)
             if too_big is not None:
                 core.receive_too_big(too_big, now)
         self._driver.drain()

@@ -84,10 +84,15 @@ class AsyncClient(AsyncCalls):
 
         Raises ``ConsumerTooSlow`` once after an overflow under ``Overflow.FAIL``.
         """
+        pushes = self._pushes
         while True:
-            event = await self.next_event()
+            event = pushes.get()  # under a flood the event is there: no coroutine to await
             if event is None:
-                return
+                event = await self.next_event()
+                if event is None:
+                    return
+            elif self._paused is not None and not pushes.full:
+                self._resume()
             yield event
 
     async def next_event(self, timeout: float | None = None) -> Event | None:

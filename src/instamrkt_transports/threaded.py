@@ -169,8 +169,9 @@ class ThreadedClient(Calls, FutureCalls):
                              retry)
                 self._futures[rid] = slot
                 todo = self._drain()
+                ready = self._read_timeout(link)
             _settle(todo)
-            self._lead(link, slot)
+            self._lead(link, slot, ready)
         finally:
             link.mute(False)
             with self._lock:  # the reader thread's reads wait for no deadline of ours
@@ -184,31 +185,40 @@ class ThreadedClient(Calls, FutureCalls):
         assert slot.event is not None
         return result(slot.event)
 
-    def _lead(self, link: Link, slot: _Slot) -> None:
+    def _read_timeout(self, link: Link) -> bool:
+        """Before a leading caller's read (lock held): True with the socket's timeout set
+        to the core's next deadline (set under the lock, as writes set theirs and put it
+        back: never mid-write), False if that deadline has come: run the timers first."""
+        deadline = self._core.next_deadline()
+        if deadline is None:
+            link.settimeout(SEND_TIMEOUT)
+            return True
+        wait = deadline - time.monotonic()
+        if wait <= 0:
+            return False
+        link.settimeout(min(SEND_TIMEOUT, wait))
+        return True
+
+    def _lead(self, link: Link, slot: _Slot, ready: bool) -> None:
         """Read the socket for the reply ``slot`` waits for (``_token`` held, the reader
         thread muted); see the module docstring. Returns once it is settled, or when the
-        reader thread must take over."""
+        reader thread must take over. ``ready``: ``_read_timeout`` has just been set."""
         buffer = self._pushes.buffer
         backpressure = buffer.overflow is Overflow.BACKPRESSURE
         core = self._core
         while slot.event is None:
             if link is not self._link or link.ws is None or (backpressure and buffer.full):
                 return
-            if not link.buffered():
+            if not ready and not link.buffered():
                 with self._lock:
-                    now = time.monotonic()
-                    deadline = core.next_deadline()
-                    due = deadline is not None and now >= deadline
-                    if due:
-                        core.handle_timer(now)  # the timer thread would, a moment later
+                    ready = self._read_timeout(link)
+                    if not ready:
+                        core.handle_timer(time.monotonic())  # as the timer thread would
                         todo = self._drain()
-                    else:  # the read waits until the next deadline at most; set under the
-                        # lock, as writes set theirs (and put it back): never mid-write
-                        link.settimeout(SEND_TIMEOUT if deadline is None
-                                        else min(SEND_TIMEOUT, deadline - now))
-                if due:
+                if not ready:
                     _settle(todo)
                     continue
+            ready = False
             try:
                 opcode, messages = link.read_many(buffer.room)
             except WebSocketTimeoutException:

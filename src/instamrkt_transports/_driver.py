@@ -34,6 +34,7 @@ from instamrkt_proto import (
     LocalProtocolError,
     LogonError,
     LogonFailed,
+    Push,
     RefreshCredentials,
     RemoteProtocolError,
     RequestFailed,
@@ -104,7 +105,9 @@ class Driver:
         core, hooks = self.core, self._hooks
         while True:
             for event in core.events_received():
-                if isinstance(event, RequestSettled):
+                if isinstance(event, Push):  # most of a flood: straight to the application
+                    hooks._deliver(event)
+                elif isinstance(event, RequestSettled):
                     hooks._settle(event)
                 elif isinstance(event, Connecting):
                     hooks._open_link(event.url)

@@ -337,8 +337,10 @@ class AsyncClient(AsyncCalls):
         if driver.finished:
             self._wake_timer()
         self._pushes.put(event)
-        if self._push_ready is not None:  # one wake-up per read: later puts find it done
-            _wake(self._push_ready)
+        waiter = self._push_ready
+        if waiter is not None:  # one wake-up per read: later puts find nobody waiting
+            self._push_ready = None
+            _wake(waiter)
 
     def _wake_timer(self) -> None:
         """An earlier deadline, or the end: the timer must look again."""

@@ -391,10 +391,11 @@ class ClientConnection:
         debug = wire_log.isEnabledFor(logging.DEBUG)
         limit = self.config.max_message_size
         corr, events = self._corr, self._events
+        if self._connected:
+            self._alive.last_inbound = self._last_message = now
         for data in messages:
             if not self._connected:
                 return  # arrived after the core gave up on the connection
-            self._alive.last_inbound = self._last_message = now
             if debug:
                 wire_log.debug("recv %s", data[:2048])
             if limit is not None and len(data) > limit:

@@ -136,6 +136,9 @@ def _pop_code(obj: dict[str, Any], key: str) -> int:
     return code
 
 
+_new_tuple = tuple.__new__
+
+
 def decode_server_message(data: bytes | str) -> ServerMessage:
     """Decode one server message. Raises ``RemoteProtocolError`` if it cannot be routed.
 
@@ -156,7 +159,7 @@ def decode_server_message(data: bytes | str) -> ServerMessage:
     t = header.get("t") if type(header) is dict else None
     if (t is not None and type(t) is not int) or (header is not None and type(header) is not dict):
         t = _header_t(header, "response_header")
-    return ServerMessage(res, t, obj)
+    return _new_tuple(ServerMessage, (res, t, obj))  # skips the named tuple's Python __new__
 
 
 def decode_request(data: bytes | str) -> ClientRequest:

@@ -9,7 +9,8 @@ choice, because no default is right for every application:
   TCP pushes back on the server. Nothing is lost; the buffer may exceed ``capacity`` by at
   most the messages of one read (one network chunk) on anyio, and by none on the blocking
   and threaded adapters (they take no more of a read than there is room for), except
-  that a blocking call reads past the pushes that precede its reply.
+  that a blocking call reads past the pushes that precede its reply. (A threaded
+  ``next_event`` moves up to 32 events at a time out of the buffer, on their way out.)
 * ``Overflow.FAIL``: the push that does not fit is discarded and the next read of events
   raises ``ConsumerTooSlow`` (once); delivery then carries on.
 * ``Overflow.DROP_OLDEST``: the oldest push is discarded; the consumer receives a
@@ -189,6 +190,11 @@ class PushBuffer:
                                dropped=self.dropped, delivered=self.delivered)
 
 
+_TAKE = 32
+"""Events a thread's ``Mailbox.get`` takes from the buffer at once (the back-pressure bound
+grows by as many: taken events have left the buffer)."""
+
+
 class Mailbox:
     """A ``PushBuffer`` shared by threads, under a lock of its own.
 
@@ -199,10 +205,11 @@ class Mailbox:
     under a flood of pushes nobody usually does, and notifying costs more than a ``put``.
     """
 
-    __slots__ = ("_consumers", "_ready", "_room", "buffer", "closed", "lock")
+    __slots__ = ("_consumers", "_ready", "_room", "_taken", "buffer", "closed", "lock")
 
     def __init__(self, buffer: PushBuffer) -> None:
         self.buffer = buffer
+        self._taken: deque[Event] = deque()  # taken from the buffer, not yet returned
         self.lock = threading.Lock()
         self.closed = False
         self._consumers = 0  # threads waiting in get
@@ -219,7 +226,10 @@ class Mailbox:
 
     def metrics(self) -> DeliveryMetrics:
         with self.lock:
-            return self.buffer.metrics()
+            metrics = self.buffer.metrics()
+        taken = len(self._taken)
+        return metrics if not taken else attrs.evolve(metrics, depth=metrics.depth + taken,
+                                                      delivered=metrics.delivered - taken)
 
     def close(self) -> None:
         """No more events will come: waiters return once the buffer is drained."""
@@ -243,35 +253,55 @@ class Mailbox:
         """The next event; None after ``timeout`` seconds, or once closed and drained.
 
         Raises ``ConsumerTooSlow`` once after an overflow under ``Overflow.FAIL``.
+        Events are taken from the buffer a few at a time (``_TAKE``) into a queue that
+        consumers pop without the lock: under a flood, one lock round serves many calls.
         """
-        buffer = self.buffer
-        with self.lock:  # the usual case under a flood: an event waits, nobody else does
-            if not self._consumers and buffer.ready() and not buffer.full:
-                return buffer.get()
-        events = self.get_many(1, timeout)
+        taken = self._taken
+        if taken:
+            try:
+                return taken.popleft()  # atomic: each event still goes to one consumer
+            except IndexError:
+                pass  # another consumer took the last one
+        events = self._take(_TAKE, timeout, keep=True)
         return events[0] if events else None
 
     def get_many(self, limit: int, timeout: float | None = None) -> list[Event]:
         """Up to ``limit`` events once there is one; [] after ``timeout`` seconds, or once
         closed and drained. Raises ``ConsumerTooSlow`` as ``get`` does."""
-        buffer = self.buffer
+        return self._take(limit, timeout, keep=False)
+
+    def _take(self, limit: int, timeout: float | None, *, keep: bool) -> list[Event]:
+        """``get_many``; with ``keep``, one event, the rest of those taken going to
+        ``_taken`` (only ever filled under the lock, while empty: the order holds)."""
+        buffer, taken = self.buffer, self._taken
+        end = None
         with self.lock:
-            if not buffer.ready():
-                end = None if timeout is None else time.monotonic() + timeout
-                while not buffer.ready():
-                    remaining = None if end is None else end - time.monotonic()
-                    if self.closed or (remaining is not None and remaining <= 0):
-                        return []
-                    self._consumers += 1
+            while True:
+                if keep and taken:
                     try:
-                        self._ready.wait(remaining)
-                    finally:
-                        self._consumers -= 1
+                        return [taken.popleft()]
+                    except IndexError:
+                        pass  # popped meanwhile by a consumer without the lock
+                if buffer.ready():
+                    break
+                if end is None and timeout is not None:
+                    end = time.monotonic() + timeout
+                remaining = None if end is None else end - time.monotonic()
+                if self.closed or (remaining is not None and remaining <= 0):
+                    return []
+                self._consumers += 1
+                try:
+                    self._ready.wait(remaining)
+                finally:
+                    self._consumers -= 1
             full = buffer.full
             events = buffer.get_many(limit)
+            if keep and len(events) > 1:
+                taken.extend(events[1:])
+                del events[1:]
             if full:
                 self._room.notify_all()  # the reader may be waiting for this room
-            elif self._consumers and buffer.ready():
+            elif self._consumers and (buffer.ready() or taken):
                 self._ready.notify()  # more to take: pass the baton
             return events
 

@@ -144,6 +144,51 @@ def test_any_split_stream_reads_as_its_messages(
         assert got == expected
 
 
+@SETTINGS
+@given(case=server_streams(), limit=st.one_of(st.none(), st.integers(1, 4)))
+def test_read_many_gives_the_same_messages_in_batches(
+        case: tuple[bytes, list[tuple[int, bytes]], list[int]], limit: int | None) -> None:
+    """What ``read_many`` returns over any split stream: the same payloads in the same
+    order (a batch is data messages only, or one ping), never more than ``limit`` at once."""
+    stream, expected, splits = case
+    for link, theirs in _pair():
+        theirs.setblocking(False)
+        got: list[tuple[bool, bytes]] = []
+        for a, b in zip([0, *splits], [*splits, len(stream)], strict=True):
+            piece = memoryview(stream[a:b])
+            while True:
+                with contextlib.suppress(BlockingIOError):
+                    piece = piece[theirs.send(piece):]
+                while True:
+                    try:
+                        opcode, messages = link.read_many(limit)
+                    except WebSocketTimeoutException:
+                        break
+                    assert 1 <= len(messages) <= (limit or len(messages))
+                    assert opcode in (TEXT, BINARY) or len(messages) == 1
+                    got += [(opcode == PING, m) for m in messages]
+                if not piece:
+                    break
+        assert got == [(opcode == PING, payload) for opcode, payload in expected]
+
+
+@pytest.mark.parametrize("sizes", [(3, 0, 125), (126, 1, 300)])
+def test_read_many_with_the_stream_split_at_every_byte(sizes: tuple[int, ...]) -> None:
+    payloads = [bytes([65 + i]) * size for i, size in enumerate(sizes)]
+    stream = b"".join(_server_frame(TEXT, p) for p in payloads)
+    for split in range(1, len(stream)):
+        for link, theirs in _pair():
+            got: list[bytes] = []
+            for piece in (stream[:split], stream[split:]):
+                theirs.sendall(piece)
+                while True:
+                    try:
+                        got += link.read_many()[1]
+                    except WebSocketTimeoutException:
+                        break
+            assert got == payloads, split
+
+
 def test_a_message_over_the_limit_is_refused_before_it_is_buffered() -> None:
     for link, theirs in _pair(max_message_size=100):
         theirs.sendall(_server_frame(TEXT, b"x" * 100) + _server_frame(TEXT, b"y" * 101))

@@ -52,6 +52,7 @@ NETWORK_ERRORS = (OSError, WebSocketException, InstamrktError)
 PING, PONG, CLOSE = ABNF.OPCODE_PING, ABNF.OPCODE_PONG, ABNF.OPCODE_CLOSE
 _TEXT, _BINARY, _CONT = ABNF.OPCODE_TEXT, ABNF.OPCODE_BINARY, ABNF.OPCODE_CONT
 DATA = (_TEXT, _BINARY)
+_PLAIN = (0x80 | _TEXT, 0x80 | _BINARY)  # FIN, no RSV bit
 
 _CHUNK = 65536
 _HAVE_POLL = hasattr(select, "poll")
@@ -252,14 +253,31 @@ class Link:
         """
         opcode, data = self.read()
         messages = [data]
-        if opcode in DATA and self.ws is not None:
-            buffer = self.ws.frame_buffer
-            while buffer.header is None and not buffer.recv_buffer and not self._kind \
-                    and (limit is None or len(messages) < limit):
-                message = self._cut()
-                if message is None:
+        ws = self.ws
+        if opcode not in DATA or ws is None or ws.frame_buffer.header is not None \
+                or ws.frame_buffer.recv_buffer or self._kind:
+            return opcode, messages
+        # Between frames: _cut's work, inline (it runs for every message of a flood).
+        buffer, pos, most = self._buffer, self._pos, self._limit
+        size = len(buffer)
+        count = limit if limit is not None else size
+        while len(messages) < count and size - pos >= 2:
+            first, length = buffer[pos], buffer[pos + 1]
+            if first not in _PLAIN:
+                break
+            start = pos + 2
+            if length == 126:
+                if size - pos < 4:
                     break
-                messages.append(message[1])
+                length, start = int.from_bytes(buffer[start:start + 2], "big"), start + 2
+            elif length > 126:  # 127: a 64-bit length; >127: masked (read() refuses it)
+                break
+            end = start + length
+            if end > size or (most is not None and length > most):
+                break
+            messages.append(buffer[start:end])
+            pos = end
+        self._pos = pos
         return opcode, messages
 
     def buffered(self) -> bool:

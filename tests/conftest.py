@@ -10,7 +10,6 @@ import socket
 import ssl
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import proxy
 import pytest
@@ -41,24 +40,19 @@ def http_proxy() -> Iterator[int]:
         yield int(server.flags.port)
 
 
-def _serve_in_process(conn: Any, users: dict[str, str]) -> None:
-    from instamrkt_transports.server_thread import ServerThread
-
-    with ServerThread(users) as server:
-        conn.send(server.port)
-        conn.recv()  # wait for "stop"
-        conn.send([(r.at, r.op) for r in server.stats.log])
-
-
 class ServerProcess:
-    """A reference server in its own process, so its arrival stamps are not delayed by the
-    test's own event loop holding the GIL. ``log()`` stops it and returns (time, op) pairs.
+    """The pacing witness (``pacing_witness.py``) in a process of its own: it stamps each
+    request with the kernel's receive time, so neither the test's event loop holding the GIL
+    nor the server being descheduled moves a stamp. ``log()`` stops it and returns
+    (time, op) pairs in arrival order.
     """
 
-    def __init__(self, users: dict[str, str]) -> None:
+    def __init__(self) -> None:
+        import pacing_witness
+
         ctx = multiprocessing.get_context("spawn")
         self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_serve_in_process, args=(child, users), daemon=True)
+        self._proc = ctx.Process(target=pacing_witness.serve, args=(child,), daemon=True)
         self._proc.start()
         if not self._conn.poll(30):
             raise RuntimeError("server process did not start")
@@ -83,7 +77,7 @@ class ServerProcess:
 
 @pytest.fixture
 def server_process() -> Iterator[ServerProcess]:
-    server = ServerProcess({"pacer": "pacer-key"})
+    server = ServerProcess()
     try:
         yield server
     finally:

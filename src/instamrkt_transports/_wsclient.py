@@ -219,9 +219,10 @@ class Link:
             if buffer.header is None and not buffer.recv_buffer and not self._kind:
                 if self._pos >= len(self._buffer):  # between frames: try the fast path
                     self._buffer, self._pos = self._fill(), 0
-                message = self._cut()
-                if message is not None:
-                    return message
+                cut: list[bytes] = []
+                opcode = self._cut_into(cut, 1)
+                if cut:
+                    return opcode, cut[0]
             if buffer.needs_header():
                 buffer.recv_header()
             if buffer.needs_length():
@@ -254,37 +255,10 @@ class Link:
         opcode, data = self.read()
         messages = [data]
         ws = self.ws
-        if opcode not in DATA or ws is None or ws.frame_buffer.header is not None \
-                or ws.frame_buffer.recv_buffer or self._kind:
-            return opcode, messages
-        # Between frames: _cut's work, inline (it runs for every message of a flood).
-        buffer, pos, most = self._buffer, self._pos, self._limit
-        size = len(buffer)
-        count = limit if limit is not None else size
-        while len(messages) < count and size - pos >= 2:
-            first, length = buffer[pos], buffer[pos + 1]
-            if first not in _PLAIN:
-                break
-            start = pos + 2
-            if length == 126:
-                if size - pos < 4:
-                    break
-                length, start = int.from_bytes(buffer[start:start + 2], "big"), start + 2
-            elif length > 126:  # 127: a 64-bit length; >127: masked (read() refuses it)
-                break
-            end = start + length
-            if end > size or (most is not None and length > most):
-                break
-            messages.append(buffer[start:end])
-            pos = end
-        self._pos = pos
+        if opcode in DATA and ws is not None and ws.frame_buffer.header is None \
+                and not ws.frame_buffer.recv_buffer and not self._kind:
+            self._cut_into(messages, limit)
         return opcode, messages
-
-    def buffered(self) -> bool:
-        """Bytes already received and not yet read: ``read()`` starts without waiting."""
-        sock = self.sock
-        return self._pos < len(self._buffer) or (
-            isinstance(sock, ssl.SSLSocket) and sock.pending() > 0)
 
     # -- waiting for data (the threaded adapter: a reader thread and calling threads) ------
 
@@ -329,20 +303,40 @@ class Link:
             with contextlib.suppress(OSError, ValueError):  # closed meanwhile: it woke anyway
                 watch.modify(sock, 0 if muted else select.EPOLLIN)
 
-    def _cut(self) -> tuple[int, bytes] | None:
-        """The next frame, if it is a complete plain data frame in the buffer (no socket read)."""
-        data, pos = self._buffer, self._pos
-        available = len(data) - pos
-        if available >= 2 and (data[pos] == 0x81 or data[pos] == 0x82):
-            size, start = data[pos + 1], pos + 2
-            if size == 126 and available >= 4:
-                size, start = int.from_bytes(data[start:start + 2], "big"), start + 2
-            end = start + size
-            if (size < 126 or start == pos + 4) and end <= len(data) \
-                    and (self._limit is None or size <= self._limit):
-                self._pos = end
-                return data[pos] & 0x0F, data[start:end]
-        return None
+    def buffered(self) -> bool:
+        """Bytes already received and not yet read: ``read()`` starts without waiting."""
+        sock = self.sock
+        return self._pos < len(self._buffer) or (
+            isinstance(sock, ssl.SSLSocket) and sock.pending() > 0)
+
+    def _cut_into(self, messages: list[bytes], limit: int | None) -> int:
+        """Append the payloads of the complete plain data frames (FIN, no RSV bit, text or
+        binary, unmasked, within the size limit) at the head of the buffer, until
+        ``messages`` holds ``limit``; no socket read. Returns the first one's opcode (0:
+        none). One loop for every message of a flood: no call per frame."""
+        buffer, pos, most = self._buffer, self._pos, self._limit
+        size = len(buffer)
+        count = limit if limit is not None else len(messages) + size
+        opcode = 0
+        while len(messages) < count and size - pos >= 2:
+            first, length = buffer[pos], buffer[pos + 1]
+            if first not in _PLAIN:
+                break
+            start = pos + 2
+            if length == 126:
+                if size - pos < 4:
+                    break
+                length, start = int.from_bytes(buffer[start:start + 2], "big"), start + 2
+            elif length > 126:  # 127: a 64-bit length; >127: masked (read() refuses it)
+                break
+            end = start + length
+            if end > size or (most is not None and length > most):
+                break
+            opcode = opcode or first & 0x0F
+            messages.append(buffer[start:end])
+            pos = end
+        self._pos = pos
+        return opcode
 
     def _recv(self, size: int) -> bytes:
         """For ``frame_buffer``: at most ``size`` bytes from the shared buffer."""

@@ -44,18 +44,6 @@ NETWORK_ERRORS = (OSError, ssl.SSLError, anyio.BrokenResourceError, anyio.EndOfS
 _DATA = (Opcode.TEXT, Opcode.BINARY)
 _PLAIN = (0x81, 0x82)  # FIN, no RSV bit, text or binary
 _MAX_HEAD = 65536  # a handshake response longer than this: websockets' own limit errors
-
-
-def _declared(frame: bytes) -> int:
-    """The payload length a frame's header declares (0 until it is readable)."""
-    if len(frame) < 2:
-        return 0
-    length = frame[1] & 0x7F
-    if length == 126:
-        return int.from_bytes(frame[2:4], "big") if len(frame) >= 4 else 0
-    if length == 127:
-        return int.from_bytes(frame[2:10], "big") if len(frame) >= 10 else 0
-    return length
 _WS_LOG = NoDebugLogger(logging.getLogger("instamrkt_transports.anyio.websockets"), {})
 
 Received = tuple[list[bytes], "int | None", "tuple[int, str] | None"]
@@ -167,6 +155,7 @@ class WsLink:
             self._early = []
         buffer = self._tail + data if data else self._tail
         pos, size, limit = 0, len(buffer), self._limit
+        oversized = False
         while size - pos >= 2 and proto.state is State.OPEN:
             first, second = buffer[pos], buffer[pos + 1]
             length, start = second & 0x7F, pos + 2
@@ -181,7 +170,8 @@ class WsLink:
             if second & 0x80:
                 start += 4  # masked: websockets refuses it below
             if limit is not None and length > limit:
-                break  # websockets raises PayloadTooBig from the header
+                oversized = True  # websockets raises PayloadTooBig from the header
+                break
             end = start + length
             if end > size:
                 break
@@ -192,8 +182,7 @@ class WsLink:
                 self._collect(proto.events_received(), messages)
             pos = end
         rest = buffer[pos:]
-        if rest and (proto.state is not State.OPEN or (
-                limit is not None and _declared(rest) > limit)):
+        if rest and (proto.state is not State.OPEN or oversized):
             proto.receive_data(rest)  # after a close, or too big: websockets decides
             self._collect(proto.events_received(), messages)
             rest = b""

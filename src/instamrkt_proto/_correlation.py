@@ -75,25 +75,18 @@ def _distinguishable(a: PendingRequest, b: PendingRequest, shared: frozenset[int
 
 def conflicts(a: PendingRequest, b: PendingRequest) -> bool:
     """True if a reply to one could be mistaken for a reply to the other."""
+    unclean = a.settled or b.settled or a.doubtful or b.doubtful
+    if not unclean and a.idempotent and b.idempotent:
+        return False  # first, before a set per pair: a hundred pipelined reads are many
     shared = a.expects & b.expects
     if not shared:
         return False
-    if a.settled or b.settled or a.doubtful or b.doubtful:
+    if unclean:
         return True
-    if a.idempotent and b.idempotent:
-        return False
     return not _distinguishable(a, b, shared)
 
 
 def _conflicts_any(request: PendingRequest, others: list[PendingRequest]) -> bool:
-    if request.idempotent and not (request.settled or request.doubtful):
-        # Two clean reads never conflict (``conflicts``): only the others need a look,
-        # which keeps a hundred pipelined reads from costing a set per pair.
-        for other in others:
-            if (not other.idempotent or other.settled or other.doubtful) \
-                    and conflicts(request, other):
-                return True
-        return False
     for other in others:  # noqa: SIM110 - a plain loop is faster than any() on short lists
         if conflicts(request, other):
             return True

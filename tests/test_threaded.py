@@ -113,6 +113,14 @@ def test_on_event_callback_gets_pushes_in_order_and_survives_errors(
     assert "on_event raised" in caplog.text
 
 
+def _threads_after_joining(before: int) -> int:
+    """The number of threads once those above ``before`` have ended (5 s at most)."""
+    deadline = time.monotonic() + 5
+    while threading.active_count() > before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return threading.active_count()
+
+
 def test_close_from_another_thread_is_prompt_and_joins(instamrkt_server: Any) -> None:
     srv = instamrkt_server
     before = threading.active_count()
@@ -130,10 +138,7 @@ def test_close_from_another_thread_is_prompt_and_joins(instamrkt_server: Any) ->
     assert isinstance(pending.exception(timeout=0), ConnectionClosed)
     client_cm.__exit__(None, None, None)  # a second close is harmless
     assert time.monotonic() - started < 1.0
-    deadline = time.monotonic() + 5
-    while threading.active_count() > before and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert threading.active_count() == before
+    assert _threads_after_joining(before) == before
     with pytest.raises(ConnectionClosed):
         client.ping()
 
@@ -308,7 +313,4 @@ def test_close_from_another_thread_while_a_caller_reads(instamrkt_server: Any) -
     reading, outcome = _while_blocked(client.ping, close)
     assert reading and isinstance(outcome, ConnectionClosed)
     client_cm.__exit__(None, None, None)
-    deadline = time.monotonic() + 5
-    while threading.active_count() > before and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert threading.active_count() == before
+    assert _threads_after_joining(before) == before

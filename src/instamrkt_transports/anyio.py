@@ -91,8 +91,8 @@ class AsyncClient(AsyncCalls):
                 event = await self.next_event()
                 if event is None:
                     return
-            elif self._paused is not None and not pushes.full:
-                self._resume()
+            else:
+                self._took()
             yield event
 
     async def next_event(self, timeout: float | None = None) -> Event | None:
@@ -112,9 +112,14 @@ class AsyncClient(AsyncCalls):
                         if self._push_ready is waiter:
                             self._push_ready = None
                     event = pushes.get()
-        if event is not None and self._paused is not None and not pushes.full:
-            self._resume()
+        if event is not None:
+            self._took()
         return event
+
+    def _took(self) -> None:
+        """An event left the buffer: reading resumes once back-pressure has room again."""
+        if self._paused is not None and not self._pushes.full:
+            self._resume()
 
     def metrics(self) -> ClientMetrics:
         return ClientMetrics(session=self._core.metrics(self._time()),

@@ -224,10 +224,7 @@ class ThreadedClient(Calls, FutureCalls):
             except WebSocketTimeoutException:
                 continue
             except NETWORK_ERRORS as exc:
-                with self._lock:
-                    self._lost(link, exc)
-                    todo = self._drain()
-                _settle(todo)
+                self._failed(link, exc)
                 return
             if self._received(link, opcode, messages):
                 return
@@ -265,6 +262,13 @@ class ThreadedClient(Calls, FutureCalls):
         todo, self._todo = self._todo, []
         return todo
 
+    def _failed(self, link: Link, exc: BaseException, made: bool = True) -> None:
+        """A read on ``link`` failed: ``_lost``, then settle what that settled."""
+        with self._lock:
+            self._lost(link, exc, made)
+            todo = self._drain()
+        _settle(todo)
+
     def _lost(self, link: Link, exc: BaseException, made: bool = True) -> None:
         """Report a failed socket unless the core already gave up on it (lock held)."""
         link.abort()
@@ -291,10 +295,7 @@ class ThreadedClient(Calls, FutureCalls):
         except Exception as exc:
             if not isinstance(exc, NETWORK_ERRORS):
                 log.exception("reader thread failed")
-            with self._lock:
-                self._lost(link, exc, made)
-                todo = self._drain()
-            _settle(todo)
+            self._failed(link, exc, made)
         finally:
             with self._lock:  # not while a close frame is being written to it
                 link.close()

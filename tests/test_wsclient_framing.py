@@ -195,3 +195,12 @@ def test_a_message_over_the_limit_is_refused_before_it_is_buffered() -> None:
         assert link.read() == (TEXT, b"x" * 100)
         with pytest.raises(MessageTooBig):
             link.read()
+
+
+def test_read_many_stops_its_batch_before_a_message_over_the_limit() -> None:
+    for link, theirs in _pair(max_message_size=100):
+        theirs.sendall(_server_frame(TEXT, b"x" * 100) + _server_frame(TEXT, b"w" * 99)
+                       + _server_frame(TEXT, b"y" * 101))
+        assert link.read_many() == (TEXT, [b"x" * 100, b"w" * 99])
+        with pytest.raises(MessageTooBig):
+            link.read_many()

@@ -42,6 +42,7 @@ from instamrkt_transports import (
     RequestTimeout,
     rest,
 )
+from instamrkt_transports.rehearsal import Faults
 
 FAST = {"backoff": Backoff(base=0.05, cap=0.2)}
 
@@ -163,11 +164,11 @@ class SyncAdapterCases:
         with self.connect(srv, **FAST) as client:
             client.logon()  # reply 1 on this connection
             # Reply 2 is garbage, then the server drops TCP without a close frame.
-            srv.faults.update(malformed="instead", drop_after_replies=2)
+            srv.faults.update(malformed="instead", drop_after_replies=2, once=True)
             with pytest.raises(ConnectionClosed):
                 client.opcodes()
             assert next_of(client, Closed).code == 1006  # no close frame: as in anyio
-            srv.faults.reset()
+            assert srv.faults == Faults()  # spent before the drop: no race with the reconnection
             assert isinstance(client.ping(), Pong)  # a new connection, logged on again
             assert client.core.logged_on
             assert client.metrics().session.reconnects == 1
@@ -179,11 +180,11 @@ class SyncAdapterCases:
         with self.connect(srv, **FAST) as client:
             client.logon()
             client.request("join_game", game_id="g-1")
-            srv.faults.update(malformed="instead", drop_after_replies=3)
+            srv.faults.update(malformed="instead", drop_after_replies=3, once=True)
             with pytest.raises(OutcomeUnknown) as caught:
                 client.request("place_bet_in_betting_pool", pool_id="p-1", target="t-1",
                                amount="5")
-            srv.faults.reset()
+            assert srv.faults == Faults()  # spent before the drop: no race with the reconnection
             assert caught.value.params["pool_id"] == "p-1"
             reconnected = next_of(client, Reconnected)
             assert reconnected.relogged_on and reconnected.rejoined == ("g-1",)
@@ -216,11 +217,11 @@ class SyncAdapterCases:
             client.logon()
             client.request("join_game", game_id="g-9")
             srv.expire_key(creds.user_id)  # the 24 hours are up: the next handshake is refused
-            srv.faults.update(malformed="instead", drop_after_replies=2)
+            srv.faults.update(malformed="instead", drop_after_replies=2, once=True)
             with pytest.raises(OutcomeUnknown):  # the bet in flight when the connection died
                 client.request("place_bet_in_betting_pool", pool_id="p-9", target="t",
                                amount="2")
-            srv.faults.reset()
+            assert srv.faults == Faults()  # spent before the drop: no race with the reconnection
             reconnected = next_of(client, Reconnected)
             assert reconnected.credentials_refreshed and reconnected.relogged_on
             assert reconnected.rejoined == ("g-9",)

@@ -349,6 +349,36 @@ def test_too_many_requests_closes_with_1008(srv: ServerThread) -> None:
     assert srv.stats.received[1] == 3
 
 
+@pytest.mark.parametrize("once", [True, False])
+def test_once_spends_every_knob_on_the_first_close(srv: ServerThread, once: bool) -> None:
+    faults = srv.faults_for("1")
+    faults.update(drop_after_replies=1, clock_skew_ms=5, once=once)
+    for _ in range(2):  # without once, the second connection is cut as the first was
+        with ws(srv) as conn:
+            assert call(conn, 1)["response_header"] == {"t": FIXED_T + 5}
+            with pytest.raises(ConnectionClosedError):
+                call(conn, 1)
+            if once:  # reset before the drop left the server: nothing can race it
+                assert faults == Faults()
+                break
+    if once:
+        with ws(srv) as conn:  # the next connection meets a healthy server
+            assert [call(conn, 1)["response_header"]["t"] for _ in range(3)] == [FIXED_T] * 3
+    assert srv.stats.closed_by_fault["drop"] == (1 if once else 2)
+    assert faults.drop_after_replies == (None if once else 1)
+
+
+def test_once_after_too_many_requests(srv: ServerThread) -> None:
+    srv.faults.update(too_many_requests_after=1, once=True)
+    with ws(srv) as conn:
+        assert call(conn, 1)["res"] == 1
+        with pytest.raises(ConnectionClosedError):
+            call(conn, 1)
+    assert srv.faults == Faults()
+    with ws(srv) as conn:
+        assert [call(conn, 1)["res"] for _ in range(3)] == [1, 1, 1]
+
+
 def test_server_side_close_and_message_size_limit(instamrkt_server_factory: Any) -> None:
     server = instamrkt_server_factory({"1": KEY}, max_message_size=1000)
     with ws(server) as conn:

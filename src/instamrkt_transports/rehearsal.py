@@ -53,6 +53,11 @@ class Faults:
     * ``too_many_requests_after``: once a connection has sent more requests than this, close
       it with websocket code 1008 ``"too many requests"``.
     * ``refuse_logon``: answer logon with 110 (logon_fail).
+    * ``once``: the knobs of this set act until one of them closes a connection
+      (``drop_after_replies``, ``too_many_requests_after``); then they all go back to good
+      behaviour, before the close leaves the server. A client that reconnects at once, even
+      before the test or the script that set the fault has woken up, meets a healthy
+      server. Without it the knobs stay until ``reset``, and a fast reconnection meets them.
     * ``rest_fault`` (server-wide only: a REST call has no user yet): every REST POST answers
       ``"error"``: HTTP 500 ``{"msg": ...}``, as a server bug would; ``"not_json"``: HTTP 200
       with an HTML page, as a misrouted proxy or a captive portal would.
@@ -72,6 +77,7 @@ class Faults:
     oversized: int | None = attrs.field(default=None, validator=_non_negative)
     too_many_requests_after: int | None = attrs.field(default=None, validator=_non_negative)
     refuse_logon: bool = False
+    once: bool = False
     rest_fault: Literal["error", "not_json"] | None = attrs.field(
         default=None, validator=attrs.validators.in_((None, "error", "not_json")))
     rest_no_xsrf_cookie: bool = False

@@ -67,6 +67,12 @@ _NETWORK_ERRORS = (anyio.BrokenResourceError, anyio.ClosedResourceError, anyio.E
 _WS_LOG = NoDebugLogger(logging.getLogger("instamrkt_transports.server.websockets"), {})
 
 
+def _spent(faults: Faults) -> None:
+    """A knob of ``faults`` is closing a connection: a one-shot set goes back to good."""
+    if faults.once:
+        faults.reset()
+
+
 def _wall_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -530,6 +536,7 @@ class ReferenceServer:
         limit = faults.too_many_requests_after
         if limit is not None and session.requests > limit:
             self.stats.closed_by_fault["too_many_requests"] += 1
+            _spent(faults)
             self._queue_close(session, 1008, "too many requests")
             return
         for reply in replies:
@@ -658,7 +665,7 @@ class ReferenceServer:
                 continue
             drop = None if faults.silent else faults.drop_after_replies
             if out.kind == "reply" and drop is not None and session.replies >= drop:
-                await self._drop(session)  # the knob was set after the Nth reply
+                await self._drop(session, faults)  # the knob was set after the Nth reply
                 return
             session.proto.send_text(out.data)
             if not faults.silent:  # counted before the write, so a client never sees it first
@@ -668,13 +675,14 @@ class ReferenceServer:
                 elif out.kind == "push":
                     self.stats.pushes_sent += 1
             if out.kind == "reply" and drop is not None and session.replies >= drop:
-                await self._drop(session, flush=True)
+                await self._drop(session, faults, flush=True)
                 return
             await self._flush(session)
 
-    async def _drop(self, session: _Session, *, flush: bool = False) -> None:
+    async def _drop(self, session: _Session, faults: Faults, *, flush: bool = False) -> None:
         """Close the TCP connection with no websocket close frame (the client sees 1006)."""
         self.stats.closed_by_fault["drop"] += 1
+        _spent(faults)
         if flush:
             await self._flush(session)
         session.scope.cancel()

@@ -14,6 +14,14 @@ from collections.abc import Callable, Iterator
 import proxy
 import pytest
 import trustme
+from hypothesis import HealthCheck, settings
+
+# A property test checks outcomes, never time: no per-example deadline and no "too slow"
+# health check, which on a loaded CI machine fail a test that is correct. Loaded here,
+# before the test modules, so their own settings() inherit it.
+settings.register_profile("instamrkt", deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("instamrkt")
 
 
 @pytest.fixture(scope="session")

@@ -152,7 +152,7 @@ class SyncAdapterCases:
             started = time.monotonic()
             with pytest.raises(ConnectionClosed, match="keepalive"):
                 client.ping()  # no timeout of its own: the dead peer ends it
-            assert time.monotonic() - started < 0.6 + 1.5  # interval + timeout + margin
+            assert time.monotonic() - started < 0.6 + 3.0  # interval + timeout + margin
             closed = next_of(client, Closed)
             assert closed.reason == "keepalive timed out" and not closed.will_reconnect
             with pytest.raises(ConnectionClosed):

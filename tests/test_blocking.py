@@ -36,7 +36,7 @@ def test_no_threads_and_next_event_times_out(instamrkt_server: Any) -> None:
         assert isinstance(client.next_event(timeout=1), Connected)
         started = time.monotonic()
         assert client.next_event(timeout=0.2) is None
-        assert 0.15 <= time.monotonic() - started < 1.0
+        assert 0.15 <= time.monotonic() - started < 3.0
     assert isinstance(client.next_event(), Closed)  # closing is an event too
     assert client.next_event() is None  # closed: returns at once
 

@@ -137,7 +137,7 @@ def test_close_from_another_thread_is_prompt_and_joins(instamrkt_server: Any) ->
     waiter.join(5)
     assert isinstance(pending.exception(timeout=0), ConnectionClosed)
     client_cm.__exit__(None, None, None)  # a second close is harmless
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 3.0  # prompt: the caller's own wait is 10 s
     assert _threads_after_joining(before) == before
     with pytest.raises(ConnectionClosed):
         client.ping()
@@ -307,7 +307,7 @@ def test_close_from_another_thread_while_a_caller_reads(instamrkt_server: Any) -
         reading = client._token.locked()
         started = time.monotonic()
         client.close()
-        assert time.monotonic() - started < 1.0
+        assert time.monotonic() - started < 3.0  # prompt: the caller would wait forever
         return reading
 
     reading, outcome = _while_blocked(client.ping, close)

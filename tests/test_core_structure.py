@@ -82,7 +82,8 @@ PRIVATE = [name for name in SUBMODULES if name.startswith("_")]
 
 def test_internals_are_private_modules() -> None:
     assert set(PRIVATE) >= {"_correlation", "_keepalive", "_reconnect", "_replies",
-                            "_session", "_state", "_timing", "_names", "_dialer"}
+                            "_session", "_state", "_timing", "_names", "_dialer",
+                            "_models", "_decoders", "_params"}
     assert set(PUBLIC) == {"api", "auth", "client", "codec", "codes", "config", "errors",
                            "events", "server", "testing"}
 

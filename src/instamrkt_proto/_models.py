@@ -1,469 +1,50 @@
-"""What makes ``api``'s generated classes work: validation, lenient decoding, encoding.
+"""The models of ``api``: bound to the table, decoded from a message's fields, encoded back.
 
-Built once, at import, from the table (``_table``) and the classes ``api`` declares:
+Built once, at import, from the table (``_table``) and the classes ``api`` declares
+(``register``):
 
-* ``Request``: the generic base of every request class. Its reply type is the class's
-  type argument (``class JoinGame(Request[GameJoined])``), so ``call(request)`` is typed
-  by mypy. Names are checked before ``__init__`` runs and values right after it, so a
-  misspelt, missing or mistyped parameter raises ``LocalProtocolError`` naming the op and
-  the field, before anything can be queued.
 * Decoders: one plain function per response code, compiled from the table (straight-line
-  code, no reflection per message), turning a message's fields into its model. Money
-  becomes ``Decimal`` (from a string exactly, from a JSON number through its shortest
-  text), times become epoch milliseconds, ids become ``str``. Nested lists (pools,
-  distributions, bets, leaderboard entries, predictions) are kept as ``Lazy`` sequences
-  structured on first access, which keeps decoding a long leaderboard cheap.
+  code, no reflection per message), turning a message's fields into its model. Each field
+  is read by its kind's decoder from ``_decoders``; the commonest wire types (text, ints,
+  money, non-empty lists) are decoded inline in the compiled code. Money becomes
+  ``Decimal``, times epoch milliseconds, ids ``str``, nested lists ``Lazy``.
 * ``push_event`` and ``reply_model``: what the core calls. A payload that cannot be
   structured gives the generic ``Push``/``Response`` with ``decode_error`` set: never an
   exception, never a lost message.
 * ``model_fields``: a model back to the fields a server sends (the test kit and the
   reference server use it).
+
+``register`` binds the request classes too; what they check lives in ``_params``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from decimal import Decimal, InvalidOperation
-from types import MappingProxyType, UnionType
-from typing import Any, ClassVar, Generic, TypeVar, cast, get_args, get_origin, overload
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any
 
 import attrs
 
-from ._table import EXTRA_CODES, OPS, RESPONSES, SHAPES, Field, OpSpec, Param, ResSpec
-from .errors import LocalProtocolError, RemoteProtocolError, UndecodableReply
+from ._decoders import SCALARS, Lazy, describe, is_null, lazy_list, required
+from ._params import bind_request
+from ._table import EXTRA_CODES, OPS, RESPONSES, SHAPES, Field, ResSpec
 from .events import Push, Response
 
 __all__ = (
-    "EMPTY_MAP",
     "PUSH_DECODERS",
-    "Lazy",
     "Payload",
-    "Request",
     "camel",
     "generic_push",
     "model_fields",
     "push_event",
     "register",
     "reply_model",
-    "request_from_wire",
 )
-
-R_co = TypeVar("R_co", covariant=True)
-T = TypeVar("T")
-
-EMPTY_MAP: Mapping[str, Any] = MappingProxyType({})
-_SECONDS_BELOW = 10**11
-"""An epoch time below this (1973 in milliseconds, year 5138 in seconds) is in seconds."""
-_NULLS = frozenset({"None", "null", ""})
 
 
 def camel(name: str) -> str:
     """``place_bet_in_betting_pool`` -> ``PlaceBetInBettingPool``."""
     return "".join(part[:1].upper() + part[1:] for part in name.split("_"))
-
-
-# -- lenient scalar decoding (server -> us) -------------------------------------------------
-
-
-def _null(value: Any) -> bool:
-    return value is None or (type(value) is str and value.strip() in _NULLS)
-
-
-def d_str(value: Any) -> str | None:
-    if value is None or type(value) is str:
-        return value
-    if type(value) in (int, float):
-        return str(value)
-    raise TypeError(f"expected text, got {type(value).__name__}")
-
-
-def d_id(value: Any) -> str | None:
-    kind = type(value)
-    if kind is str:
-        return None if value in _NULLS else value
-    if value is None:
-        return None
-    if kind is int:
-        return str(value)
-    if kind is float and value.is_integer():
-        return str(int(value))
-    raise TypeError(f"expected an id, got {kind.__name__}")
-
-
-def d_int(value: Any) -> int | None:
-    if type(value) is int:
-        return value
-    if _null(value):
-        return None
-    if type(value) is bool:
-        raise TypeError("a boolean is not a number")
-    if type(value) is float:
-        if not value.is_integer():
-            raise ValueError(f"{value!r} is not integral")
-        return int(value)
-    if type(value) is str:
-        number = Decimal(value.strip())
-        if not number.is_finite() or number != number.to_integral_value():
-            raise ValueError(f"{value!r} is not an integer")
-        return int(number)
-    raise TypeError(f"expected a number, got {type(value).__name__}")
-
-
-_TRUE = frozenset({"true", "True", "TRUE", "1"})
-_FALSE = frozenset({"false", "False", "FALSE", "0"})
-
-
-def d_bool(value: Any) -> bool | None:
-    if value is True or value is False or value is None:
-        return value
-    if type(value) is str:
-        if value in _TRUE:
-            return True
-        if value in _FALSE:
-            return False
-        if value.strip() in _NULLS:
-            return None
-    if type(value) is int and value in (0, 1):
-        return bool(value)
-    raise ValueError(f"{value!r} is not a boolean")
-
-
-def d_millis(value: Any) -> int | None:
-    """Epoch milliseconds; 10-digit seconds (anything below 10**11) are multiplied by 1000."""
-    if type(value) is int:
-        return value if value >= _SECONDS_BELOW or value <= -_SECONDS_BELOW else value * 1000
-    if _null(value):
-        return None
-    if type(value) is bool:
-        raise TypeError("a boolean is not a time")
-    if isinstance(value, (float, str)):
-        number = Decimal(repr(value) if isinstance(value, float) else value.strip())
-        if not number.is_finite():
-            raise ValueError(f"{value!r} is not a time")
-        if abs(number) < _SECONDS_BELOW:
-            number *= 1000
-        return int(number.to_integral_value())
-    raise TypeError(f"expected a time, got {type(value).__name__}")
-
-
-def d_money(value: Any) -> Decimal | None:
-    """A ``Decimal``: from a string exactly, from a JSON number through its shortest text."""
-    kind = type(value)
-    if kind is float:  # what orjson makes of the docs' 1000.0 (its repr is that text)
-        number = Decimal(repr(value))
-        if number.is_finite():
-            return number
-        raise ValueError(f"{value!r} is not an amount")
-    if kind is int:
-        return Decimal(value)
-    if kind is str:
-        text = value.strip()
-        if text in _NULLS:
-            return None
-        number = Decimal(text)
-    elif kind is Decimal:
-        number = value
-    elif value is None:
-        return None
-    else:
-        raise TypeError(f"expected an amount, got {kind.__name__}")
-    if not number.is_finite():
-        raise ValueError(f"{value!r} is not an amount")
-    return number
-
-
-def _required(convert: Callable[[Any], T | None]) -> Callable[[Any], T]:
-    def required(value: Any) -> T:
-        result = convert(value)
-        if result is None:
-            raise ValueError("missing (null)")
-        return result
-    return required
-
-
-def _mapping(value: Any) -> dict[Any, Any] | None:
-    if value is None or (type(value) is str and value.strip() in _NULLS):
-        return None
-    if type(value) is not dict:
-        raise TypeError(f"expected an object, got {type(value).__name__}")
-    return value
-
-
-def d_money_map(value: Any) -> Mapping[str, Decimal]:
-    raw = _mapping(value)
-    if not raw:
-        return EMPTY_MAP
-    return {str(k): _required(d_money)(v) for k, v in raw.items()}
-
-
-def d_count_map(value: Any) -> Mapping[str, int]:
-    raw = _mapping(value)
-    if not raw:
-        return EMPTY_MAP
-    return {str(k): _required(d_int)(v) for k, v in raw.items()}
-
-
-def _list(value: Any) -> list[Any] | None:
-    if value is None or (type(value) is str and value.strip() in _NULLS):
-        return None
-    if type(value) is not list:
-        raise TypeError(f"expected a list, got {type(value).__name__}")
-    return value
-
-
-def d_ids(value: Any) -> tuple[str, ...]:
-    raw = _list(value)
-    return () if not raw else tuple(_required(d_id)(v) for v in raw)
-
-
-def d_ints(value: Any) -> tuple[int, ...]:
-    raw = _list(value)
-    return () if not raw else tuple(_required(d_int)(v) for v in raw)
-
-
-def d_objects(value: Any) -> Sequence[Mapping[str, Any]]:
-    raw = _list(value)
-    if not raw:
-        return ()
-    for item in raw:
-        if type(item) is not dict:
-            raise TypeError(f"expected a list of objects, found a {type(item).__name__}")
-    return tuple(raw)
-
-
-def d_json(value: Any) -> Any:
-    return value
-
-
-class Lazy(Sequence[T]):
-    """A list from a message, structured into models on first access (then kept).
-
-    Decoding a message only checks that the value is a list; the items become models the
-    first time the sequence is read, compared or printed. An item that cannot be
-    structured raises ``RemoteProtocolError`` naming it then (the raw list stays in the
-    message's ``fields``).
-    """
-
-    __slots__ = ("_items", "_path", "_raw", "_structure")
-
-    def __init__(self, raw: list[Any], structure: Callable[[Any], T], path: str = "") -> None:
-        self._raw = raw
-        self._structure = structure
-        self._path = path
-        self._items: tuple[T, ...] | None = None
-
-    def _load(self) -> tuple[T, ...]:
-        items = self._items
-        if items is None:
-            structure = self._structure
-            built = []
-            for index, item in enumerate(self._raw):
-                try:
-                    built.append(structure(item))
-                except Exception as exc:
-                    raise RemoteProtocolError(
-                        f"{self._path}[{index}]: {_describe(exc)}") from None
-            items = self._items = tuple(built)
-        return items
-
-    @overload
-    def __getitem__(self, index: int) -> T: ...
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[T]: ...
-    def __getitem__(self, index: int | slice) -> T | Sequence[T]:
-        return self._load()[index]
-
-    def __len__(self) -> int:
-        return len(self._raw)
-
-    def __iter__(self) -> Iterator[T]:
-        return iter(self._load())
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, Lazy):
-            return self._load() == other._load()
-        if isinstance(other, (tuple, list)):
-            return self._load() == tuple(other)
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        raise TypeError("a Lazy sequence is not hashable (it compares equal to tuples)")
-
-    def __repr__(self) -> str:
-        return repr(list(self._load()))
-
-    @property
-    def raw(self) -> list[Any]:
-        """The list as the server sent it."""
-        return self._raw
-
-
-_EMPTY_LAZY: Lazy[Any] = Lazy([], lambda item: item)
-
-
-def _lazy(structure: Callable[[Any], Any], path: str) -> Callable[[Any], Sequence[Any]]:
-    def convert(value: Any) -> Sequence[Any]:
-        raw = _list(value)
-        return _EMPTY_LAZY if not raw else Lazy(raw, structure, path)
-    return convert
-
-
-_SCALARS: dict[str, Callable[[Any], Any]] = {
-    "str": d_str, "id": d_id, "int": d_int, "bool": d_bool, "millis": d_millis,
-    "money": d_money, "money_map": d_money_map, "count_map": d_count_map, "ids": d_ids,
-    "ints": d_ints, "objects": d_objects, "json": d_json,
-}
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, KeyError):
-        return "missing"
-    if isinstance(exc, InvalidOperation):
-        return "not a number"
-    return str(exc) or type(exc).__name__
-
-
-# -- request parameters (us -> server) ------------------------------------------------------
-
-
-def _is_int(value: Any) -> bool:
-    return type(value) is int or (isinstance(value, int) and not isinstance(value, bool))
-
-
-def p_money(value: Any) -> Decimal:
-    if isinstance(value, float):
-        raise TypeError("a float is refused for money (pass a Decimal, an int or a str)")
-    if isinstance(value, Decimal):
-        number = value
-    elif _is_int(value):
-        number = Decimal(value)
-    elif isinstance(value, str):
-        try:
-            number = Decimal(value.strip())
-        except InvalidOperation:
-            raise ValueError(f"{value!r} is not a number") from None
-    else:
-        raise TypeError(f"expected a Decimal, int or str, got {type(value).__name__}")
-    if not number.is_finite():
-        raise ValueError(f"{value!r} is not a finite amount")
-    return number
-
-
-def _check(ok: Callable[[Any], bool], what: str) -> Callable[[Any], Any]:
-    def check(value: Any) -> Any:
-        if not ok(value):
-            raise TypeError(f"expected {what}, got {type(value).__name__}")
-        return value
-    return check
-
-
-def _is_id(value: Any) -> bool:
-    return isinstance(value, str) or _is_int(value)
-
-
-def _many(ok: Callable[[Any], bool], what: str) -> Callable[[Any], Any]:
-    def check(value: Any) -> Any:
-        if ok(value):
-            return value
-        if isinstance(value, (list, tuple)) and all(ok(v) for v in value):
-            return tuple(value)
-        raise TypeError(f"expected {what} or a list of them, got {type(value).__name__}")
-    return check
-
-
-_PARAMS: dict[str, Callable[[Any], Any]] = {
-    "str": _check(lambda v: isinstance(v, str), "a str"),
-    "id": _check(_is_id, "an id (str or int)"),
-    "int": _check(_is_int, "an int"),
-    "bool": _check(lambda v: isinstance(v, bool), "a bool"),
-    "millis": _check(_is_int, "epoch milliseconds (an int)"),
-    "money": p_money,
-    "strs": _many(lambda v: isinstance(v, str), "a str"),
-    "ids": _many(_is_id, "an id"),
-}
-
-_WIRE_PARAMS: dict[str, Callable[[Any], Any]] = {
-    "str": lambda v: v if isinstance(v, str) else str(v),
-    "id": lambda v: v,
-    "int": _required(d_int),
-    "bool": _required(d_bool),
-    "millis": _required(d_millis),
-    "money": _required(d_money),
-    "strs": lambda v: tuple(v) if isinstance(v, list) else v,
-    "ids": lambda v: tuple(v) if isinstance(v, list) else v,
-}
-"""Lenient decoding of a request's parameters as they arrive (server role)."""
-
-
-class Request(Generic[R_co]):
-    """Base of every request class: ``Request[Reply]`` names what ``call`` returns.
-
-    Subclasses are frozen, slotted, keyword-only attrs classes generated from the table.
-    ``OP`` and ``NAME`` identify the op; ``REPLIES`` are the codes that answer it and
-    ``READ`` says whether it is an idempotent read (else money-moving).
-    """
-
-    __slots__ = ()
-
-    OP: ClassVar[int]
-    NAME: ClassVar[str]
-    REPLIES: ClassVar[frozenset[int]]
-    READ: ClassVar[bool]
-    PUSHES: ClassVar[tuple[int, ...]]
-    SPEC: ClassVar[OpSpec]
-    REPLY_TYPES: ClassVar[tuple[type, ...]]
-    """The classes a reply is an instance of (runtime copy of the type argument)."""
-    _names: ClassVar[frozenset[str]]
-    _needed: ClassVar[tuple[str, ...]]
-    _checks: ClassVar[tuple[tuple[str, Callable[[Any], Any]], ...]]
-
-    def __new__(cls, *args: Any, **params: Any) -> Any:
-        if args:
-            raise LocalProtocolError(f"{cls.NAME}: parameters are keyword-only")
-        unknown = [name for name in params if name not in cls._names]
-        if unknown:
-            valid = ", ".join(sorted(cls._names)) or "none"
-            raise LocalProtocolError(
-                f"{cls.NAME}: unknown parameter {unknown[0]!r} (parameters: {valid})")
-        for name in cls._needed:
-            if name not in params:
-                raise LocalProtocolError(f"{cls.NAME}: parameter {name!r} is required")
-        return super().__new__(cls)
-
-    def __attrs_post_init__(self) -> None:
-        for name, check in self._checks:
-            value = getattr(self, name)
-            if value is None:
-                continue
-            try:
-                checked = check(value)
-            except (TypeError, ValueError) as exc:
-                raise LocalProtocolError(f"{self.NAME}: parameter {name!r}: {exc}") from None
-            if checked is not value:
-                object.__setattr__(self, name, checked)
-
-    def params(self) -> dict[str, Any]:
-        """The parameters as sent: unset ones left out, money as its exact decimal text."""
-        out: dict[str, Any] = {}
-        for param in self.SPEC.params:
-            value = getattr(self, param.name)
-            if value is None:
-                continue
-            if param.kind == "money":
-                value = format(value, "f")
-            elif type(value) is tuple:
-                value = list(value)
-            out[param.name] = value
-        return out
-
-    def reply(self, response: Response) -> R_co:
-        """``response`` as this request's reply type, else ``UndecodableReply``."""
-        if isinstance(response, self.REPLY_TYPES):
-            return cast(R_co, response)
-        reason = getattr(response, "decode_error", None) or (
-            f"res {getattr(response, 'res', '?')} is not a documented reply")
-        raise UndecodableReply(f"{self.NAME}: the reply could not be decoded: {reason}",
-                               response)
 
 
 class Payload:
@@ -496,15 +77,15 @@ def _converter(field: Field, where: str) -> Callable[[Any], Any]:
     kind = field.kind
     if kind.startswith("list:"):
         shape = kind[5:]
-        convert = _lazy(_SHAPE_BUILDERS[shape], f"{where}.{field.name}")  # built before
+        convert = lazy_list(_SHAPE_BUILDERS[shape], f"{where}.{field.name}")  # built before
     elif kind.startswith("obj:"):
         shape = kind[4:]
 
         def convert(value: Any) -> Any:
-            return None if _null(value) else _SHAPE_BUILDERS[shape](value)
+            return None if is_null(value) else _SHAPE_BUILDERS[shape](value)
     else:
-        convert = _SCALARS[kind]
-    return _required(convert) if field.required else convert
+        convert = SCALARS[kind]
+    return required(convert) if field.required else convert
 
 
 def _slot_setter(cls: type, name: str) -> Callable[[Any, Any], None]:
@@ -617,10 +198,10 @@ def _diagnose(res: int, fields: Mapping[str, Any], exc: BaseException) -> str:
                 else fields.get(field.alias))
             value = converter(raw)
             if isinstance(value, Lazy):
-                value._load()
+                tuple(value)  # structures every item
         except Exception as inner:
-            return f"res {res}: field {field.name!r}: {_describe(inner)}"
-    return f"res {res}: {_describe(exc)}"
+            return f"res {res}: field {field.name!r}: {describe(inner)}"
+    return f"res {res}: {describe(exc)}"
 
 
 def generic_push(fields: dict[str, Any], res: int, name: str | None, t: int | None) -> Push:
@@ -706,51 +287,11 @@ def model_fields(model: Any) -> dict[str, Any]:
     return out
 
 
-# -- the server role: a request's parameters as they arrived --------------------------------
-
-
-def request_from_wire(op: int, params: Mapping[str, Any]) -> Request[Any]:
-    """The typed request for a received op, its parameters decoded leniently.
-
-    Unknown parameters are ignored (a server may accept more than the docs list). Raises
-    ``RemoteProtocolError`` for an unknown op or a parameter that cannot be read.
-    """
-    cls = _REQUESTS.get(op)
-    if cls is None:
-        raise RemoteProtocolError(f"op {op} is not documented")
-    values: dict[str, Any] = {}
-    for param in cls.SPEC.params:
-        raw = params.get(param.name)
-        if raw is None:
-            continue
-        try:
-            values[param.name] = _WIRE_PARAMS[param.kind](raw)
-        except Exception as exc:
-            raise RemoteProtocolError(
-                f"{cls.NAME}: parameter {param.name!r}: {_describe(exc)}") from None
-    try:
-        request: Request[Any] = cls(**values)
-    except LocalProtocolError as exc:
-        raise RemoteProtocolError(str(exc)) from None
-    return request
-
-
 # -- registration ---------------------------------------------------------------------------
 
 _SPECS: dict[int, ResSpec] = {spec.res: spec for spec in RESPONSES}
 _EVENT_ATTRIBUTES = frozenset({"res", "name", "fields", "server_time", "request_id", "op",
                                "decode_error"})
-_REQUESTS: dict[int, type[Request[Any]]] = {}
-
-
-def _reply_types(cls: type) -> tuple[type, ...]:
-    for base in getattr(cls, "__orig_bases__", ()):
-        if get_origin(base) is Request:
-            (reply,) = get_args(base)
-            if isinstance(reply, UnionType):
-                return tuple(get_args(reply))
-            return (reply,)
-    raise TypeError(f"{cls.__name__} does not name its reply type")
 
 
 def register(namespace: Mapping[str, Any]) -> tuple[dict[int, type], dict[int, type]]:
@@ -761,15 +302,7 @@ def register(namespace: Mapping[str, Any]) -> tuple[dict[int, type], dict[int, t
         _SHAPE_BUILDERS[shape] = _shape_builder(shape, cls)
     requests: dict[int, type] = {}
     for op in OPS:
-        rcls = namespace[camel(op.name)]
-        params: tuple[Param, ...] = op.params
-        rcls.OP, rcls.NAME, rcls.SPEC = op.op, op.name, op
-        rcls.REPLIES, rcls.READ, rcls.PUSHES = frozenset(op.replies), op.read, op.pushes
-        rcls.REPLY_TYPES = _reply_types(rcls)
-        rcls._names = frozenset(p.name for p in params)
-        rcls._needed = tuple(p.name for p in params if p.required)
-        rcls._checks = tuple((p.name, _PARAMS[p.kind]) for p in params)
-        requests[op.op] = _REQUESTS[op.op] = rcls
+        requests[op.op] = bind_request(namespace[camel(op.name)], op)
     models: dict[int, type] = {}
     for spec in RESPONSES:
         clash = _EVENT_ATTRIBUTES.intersection(f.name for f in spec.fields)

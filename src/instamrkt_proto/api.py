@@ -34,9 +34,11 @@ from typing import Any, ClassVar
 
 import attrs
 
-from ._models import EMPTY_MAP, Lazy, Payload, Request, model_fields, register, request_from_wire
+from ._decoders import EMPTY_MAP, Lazy
+from ._models import Payload, model_fields, register
 from ._models import push_event as decode_push
 from ._models import reply_model as decode_reply
+from ._params import Request, request_from_wire
 from .events import LoggedOn, LogonFailed, OpcodeTable, Pong, Push, Response
 
 __all__ = (

@@ -1,0 +1,165 @@
+"""The reference market's money, in one class that is the only code able to change a balance.
+
+``docs/market.md`` promises that money adds up: every user's balance plus the house always
+equals ``minted``. Keeping the balances behind this narrow interface makes that a property
+of this module alone: money is minted only when an account opens (``open``), and moves only
+by ``stake`` (a bet: available to exposure) and ``settle`` (a resolved pool: exposure back
+to available, the rounding remainder to the house). The pools (``_pools.py``) decide *when*
+money moves (which bet, which pool, which winning target); the ledger decides *how much*,
+in whole cents, by the payout rules of ``docs/market.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Any
+
+import attrs
+
+from ._records import CURRENCY, Bet, MarketError, checked
+
+__all__ = ("CENT", "Ledger", "Settlement", "money")
+
+CENT = Decimal("0.01")
+
+
+def money(amount: Decimal) -> int | str:
+    """Money on the wire: a JSON number when integral (as the docs' examples), else the
+    exact decimal text (as the docs' place_bet example)."""
+    return int(amount) if amount == amount.to_integral_value() else format(amount, "f")
+
+
+def _cents(amount: Decimal) -> int:
+    return int(amount * 100)
+
+
+@attrs.frozen(slots=True)
+class Settlement:
+    """What resolving a pool did to its bettors' money, for the pushes that announce it."""
+
+    returned: dict[str, Decimal]  # user -> money paid back (stake included), in bet order
+    winners: dict[str, Decimal]  # user -> money paid back on winning stakes
+    losers: dict[str, Decimal]  # user -> stake lost
+    invalidated: list[str]  # users with a bet placed too late, sorted
+    money_return: bool  # nobody backed the winner (or no money): every stake returned
+
+
+class Ledger:
+    """Every user's account (available balance, exposure, username) and the house.
+
+    An account opens with ``initial_balance`` the first time a user is named or read. The
+    balances are read-only views (``available``, ``exposure``); only ``stake`` and ``settle``
+    move money, so ``total()`` is always ``minted``.
+    """
+
+    def __init__(self, initial_balance: int = 1000) -> None:
+        self._initial = initial_balance
+        self._available: dict[str, Decimal] = {}
+        self._exposure: dict[str, Decimal] = {}
+        self._usernames: dict[str, str] = {}
+        self._house = Decimal(0)
+        self._minted = Decimal(0)
+
+    @property
+    def available(self) -> Mapping[str, Decimal]:
+        """Available balance by user id, one entry per open account."""
+        return MappingProxyType(self._available)
+
+    @property
+    def exposure(self) -> Mapping[str, Decimal]:
+        """Money staked in unresolved pools, by user id (users who never bet are absent)."""
+        return MappingProxyType(self._exposure)
+
+    @property
+    def house(self) -> Decimal:
+        """The rounding remainders of every payout."""
+        return self._house
+
+    @property
+    def minted(self) -> Decimal:
+        """All money ever created: one ``initial_balance`` per account."""
+        return self._minted
+
+    # -- accounts ----------------------------------------------------------------------------
+
+    def open(self, user: str, username: str | None = None) -> None:
+        """Open ``user``'s account unless it is open; ``username`` (re)names it."""
+        if user not in self._available:
+            self._available[user] = Decimal(self._initial)
+            self._minted += self._initial
+        if username is not None:
+            self._usernames[user] = username
+
+    def username(self, user: str) -> str:
+        """The name ``user`` was opened with, else the user id itself."""
+        return self._usernames.get(user, user)
+
+    def user_named(self, username: str) -> str | None:
+        """The first account (in opening order) going by ``username``, if any."""
+        return next((u for u in self._available if self.username(u) == username), None)
+
+    def balances(self, user: str) -> tuple[Decimal, Decimal]:
+        """``user``'s available balance and exposure (opening the account if need be)."""
+        self.open(user)
+        return self._available[user], self._exposure.get(user, Decimal(0))
+
+    def current(self, user: str) -> Decimal:
+        available, exposure = self.balances(user)
+        return available + exposure
+
+    def total(self) -> Decimal:
+        """Every balance plus the house: always ``minted``."""
+        return sum((self.current(u) for u in list(self._available)), Decimal(0)) + self._house
+
+    def balance_fields(self, user: str) -> dict[str, Any]:
+        """``user``'s balance as the fields of a 815 (balance_update)."""
+        available, exposure = self.balances(user)
+        return checked(815, {"current_balance": money(available + exposure),
+                             "available_balance": money(available), "currency": CURRENCY})
+
+    # -- moving money ------------------------------------------------------------------------
+
+    def stake(self, user: str, amount: Decimal) -> None:
+        """Move ``amount`` of ``user``'s available balance into exposure (a bet)."""
+        available, exposure = self.balances(user)
+        if amount > available:
+            raise MarketError("insufficient funds")
+        self._available[user] = available - amount
+        self._exposure[user] = exposure + amount
+
+    def settle(self, bets: Sequence[Bet], winning: str, at: int) -> Settlement:
+        """Resolve the stakes ``bets`` of one pool to ``winning`` at ``at``: every stake
+        leaves exposure, and what it earns goes to available balance.
+
+        Bets placed after ``at`` came too late: returned. Winners share the whole pool pro
+        rata to their winning stakes, in cents, rounded down; the remainder goes to the house.
+        No winning stake (or no money): every stake is returned.
+        """
+        valid = [b for b in bets if b.placed_at <= at]
+        late = [b for b in bets if b.placed_at > at]
+        total = sum(_cents(b.amount) for b in valid)
+        win_cents = sum(_cents(b.amount) for b in valid if b.target == winning)
+        money_return = total == 0 or win_cents == 0
+        paid = {b.bet_id: _cents(b.amount) for b in late + (valid if money_return else [])}
+        winners: dict[str, Decimal] = {}
+        losers: dict[str, Decimal] = {}
+        if not money_return:
+            for bet in valid:
+                if bet.target == winning:
+                    paid[bet.bet_id] = total * _cents(bet.amount) // win_cents
+                    winners[bet.user_id] = winners.get(bet.user_id, Decimal(0)) + \
+                        Decimal(paid[bet.bet_id]) / 100
+                else:
+                    paid[bet.bet_id] = 0
+                    losers[bet.user_id] = losers.get(bet.user_id, Decimal(0)) + bet.amount
+            self._house += Decimal(total - sum(paid[b.bet_id] for b in valid)) / 100
+        returned: dict[str, Decimal] = {}
+        for bet in bets:
+            back = Decimal(paid[bet.bet_id]) / 100
+            self._exposure[bet.user_id] -= bet.amount
+            self._available[bet.user_id] += back
+            returned[bet.user_id] = returned.get(bet.user_id, Decimal(0)) + back
+        return Settlement(returned, winners, losers, sorted({b.user_id for b in late}),
+                          money_return)

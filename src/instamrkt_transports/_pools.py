@@ -1,0 +1,241 @@
+"""The reference market's betting pools: the pools, their bets and what is due to them.
+
+A pool's life (opened, bet on, blocked and allowed now or at a later time, suggested hot,
+resolved by an event, by its ``finish_at`` or with its game, opened again when
+``recreate_on_end``) changes only the pool, its bets, the timetable of what is due and the
+money. Keeping that state behind one class leaves the market (``_market.py``) with games,
+sources, roles and dispatch: it checks who may do what, then asks the pools. The pools read
+the market's games (a pool's game name, whether the game is open) and never change them;
+money moves only through the ledger (``_ledger.py``). The rules are ``docs/market.md``'s
+"Pools" and "Payouts".
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Any
+
+import attrs
+
+from ._ledger import Ledger, money
+from ._records import Audience, Bet, Game, MarketError, Out, Pool, checked
+from ._views import bet_fields, distribution, pool_fields
+
+__all__ = ("PoolBook", "matches")
+
+
+def matches(pool_target: str, event_target: str) -> bool:
+    """Targets nest with ":": an event on ``brazil:neymar`` also hits a pool on ``brazil``."""
+    return event_target == pool_target or event_target.startswith(pool_target + ":")
+
+
+def _expiry_target(pool: Pool) -> str:
+    """A pool ending with no event (its ``finish_at``, its game closing): binary pools
+    resolve "no", parimutuel "none" (stakes back unless someone backed a "none" target)."""
+    return "no" if pool.binary else "none"
+
+
+class PoolBook:
+    """Every pool and bet of a market on ``clock`` (epoch ms), with ``ledger`` for the money
+    and read access to the market's ``games``. ``pools`` and ``bets`` are read-only views."""
+
+    def __init__(self, clock: Callable[[], int], ledger: Ledger,
+                 games: Mapping[str, Game]) -> None:
+        self._clock = clock
+        self._ledger = ledger
+        self._games = games
+        self._pools: dict[str, Pool] = {}
+        self._bets: dict[str, Bet] = {}
+        self._pool_ids = itertools.count(1)
+        self._bet_ids = itertools.count(1)
+        self._due: list[tuple[int, int, str, str]] = []  # (at, seq, what, pool_id)
+        self._due_seq = itertools.count()
+
+    @property
+    def pools(self) -> Mapping[str, Pool]:
+        return MappingProxyType(self._pools)
+
+    @property
+    def bets(self) -> Mapping[str, Bet]:
+        return MappingProxyType(self._bets)
+
+    def new_pool_id(self) -> str:
+        return f"pool-{next(self._pool_ids)}"
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def get(self, pool_id: str | int) -> Pool:
+        pool = self._pools.get(str(pool_id))
+        if pool is None:
+            raise MarketError(f"unknown betting pool {pool_id!r}")
+        return pool
+
+    def of_game(self, game_id: str | int) -> list[Pool]:
+        return [p for p in self._pools.values() if p.game_id == str(game_id)]
+
+    def open_for_action(self, game_id: str, action: str) -> list[Pool]:
+        """The unresolved pools of ``game_id`` on ``action``."""
+        return [p for p in self.of_game(game_id)
+                if p.action_id == action and p.resolved_at is None]
+
+    # -- a pool's life -----------------------------------------------------------------------
+
+    def open(self, pool: Pool) -> list[Out]:
+        """Add ``pool`` (of a game), schedule its expiry and announce it (352)."""
+        self._pools[pool.pool_id] = pool
+        if pool.finish_at is not None:
+            self._schedule(pool.finish_at, "expire", pool.pool_id)
+        assert pool.game_id is not None
+        fields = pool_fields(pool, self._games.get(pool.game_id), None)
+        fields.pop("name", None)
+        return [Out(352, checked(352, fields), Audience("game", pool.game_id))]
+
+    def place_bet(self, user: str, pool_id: str | int, target: str, amount: Decimal,
+                  now: int) -> tuple[Bet, list[Out]]:
+        """Stake ``amount`` on ``target``: the bet, and its 361 and 815 pushes. An unknown
+        ``pool_id`` opens an ad-hoc pool with no game, so any id can be rehearsed against."""
+        pool = self._pools.get(str(pool_id))
+        if pool is None:
+            pool = Pool(pool_id=str(pool_id), game_id=None, start_at=now)
+            self._pools[pool.pool_id] = pool
+        why = self._closed_to_bets(pool, target, now)
+        if why:
+            raise MarketError(f"place_bet_in_betting_pool: {why}")
+        self._ledger.stake(user, amount)
+        bet = Bet(f"bet-{next(self._bet_ids)}", user, pool.pool_id, target, amount, now)
+        self._bets[bet.bet_id] = bet
+        pool.bets.append(bet)
+        pushes = []
+        if pool.game_id is not None:
+            pushes.append(Out(361, {
+                "pool_id": pool.pool_id, "target_level": 1,
+                "distribution": distribution(pool, with_bets=False),
+                "new_bets": [bet_fields(bet)]}, Audience("game", pool.game_id)))
+        # Like the real server, a balance change is followed by a 815 push to the user.
+        pushes.append(Out(815, self._ledger.balance_fields(user), Audience("user", user)))
+        return bet, pushes
+
+    def _closed_to_bets(self, pool: Pool, target: str, now: int) -> str | None:
+        if pool.resolved_at is not None:
+            return f"pool {pool.pool_id!r} is resolved"
+        if pool.blocked:
+            return f"betting in pool {pool.pool_id!r} is blocked"
+        if now < pool.start_at:
+            return f"pool {pool.pool_id!r} opens at {pool.start_at}"
+        if pool.stop_accepting_bets_at is not None and now >= pool.stop_accepting_bets_at:
+            return f"pool {pool.pool_id!r} stopped accepting bets"
+        if pool.game_id is not None and self._games[pool.game_id].status != "open":
+            return f"game {pool.game_id!r} is not open"
+        if pool.bettable and target not in pool.bettable:
+            return f"target {target!r} is not one of {pool.bettable}"
+        return None
+
+    def block_or_allow(self, pools: list[Pool], blocked: bool, at: int | None,
+                       requester: str | None) -> list[Out]:
+        """Block (or allow) betting in ``pools``: now, returning the pushes, or at a future
+        ``at`` (scheduled: ``due`` pushes them then)."""
+        now = self._clock()
+        pushes: list[Out] = []
+        for pool in pools:
+            if at is not None and at > now:
+                self._schedule(at, "block" if blocked else "allow", pool.pool_id)
+                continue
+            for out in self._set_blocked(pool, blocked, now if at is None else at):
+                pushes.append(out._replace(to=attrs.evolve(out.to, exclude=requester)))
+        return pushes
+
+    def _set_blocked(self, pool: Pool, blocked: bool, at: int) -> list[Out]:
+        pool.blocked = blocked
+        if pool.game_id is None:
+            return []
+        res, key = (368, "blocked_at") if blocked else (369, "allowed_at")
+        return [Out(res, {"pool_id": pool.pool_id, key: at}, Audience("game", pool.game_id))]
+
+    def mark_hot(self, pools: list[Pool], since: int, requester: str) -> list[Out]:
+        """Suggest ``pools`` as hot since ``since``: their 367 pushes."""
+        for pool in pools:
+            pool.hot_since = since
+        return [Out(367, {"pool_id": p.pool_id, "hot_since": since},
+                    Audience("game", p.game_id, requester)) for p in pools]
+
+    # -- resolution --------------------------------------------------------------------------
+
+    def event(self, game_id: str, action_id: str, target_id: str, at: int) -> list[Out]:
+        """Resolve the pools of ``game_id`` that an event hits (``docs/market.md``)."""
+        pushes: list[Out] = []
+        for pool in self.of_game(game_id):
+            if pool.resolved_at is not None or pool.start_at > at:
+                continue
+            if pool.action_id is not None and pool.action_id != action_id:
+                continue
+            if pool.binary:
+                if not pool.targets or any(matches(t, target_id) for t in pool.targets):
+                    pushes += self._resolve(pool, "yes", at)
+                continue
+            winner = next((t for t in pool.targets if matches(t, target_id)), None)
+            if winner is not None:
+                pushes += self._resolve(pool, winner, at)
+        return pushes
+
+    def close_game(self, game_id: str) -> list[Out]:
+        """Resolve every open pool of a closing game, with no event and no recreation."""
+        pushes: list[Out] = []
+        now = self._clock()
+        for pool in list(self._pools.values()):
+            if pool.game_id == game_id and pool.resolved_at is None:
+                pool.recreate_on_end = False
+                pushes += self._resolve(pool, _expiry_target(pool), now)
+        return pushes
+
+    def due(self, now: int) -> list[Out]:
+        """Run what the timetable says is due by ``now``: scheduled blocks and allows, and
+        time-based pools reaching ``finish_at`` (363). Returns the pushes."""
+        pushes: list[Out] = []
+        while self._due and self._due[0][0] <= now:
+            at, _seq, what, pool_id = heapq.heappop(self._due)
+            pool = self._pools[pool_id]
+            if pool.resolved_at is not None:
+                continue
+            if what == "expire":
+                pushes += self._resolve(pool, _expiry_target(pool), at, res=363)
+            else:
+                pushes += self._set_blocked(pool, what == "block", at)
+        return pushes
+
+    def _schedule(self, at: int, what: str, pool_id: str) -> None:
+        heapq.heappush(self._due, (at, next(self._due_seq), what, pool_id))
+
+    def _resolve(self, pool: Pool, winning: str, at: int, res: int = 362) -> list[Out]:
+        """Settle the pool with the ledger (bets placed after ``at`` are returned, winners
+        share the pool) and build the 362 or 363 and the 815s."""
+        now = self._clock()
+        settled = self._ledger.settle(pool.bets, winning, at)
+        for user, back in settled.returned.items():
+            pool.payouts[user] = pool.payouts.get(user, Decimal(0)) + back
+        pool.resolved_at, pool.winning_target = now, winning
+        pushes: list[Out] = []
+        if pool.game_id is not None:
+            fields: dict[str, Any] = {
+                "pool_id": pool.pool_id, "game_id": pool.game_id, "winning_target": winning,
+                "description": pool.description,
+                "winners": {u: money(v) for u, v in settled.winners.items()},
+                "losers": {u: money(v) for u, v in settled.losers.items()},
+                "invalidated_bettors": settled.invalidated,
+                "is_money_return": settled.money_return, "resolved_at": now}
+            if res == 363:
+                fields["expired_at"] = now
+            pushes.append(Out(res, checked(res, {k: v for k, v in fields.items() if v is not None}),
+                              Audience("game", pool.game_id)))
+        pushes += [Out(815, self._ledger.balance_fields(u), Audience("user", u))
+                   for u in settled.returned]
+        if pool.recreate_on_end and pool.game_id is not None:
+            again = attrs.evolve(pool, pool_id=self.new_pool_id(), bets=[], payouts={},
+                                 resolved_at=None, winning_target=None, hot_since=None,
+                                 start_at=now, finish_at=None if pool.finish_at is None else
+                                 now + pool.finish_at - pool.start_at)
+            pushes += self.open(again)
+        return pushes

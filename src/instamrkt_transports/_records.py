@@ -1,0 +1,135 @@
+"""The reference market's vocabulary: the records it keeps and the shapes it answers in.
+
+The market (``_market.py``), its pools (``_pools.py``), its money (``_ledger.py``) and the
+wire views (``_views.py``) all speak of games, pools and bets; most of them also refuse
+with ``MarketError`` or build fields that must match the API table. Keeping these shapes
+here, below all of them, lets each be read on its own and use the others' terms without an
+import cycle.
+Nothing here holds more state than one record: the market keeps the sources and games, the
+pool book the pools and bets, the ledger the balances.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, NamedTuple
+
+import attrs
+
+from instamrkt_proto._table import EXTRA_CODES, RESPONSES
+
+__all__ = ("BINARY_EVENT", "BINARY_TARGETS", "BINARY_TIME", "CURRENCY", "PARIMUTUEL_EVENT",
+           "PARIMUTUEL_TIME", "Audience", "Bet", "Game", "MarketError", "Out", "Pool",
+           "Source", "checked")
+
+CURRENCY = "DON"
+PARIMUTUEL_EVENT, PARIMUTUEL_TIME, BINARY_EVENT, BINARY_TIME = 1, 2, 3, 4
+BINARY_TARGETS = ("yes", "no")
+_FIELDS = {spec.res: frozenset(f.name for f in spec.fields) for spec in RESPONSES}
+_FIELDS.update({res: _FIELDS[450] for res in EXTRA_CODES})  # 452, 453: leaderboards
+
+
+class MarketError(Exception):
+    """A request the market refuses: answered with res 666 and this text."""
+
+
+@attrs.frozen(slots=True)
+class Audience:
+    """Who receives a push: ``kind`` "user" (every connection of ``key``), "game" (the
+    connections that joined game ``key``) or "all" (every connection: the reference server
+    has one game source audience, every connected user). ``exclude`` is a user id left out
+    (the requester, when the reply already told it the same thing)."""
+
+    kind: str
+    key: str | None = None
+    exclude: str | None = None
+
+
+class Out(NamedTuple):
+    """One push: its code, its fields (as on the wire) and its audience."""
+
+    res: int
+    fields: dict[str, Any]
+    to: Audience
+
+
+def checked(res: int, fields: dict[str, Any]) -> dict[str, Any]:
+    """``fields`` checked against the table's fields for ``res`` (names cannot drift)."""
+    unknown = set(fields) - _FIELDS[res]
+    if unknown:
+        raise AssertionError(f"res {res} has no field(s) {sorted(unknown)}")
+    return fields
+
+
+@attrs.define(slots=True, kw_only=True)
+class Source:
+    source_id: str
+    name: str
+    description: str | None
+    admins: set[str]
+    closed: bool = False
+
+
+@attrs.define(slots=True, kw_only=True)
+class Game:
+    game_id: str
+    source_id: str
+    name: str
+    type: str | None = None
+    currency: str = CURRENCY
+    open_at: int | None = None
+    close_at: int | None = None
+    live_start_at: int | None = None
+    live_finish_at: int | None = None
+    hashtag: str | None = None
+    image_url: str | None = None
+    actions: list[str] = attrs.field(factory=list)
+    targets: list[str] = attrs.field(factory=list)
+    status: str = "upcoming"  # "upcoming", "open" or "closed"
+    admins: set[str] = attrs.field(factory=set)
+    counts: dict[str, dict[str, int]] = attrs.field(factory=dict)  # action -> target -> n
+    events: list[dict[str, Any]] = attrs.field(factory=list)
+    blocked_actions: set[str] = attrs.field(factory=set)
+
+
+@attrs.frozen(slots=True)
+class Bet:
+    bet_id: str
+    user_id: str
+    pool_id: str
+    target: str
+    amount: Decimal
+    placed_at: int
+
+
+@attrs.define(slots=True, kw_only=True)
+class Pool:
+    pool_id: str
+    game_id: str | None  # None: an ad-hoc pool (a bet into an id nobody created)
+    type: int = PARIMUTUEL_EVENT
+    description: str | None = None
+    action_id: str | None = None
+    targets: list[str] = attrs.field(factory=list)
+    start_at: int = 0
+    finish_at: int | None = None
+    stop_accepting_bets_at: int | None = None
+    recreate_on_end: bool = False
+    blocked: bool = False
+    hot_since: int | None = None
+    bets: list[Bet] = attrs.field(factory=list)
+    resolved_at: int | None = None
+    winning_target: str | None = None
+    payouts: dict[str, Decimal] = attrs.field(factory=dict)  # user -> money paid back
+
+    @property
+    def binary(self) -> bool:
+        return self.type in (BINARY_EVENT, BINARY_TIME)
+
+    @property
+    def bettable(self) -> list[str]:
+        """What a bet may back: yes/no for binary pools, else the pool's targets."""
+        return list(BINARY_TARGETS) if self.binary else self.targets
+
+    @property
+    def total(self) -> Decimal:
+        return sum((b.amount for b in self.bets), Decimal(0))

@@ -1,0 +1,165 @@
+"""How the reference market's records read on the wire: games, pools, bets, leaderboards.
+
+The market (``_market.py``) decides what a request does; what a game, a pool, a bet or a
+leaderboard then looks like in a reply or push (the names and nesting of
+``docs/api.md``) is a separate question, asked by many ops and by the pools' pushes.
+Answering it here, as functions that read records and never change them, keeps each answer
+in one place and lets the op logic be read without the field lists.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+from typing import Any
+
+from ._ledger import CENT, money
+from ._records import Bet, Game, Pool
+
+__all__ = ("bet_fields", "distribution", "game_details", "game_fields", "leaderboard",
+           "points", "pool_fields", "prediction")
+
+
+def game_fields(game: Game, *, details: bool = True) -> dict[str, Any]:
+    """A game as in 340/3401/3402 (``details``: with its actions and target tree)."""
+    fields: dict[str, Any] = {
+        "source_id": game.source_id, "game_id": game.game_id, "game_name": game.name,
+        "type": game.type, "currency": game.currency, "open_at": game.open_at,
+        "live_start_at": game.live_start_at, "live_finish_at": game.live_finish_at,
+        "close_at": game.close_at, "hashtag": game.hashtag, "image_url": game.image_url}
+    if details:
+        fields["actions"] = [{"action_id": a, "name": a} for a in game.actions]
+        fields["targets"] = _target_tree(game.targets)
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def _target_tree(paths: list[str]) -> list[dict[str, Any]]:
+    """``["br", "br:neymar"]`` as the docs' nested ``{symbol, display_name, targets}``."""
+    root: dict[str, Any] = {}
+    for path in paths:
+        node = root
+        for part in path.split(":"):
+            node = node.setdefault(part, {})
+
+    def build(node: dict[str, Any]) -> list[dict[str, Any]]:
+        return [{"symbol": k, "display_name": k, "targets": build(v)}
+                for k, v in node.items()]
+    return build(root)
+
+
+def _status(game: Game, clock: Callable[[], int]) -> str:
+    if game.status == "closed":
+        return "game_closed"
+    if game.status == "upcoming":
+        return "betting_not_yet_active"
+    if game.live_start_at is not None and clock() < game.live_start_at:
+        return "pre_game_betting_active"
+    return "game_in_progress_betting_active"
+
+
+def game_details(game: Game, clock: Callable[[], int]) -> dict[str, Any]:
+    """A game as in 342 (and the game lists): its fields, status, counts and past events.
+    ``clock`` (epoch ms) is read only when the status depends on the time."""
+    fields = game_fields(game)
+    fields["status"] = _status(game, clock)
+    fields["game_state"] = [{"action_id": a, "target_id": t, "count": n}
+                            for a, per in game.counts.items() for t, n in per.items()]
+    fields["past_events"] = list(reversed(game.events))
+    return fields
+
+
+def bet_fields(bet: Bet) -> dict[str, Any]:
+    """A bet as in a distribution's ``bets`` and a 361's ``new_bets``."""
+    return {"bet_id": bet.bet_id, "user_id": bet.user_id, "amount": money(bet.amount),
+            "placed_at": bet.placed_at, "target": bet.target}
+
+
+def distribution(pool: Pool, *, with_bets: bool) -> list[dict[str, Any]]:
+    """Who backs what in ``pool``: one entry per bettable target, then any other target
+    backed, with the money and the pool's odds on it (``with_bets``: and its bets)."""
+    total = pool.total
+    targets = pool.bettable + sorted({b.target for b in pool.bets} - set(pool.bettable))
+    entries = []
+    for target in targets:
+        bets = [b for b in pool.bets if b.target == target]
+        backing = sum((b.amount for b in bets), Decimal(0))
+        entry: dict[str, Any] = {
+            "target_id": target, "display_name": target,
+            "backing_people": len({b.user_id for b in bets}), "backing_money": money(backing)}
+        if backing:
+            entry["to_win_if_backed"] = format((total / backing).quantize(CENT), "f")
+        if with_bets:
+            entry["bets"] = [bet_fields(b) for b in bets]
+        entries.append(entry)
+    return entries
+
+
+def pool_fields(pool: Pool, game: Game | None, user: str | None) -> dict[str, Any]:
+    """A pool as in 352 and the pool lists; ``user``: with what that user backed and, once
+    resolved, won. ``game`` is the pool's game (``None`` for an ad-hoc pool)."""
+    fields: dict[str, Any] = {
+        "pool_id": pool.pool_id, "game_id": pool.game_id, "description": pool.description,
+        "name": pool.description, "type": pool.type, "action_id": pool.action_id,
+        "participants": len({b.user_id for b in pool.bets}),
+        "amount_total": money(pool.total), "target_level": 1, "is_blocked": pool.blocked,
+        "is_hot": pool.hot_since is not None,
+        "distribution": distribution(pool, with_bets=False),
+        "start_at": pool.start_at, "finish_at": pool.finish_at,
+        "stop_accepting_bets_at": pool.stop_accepting_bets_at,
+        "resolved_at": pool.resolved_at, "winning_target": pool.winning_target,
+        "game_name": game.name if game else None}
+    if user is not None:
+        backed: dict[str, Decimal] = {}
+        for bet in pool.bets:
+            if bet.user_id == user:
+                backed[bet.target] = backed.get(bet.target, Decimal(0)) + bet.amount
+        fields["user_backed"] = {k: money(v) for k, v in backed.items()}
+        if pool.resolved_at is not None:
+            fields["total_winnings"] = money(pool.payouts.get(user, Decimal(0)))
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def prediction(bet: Bet, username: str, *, with_pool: bool) -> dict[str, Any]:
+    """A friend's bet as in 460 (``with_pool``: and 461), by the bettor's ``username``."""
+    out = {"user_id": bet.user_id, "username": username, "target": bet.target,
+           "amount": money(bet.amount), "placed_at": bet.placed_at, "bet_id": bet.bet_id}
+    if with_pool:
+        out["pool_id"] = bet.pool_id
+    return out
+
+
+def points(pools: Iterable[Pool]) -> dict[str, Decimal]:
+    """Net winnings (paid back minus staked) by user over the resolved ones of ``pools``."""
+    net: dict[str, Decimal] = {}
+    for pool in pools:
+        if pool.resolved_at is None:
+            continue
+        for bet in pool.bets:
+            net[bet.user_id] = net.get(bet.user_id, Decimal(0)) - bet.amount
+        for uid, back in pool.payouts.items():
+            net[uid] += back
+    return net
+
+
+def leaderboard(net: dict[str, Decimal], user: str, username: Callable[[str], str], *,
+                start: int | None = None, end: int | None = None,
+                counts: tuple[int | None, ...] | None = None) -> dict[str, Any]:
+    """The ranked ``net`` points (ties by username): the ranks ``start`` to ``end``, or with
+    ``counts`` (top, surrounding, bottom; 3 each by default) the top, the ranks around
+    ``user`` and the bottom, with ``break_after_rank`` where ranks are skipped."""
+    ranked = sorted(net.items(), key=lambda item: (-item[1], username(item[0])))
+    entries = [{"username": username(u), "points": money(p), "rank": i}
+               for i, (u, p) in enumerate(ranked, 1)]
+    if counts is None:
+        lo, hi = start or 0, 1_000_000 if end is None else end
+        return {"leaderboard": [e for i, e in enumerate(entries, 1) if lo <= i <= hi]}
+    top, around, bottom = (3 if c is None else c for c in counts)
+    mine = next((i for i, (u, _p) in enumerate(ranked) if u == user), None)
+    keep_idx = set(range(min(top, len(entries))))
+    keep_idx |= set(range(max(0, len(entries) - bottom), len(entries)))
+    if mine is not None:
+        keep_idx |= set(range(max(0, mine - around), min(len(entries), mine + around + 1)))
+    shown = sorted(keep_idx)
+    breaks = [entries[a]["rank"] for a, b in itertools.pairwise(shown) if b != a + 1]
+    return {"leaderboard": [entries[i] for i in shown], "break_after_rank": breaks}

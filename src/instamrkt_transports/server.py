@@ -67,12 +67,6 @@ _NETWORK_ERRORS = (anyio.BrokenResourceError, anyio.ClosedResourceError, anyio.E
 _WS_LOG = NoDebugLogger(logging.getLogger("instamrkt_transports.server.websockets"), {})
 
 
-def _spent(faults: Faults) -> None:
-    """A knob of ``faults`` is closing a connection: a one-shot set goes back to good."""
-    if faults.once:
-        faults.reset()
-
-
 def _wall_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -535,8 +529,7 @@ class ReferenceServer:
                 replies += core.data_to_send()
         limit = faults.too_many_requests_after
         if limit is not None and session.requests > limit:
-            self.stats.closed_by_fault["too_many_requests"] += 1
-            _spent(faults)
+            self._closing_by_fault("too_many_requests", faults)
             self._queue_close(session, 1008, "too many requests")
             return
         for reply in replies:
@@ -679,10 +672,16 @@ class ReferenceServer:
                 return
             await self._flush(session)
 
+    def _closing_by_fault(self, kind: str, faults: Faults) -> None:
+        """A knob of ``faults`` is about to close a connection: count it and, for a one-shot
+        set, reset the knobs now, before the client can see the close and reconnect."""
+        self.stats.closed_by_fault[kind] += 1
+        if faults.once:
+            faults.reset()
+
     async def _drop(self, session: _Session, faults: Faults, *, flush: bool = False) -> None:
         """Close the TCP connection with no websocket close frame (the client sees 1006)."""
-        self.stats.closed_by_fault["drop"] += 1
-        _spent(faults)
+        self._closing_by_fault("drop", faults)
         if flush:
             await self._flush(session)
         session.scope.cancel()

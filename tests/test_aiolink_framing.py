@@ -20,7 +20,7 @@ from websockets.frames import Opcode
 from websockets.protocol import State
 from websockets.uri import parse_uri
 
-from instamrkt_transports._aiolink import WsLink
+from instamrkt_transports._client.aiolink import WsLink
 
 SETTINGS = settings(max_examples=200, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])

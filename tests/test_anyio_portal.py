@@ -1,6 +1,6 @@
 """The shared adapter cases (``sync_cases.py``) run against the anyio client on both backends.
 
-The anyio client is driven through ``_portal``: its calls run on an asyncio or trio event
+The anyio client is driven through ``_client.portal``: its calls run on an asyncio or trio event
 loop in a portal thread, so the very cases that pin down the blocking and threaded clients
 pin it down too, instead of a hand copy of each in async syntax. ``test_anyio.py`` keeps
 what only the async API has (``events()``, task-group concurrency, cancellation).
@@ -16,7 +16,7 @@ from typing import Any
 from sync_cases import SyncAdapterCases
 
 from instamrkt_proto import Pong
-from instamrkt_transports import _portal
+from instamrkt_transports._client import portal as _portal
 
 
 class _OnAnyio(SyncAdapterCases):

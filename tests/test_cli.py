@@ -749,7 +749,7 @@ def test_exit_1_unexpected_error_is_still_one_line(server: ServerThread,
     def broken(*_args: Any, **_kwargs: Any) -> list[float]:
         raise RuntimeError(f"simulated bug\nsecond line with {key}")
 
-    monkeypatch.setattr(cli, "_ping_run", broken)
+    monkeypatch.setattr(cli.commands, "_ping_run", broken)
     monkeypatch.setenv("INSTAMRKT_SESSION_KEY", key)
     assert cli.main(["ping", server.url, "--user-id", user, "--json"]) == 1
     captured = capsys.readouterr()

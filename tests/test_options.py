@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from instamrkt_proto import ClientConfig, ConnectionClosed, Credentials, RateLimit
 from instamrkt_transports import Options, Overflow
 from instamrkt_transports.anyio import connect as anyio_connect
-from instamrkt_transports.cli import open_client
+from instamrkt_transports.cli.session import open_client
 from instamrkt_transports.options import make_options
 from instamrkt_transports.proxy import (
     Proxy,

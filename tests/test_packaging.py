@@ -13,8 +13,8 @@ LOCAL = {"instamrkt_proto", "instamrkt_transports"}
 # Modules that only run where their extra is installed: the hypothesis kit for tests and
 # the pytest plugin (loaded by pytest itself); the demo probes for the trio extra.
 OPTIONAL = {"instamrkt_proto/testing.py": {"hypothesis"},
-            "instamrkt_transports/pytest_plugin.py": {"pytest"},
-            "instamrkt_transports/_demo.py": {"trio"}}
+            "instamrkt_transports/server/pytest_plugin.py": {"pytest"},
+            "instamrkt_transports/cli/demo.py": {"trio"}}
 
 
 def _imports(path: Path) -> set[str]:

@@ -10,8 +10,8 @@ import pytest
 
 from instamrkt_proto import api
 from instamrkt_transports import blocking
-from instamrkt_transports._market import Market
-from instamrkt_transports._scenario import BETTORS, make_scenario
+from instamrkt_transports.market import Market
+from instamrkt_transports.market.scenario import BETTORS, make_scenario
 
 START_MS = 1_700_000_000_000
 

@@ -65,7 +65,7 @@ EXPECTED = [
     "instamrkt_proto.events.Response",
     "instamrkt_proto.events.Pong",
     "instamrkt_proto.client.ClientConnection",
-    "instamrkt_transports._calls.ClientMetrics",
+    "instamrkt_transports._client.calls.ClientMetrics",
     "instamrkt_proto._timing.ClockEstimate | None",
     "instamrkt_proto.api.BetPlacedInBettingPool",
     "decimal.Decimal | None",

@@ -1,4 +1,4 @@
-"""Property tests for the websocket-client link's own framing (``_wsclient.Link``).
+"""Property tests for the websocket-client link's own framing (``_client.wsclient.Link``).
 
 The link writes frames itself and cuts plain frames straight out of its read buffer,
 leaving everything else to websocket-client's ``frame_buffer``. These tests check both
@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from websocket import ABNF, WebSocket, WebSocketTimeoutException
 
 from instamrkt_proto import MessageTooBig
-from instamrkt_transports._wsclient import Link
+from instamrkt_transports._client.wsclient import Link
 from instamrkt_transports.options import make_options
 
 SETTINGS = settings(max_examples=150, deadline=None,

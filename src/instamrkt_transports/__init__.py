@@ -26,7 +26,7 @@ from instamrkt_proto.errors import (
     UndecodableReply,
 )
 
-from ._calls import ClientMetrics
+from ._client.calls import ClientMetrics
 from .delivery import DeliveryMetrics, Overflow, PushBuffer
 from .options import Options
 

@@ -4,7 +4,7 @@ It only moves bytes and time. The caller's tasks (requests), the connection (rea
 timer (firing at ``next_deadline()``) take turns in the core on one event loop. After every
 call into the core, the shared ``Driver`` dispatches its events and frames its output onto
 the current connection in the order the core released it. Each connection is a
-``_aiolink.WsLink``: websockets' sans-I/O framing over a pipe (``_pipes``: an
+``_client.aiolink.WsLink``: websockets' sans-I/O framing over a pipe (``_client.pipes``: an
 ``asyncio.Protocol`` on asyncio, anyio streams elsewhere) whose writes never block and whose
 reads arrive by callback, so no caller ever waits on, or can cancel half of, a write to a
 peer that stopped reading.
@@ -36,10 +36,10 @@ import anyio.to_thread
 from instamrkt_proto import Credentials, Event, RequestSettled, Response, State
 from instamrkt_proto.client import ClientConnection
 
-from ._aiolink import NETWORK_ERRORS, WsLink, failure
-from ._calls import AsyncCalls, ClientMetrics
-from ._driver import Driver, call_provider, checked, new_core, renewed, result, submit
-from ._pipes import loop_tools, running_asyncio_loop
+from ._client.aiolink import NETWORK_ERRORS, WsLink, failure
+from ._client.calls import AsyncCalls, ClientMetrics
+from ._client.driver import Driver, call_provider, checked, new_core, renewed, result, submit
+from ._client.pipes import loop_tools, running_asyncio_loop
 from .delivery import Overflow
 from .options import Options, make_options
 

@@ -28,9 +28,9 @@ from websocket import WebSocketTimeoutException
 from instamrkt_proto import Credentials, Event, RequestSettled, Response, State
 from instamrkt_proto.client import ClientConnection
 
-from ._calls import Calls, ClientMetrics
-from ._driver import Driver, call_provider, new_core, renewed, result, submit
-from ._wsclient import (
+from ._client.calls import Calls, ClientMetrics
+from ._client.driver import Driver, call_provider, new_core, renewed, result, submit
+from ._client.wsclient import (
     DATA,
     NETWORK_ERRORS,
     SEND_TIMEOUT,

@@ -50,9 +50,9 @@ from instamrkt_proto import (
 )
 from instamrkt_proto.client import ClientConnection
 
-from ._calls import Calls, ClientMetrics, FutureCalls
-from ._driver import Driver, call_provider, new_core, renewed, result, submit
-from ._wsclient import DATA, NETWORK_ERRORS, SEND_TIMEOUT, Link, report_loss, write_budget
+from ._client.calls import Calls, ClientMetrics, FutureCalls
+from ._client.driver import Driver, call_provider, new_core, renewed, result, submit
+from ._client.wsclient import DATA, NETWORK_ERRORS, SEND_TIMEOUT, Link, report_loss, write_budget
 from .delivery import Mailbox, Overflow
 from .options import Options, make_options
 

@@ -1,7 +1,7 @@
 """The reference market's vocabulary: the records it keeps and the shapes it answers in.
 
-The market (``_market.py``), its pools (``_pools.py``), its money (``_ledger.py``) and the
-wire views (``_views.py``) all speak of games, pools and bets; most of them also refuse
+The market (``market.py``), its pools (``pools.py``), its money (``ledger.py``) and the
+wire views (``views.py``) all speak of games, pools and bets; most of them also refuse
 with ``MarketError`` or build fields that must match the API table. Keeping these shapes
 here, below all of them, lets each be read on its own and use the others' terms without an
 import cycle.

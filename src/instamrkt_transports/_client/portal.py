@@ -18,9 +18,9 @@ from anyio.from_thread import BlockingPortal
 from instamrkt_proto import Credentials, Event, Response
 from instamrkt_proto.client import ClientConnection
 
-from . import anyio as anyio_client
-from ._calls import Calls, ClientMetrics
-from .options import Options
+from .. import anyio as anyio_client
+from ..options import Options
+from .calls import Calls, ClientMetrics
 
 __all__ = ("PortalClient", "connect")
 

@@ -35,7 +35,7 @@ import h11
 
 from instamrkt_proto.auth import Credentials
 
-from .rehearsal import Faults
+from .faults import Faults
 
 __all__ = ("Account", "RestAnswer", "RestReceived", "RestService", "serve_http")
 

@@ -3,10 +3,10 @@
 A pool's life (opened, bet on, blocked and allowed now or at a later time, suggested hot,
 resolved by an event, by its ``finish_at`` or with its game, opened again when
 ``recreate_on_end``) changes only the pool, its bets, the timetable of what is due and the
-money. Keeping that state behind one class leaves the market (``_market.py``) with games,
+money. Keeping that state behind one class leaves the market (``market.py``) with games,
 sources, roles and dispatch: it checks who may do what, then asks the pools. The pools read
 the market's games (a pool's game name, whether the game is open) and never change them;
-money moves only through the ledger (``_ledger.py``). The rules are ``docs/market.md``'s
+money moves only through the ledger (``ledger.py``). The rules are ``docs/market.md``'s
 "Pools" and "Payouts".
 """
 
@@ -21,9 +21,9 @@ from typing import Any
 
 import attrs
 
-from ._ledger import Ledger, money
-from ._records import Audience, Bet, Game, MarketError, Out, Pool, checked
-from ._views import bet_fields, distribution, pool_fields
+from .ledger import Ledger, money
+from .records import Audience, Bet, Game, MarketError, Out, Pool, checked
+from .views import bet_fields, distribution, pool_fields
 
 __all__ = ("PoolBook", "matches")
 

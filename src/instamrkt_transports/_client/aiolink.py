@@ -1,7 +1,7 @@
 """One websocket connection for the anyio adapter: websockets' sans-I/O framing over a pipe.
 
-The counterpart of ``_wsclient.Link`` for the blocking and threaded adapters. ``WsLink`` does
-the handshake over a ``_pipes`` pipe with websockets' ``ClientProtocol`` (chosen by
+The counterpart of ``_client.wsclient.Link`` for the blocking and threaded adapters. ``WsLink`` does
+the handshake over a ``_client.pipes`` pipe with websockets' ``ClientProtocol`` (chosen by
 ``benchmarks/bench_framing.py``; no permessage-deflate, which only costs for this API's short
 messages), turns received bytes into whole messages, answers pings and the close handshake
 itself, and frames the core's output. It makes no protocol decision: what a message, a
@@ -32,9 +32,9 @@ from websockets.uri import parse_uri
 
 from instamrkt_proto import ConnectionClosed
 
-from ._pipes import AioPipe, Pipe, StreamPipe, open_pipe
-from ._quietlog import NoDebugLogger
-from .options import Options
+from .._quietlog import NoDebugLogger
+from ..options import Options
+from .pipes import AioPipe, Pipe, StreamPipe, open_pipe
 
 __all__ = ("NETWORK_ERRORS", "Owner", "Received", "WsLink", "failure")
 

@@ -11,7 +11,7 @@ written at once goes out from a writer task of its own, so no caller ever waits 
 cancel half of, a write to a peer that stopped reading.
 
 ``open_pipe`` opens one (TCP, a CONNECT tunnel, TLS). Both look alike to their user
-(``_aiolink``): ``send``/``receive`` for the handshake, then ``attach`` a ``Sink`` for
+(``_client.aiolink``): ``send``/``receive`` for the handshake, then ``attach`` a ``Sink`` for
 received bytes (None at the end), ``write`` (never blocks; True if the bytes were handed to
 the OS now), ``pause``/``resume`` reading, ``close`` (flush, then end; a peer that stopped
 reading gets one second). The connection is over when ``StreamPipe.run`` returns (it raises
@@ -34,9 +34,9 @@ from anyio.streams.tls import TLSAttribute, TLSStream
 
 from instamrkt_proto import ConnectionClosed
 
-from ._driver import ssl_for
-from .options import Options
-from .proxy import connect_request, parse_connect_response, proxy_for
+from ..options import Options
+from ..proxy import connect_request, parse_connect_response, proxy_for
+from .driver import ssl_for
 
 __all__ = ("AioPipe", "Pipe", "Sink", "StreamPipe", "Waiter", "loop_tools", "open_pipe",
            "running_asyncio_loop")

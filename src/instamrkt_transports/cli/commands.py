@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import getpass
 import json
 import math
 import os
@@ -20,62 +19,35 @@ import secrets
 import shlex
 import signal
 import ssl
-import statistics
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any, NoReturn, TextIO
-
-import attrs
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
 
 from instamrkt_proto import (
-    AuthenticationError,
-    ConnectionClosed,
-    Credentials,
     InstamrktError,
-    LocalProtocolError,
     LoggedOn,
-    LogonError,
     LogonFailed,
     OpcodeTable,
-    OutcomeUnknown,
     Pong,
-    RequestTimeout,
-    RestConnectionError,
-    RestError,
-    ServerError,
 )
 
-from ._calls import Calls
-from ._scenario import SCENARIOS
+from ..market.scenario import SCENARIOS
+from .output import (
+    EXIT_CODES,
+    EXIT_OK,
+    Output,
+    UsageError,
+    _exit_code,
+    _jsonable,
+    _scrub,
+)
+from .session import TRANSPORTS, _login, _options, _ping_run, _session, _stats, open_client
 
-__all__ = ("EXIT_CODES", "main")
+__all__ = ("build_parser", "main")
+
 
 _CORE_REPLIES = (Pong, OpcodeTable, LoggedOn, LogonFailed)
-
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_USAGE = 2
-EXIT_AUTH = 3
-EXIT_LOGON = 4
-EXIT_TIMEOUT = 5
-EXIT_CONNECTION = 6
-EXIT_SERVER_ERROR = 7
-EXIT_CODES = {
-    EXIT_OK: "success",
-    EXIT_ERROR: "unexpected error",
-    EXIT_USAGE: "bad arguments or missing credentials",
-    EXIT_AUTH: "credentials refused (handshake HTTP 403/400, or REST login 401/403)",
-    EXIT_LOGON: "logon refused (res 110)",
-    EXIT_TIMEOUT: "no reply in time (or outcome unknown)",
-    EXIT_CONNECTION: "connection failed or lost",
-    EXIT_SERVER_ERROR: "the server answered an error (res 666, or a failed REST call)",
-}
-TRANSPORTS = ("anyio", "threaded", "blocking")
-
-
-class UsageError(Exception):
-    pass
 
 
 class _Parser(argparse.ArgumentParser):
@@ -105,173 +77,6 @@ def _number(kind: Callable[[str], Any], low: float, high: float = math.inf,
         return value
     convert.__name__ = kind.__name__  # argparse names the type in its messages
     return convert
-
-
-def _exit_code(error: BaseException) -> int:
-    for kind, code in ((AuthenticationError, EXIT_AUTH), (LogonError, EXIT_LOGON),
-                       (RequestTimeout, EXIT_TIMEOUT), (OutcomeUnknown, EXIT_TIMEOUT),
-                       (ConnectionClosed, EXIT_CONNECTION), (ServerError, EXIT_SERVER_ERROR),
-                       (RestConnectionError, EXIT_CONNECTION), (RestError, EXIT_SERVER_ERROR),
-                       (LocalProtocolError, EXIT_USAGE), (UsageError, EXIT_USAGE),
-                       (OSError, EXIT_CONNECTION)):
-        if isinstance(error, kind):
-            return code
-    return EXIT_ERROR
-
-
-# -- one synchronous face over the three transports -------------------------------------------
-
-
-@contextlib.contextmanager
-def open_client(transport: str, url: str, credentials: Credentials, **options: Any
-                ) -> Iterator[Calls]:
-    """A client with the blocking call surface (``ping()``, ``request()``...) on any
-    transport; ``anyio:BACKEND`` runs the anyio client on a portal thread."""
-    if transport == "blocking":
-        from . import blocking
-        with blocking.connect(url, credentials, **options) as client:
-            yield client
-    elif transport == "threaded":
-        from . import threaded
-        with threaded.connect(url, credentials, **options) as client:
-            yield client
-    elif transport.startswith("anyio"):
-        from . import _portal
-        backend = transport.partition(":")[2] or "asyncio"
-        with _portal.connect(url, credentials, backend=backend, **options) as client:
-            yield client
-    else:
-        raise UsageError(f"unknown transport {transport!r}; choose from {', '.join(TRANSPORTS)}")
-
-
-# -- output -----------------------------------------------------------------------------------
-
-
-def _jsonable(value: Any) -> Any:
-    if attrs.has(type(value)):
-        data = {"event": type(value).__name__}
-        for field in attrs.fields(type(value)):
-            if field.repr is False:
-                continue
-            data[field.name] = _jsonable(getattr(value, field.name))
-        return data
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, BaseException):
-        return {"error": type(value).__name__, "message": str(value)}
-    return value
-
-
-class Output:
-    def __init__(self, as_json: bool, stream: TextIO | None = None) -> None:
-        self.as_json = as_json
-        # looked up now, not at import: honours redirect_stdout and pytest's capsys
-        self.stream = sys.stdout if stream is None else stream
-
-    def emit(self, text: str, data: dict[str, Any]) -> None:
-        if self.as_json:
-            print(json.dumps(data, separators=(",", ":"), default=str), file=self.stream,
-                  flush=True)
-        else:
-            print(text, file=self.stream, flush=True)
-
-
-# -- commands ---------------------------------------------------------------------------------
-
-
-def _credentials(args: argparse.Namespace) -> Credentials:
-    user_id = args.user_id or os.environ.get("INSTAMRKT_USER_ID")
-    key = os.environ.get("INSTAMRKT_SESSION_KEY")
-    if not user_id:
-        raise UsageError("no user id: pass --user-id or set INSTAMRKT_USER_ID "
-                         "(or --username to log in first)")
-    if not key:
-        raise UsageError("no session key: set INSTAMRKT_SESSION_KEY (never on the command line)")
-    return Credentials(user_id, key)
-
-
-def _login(args: argparse.Namespace, ssl_context: ssl.SSLContext | None
-           ) -> tuple[str, Credentials, Callable[[], Credentials]]:
-    """Log in over REST, asking for the password; also a provider that logs in again.
-
-    The password stays in this process's memory only, for the provider: a key refused
-    later (24 hours on) is replaced by logging in again instead of ending the session.
-    """
-    from . import rest
-
-    base_url = args.base_url or os.environ.get("INSTAMRKT_BASE_URL")
-    if not base_url:
-        raise UsageError("no REST root: pass --base-url or set INSTAMRKT_BASE_URL")
-    username = args.username or os.environ.get("INSTAMRKT_USERNAME") or _ask("Username: ")
-    if not username:
-        raise UsageError("no username given")
-    try:
-        password = getpass.getpass("Password: ")  # the terminal, never argv or the env
-    except EOFError:
-        raise UsageError("no password given") from None
-    if not password:
-        raise UsageError("empty password")
-    timeout = args.timeout
-
-    def again() -> Credentials:
-        return rest.login(base_url, username, password, timeout=timeout,
-                          ssl_context=ssl_context)
-
-    return username, again(), again
-
-
-def _session(args: argparse.Namespace) -> tuple[Credentials, dict[str, Any]]:
-    """The credentials and client options a client command connects with."""
-    options = _options(args)
-    if not args.username:
-        return _credentials(args), options
-    _username, creds, provider = _login(args, options.get("ssl_context"))
-    options["refresh_credentials"] = provider
-    return creds, options
-
-
-def _options(args: argparse.Namespace) -> dict[str, Any]:
-    options: dict[str, Any] = {"timeout": args.timeout, "reconnect": False,
-                               "connect_timeout": args.timeout}
-    if args.cafile:
-        try:
-            options["ssl_context"] = ssl.create_default_context(cafile=args.cafile)
-        except (OSError, ValueError) as exc:
-            raise UsageError(f"cannot load --cafile {args.cafile}: {exc}") from None
-    return options
-
-
-def _stats(rtts: Sequence[float]) -> dict[str, float]:
-    ordered = sorted(rtts)
-    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
-    return {"min_ms": ordered[0] * 1e3, "median_ms": statistics.median(ordered) * 1e3,
-            "p99_ms": p99 * 1e3}
-
-
-def _progress(i: int, count: int, enabled: bool) -> None:
-    if enabled:
-        width = 30
-        done = width * i // count
-        sys.stderr.write(f"\r[{'#' * done}{'.' * (width - done)}] {i}/{count}")
-        sys.stderr.flush()
-        if i == count:
-            sys.stderr.write("\n")
-
-
-def _ping_run(client: Any, count: int, interval: float, progress: bool,
-              each: Callable[[int, Any], None] | None = None) -> list[float]:
-    rtts = []
-    for i in range(1, count + 1):
-        pong = client.ping()
-        rtts.append(pong.rtt)
-        if each is not None:
-            each(i, pong)
-        _progress(i, count, progress)
-        if interval and i < count:
-            time.sleep(interval)
-    return rtts
 
 
 def cmd_ping(args: argparse.Namespace, out: Output) -> int:
@@ -354,18 +159,6 @@ def cmd_request(args: argparse.Namespace, out: Output) -> int:
     return EXIT_OK
 
 
-def _ask(prompt: str) -> str:
-    """A line typed at the terminal; prompts go to stderr so stdout stays ``eval``-able."""
-    if not sys.stdin.isatty():
-        raise UsageError(f"no {prompt.rstrip(': ').lower()}: pass it as an option")
-    sys.stderr.write(prompt)
-    sys.stderr.flush()
-    line = sys.stdin.readline()
-    if not line:
-        raise UsageError(f"no {prompt.rstrip(': ').lower()} given")
-    return line.rstrip("\r\n")
-
-
 def cmd_login(args: argparse.Namespace, out: Output) -> int:
     username, creds, _again = _login(args, _options(args).get("ssl_context"))
     if args.json:
@@ -378,7 +171,7 @@ def cmd_login(args: argparse.Namespace, out: Output) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, out: Output) -> int:
-    from ._demo import run_demo  # the demo's session lives in its own module
+    from .demo import run_demo  # the demo's session lives in its own module
 
     return run_demo(args.count, out)
 
@@ -388,7 +181,7 @@ def _interrupt(_signum: int, _frame: object) -> None:
 
 
 def cmd_serve(args: argparse.Namespace, out: Output) -> int:
-    from .server_thread import ServerThread
+    from ..server.thread import ServerThread
 
     if args.users:
         try:
@@ -529,15 +322,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _scrub(message: str) -> str:
-    """Defence in depth: no error line ever shows the session key from the environment.
-
-    (Keys shorter than 8 characters are not secrets worth mangling every message for.)
-    """
-    key = os.environ.get("INSTAMRKT_SESSION_KEY", "")
-    return message.replace(key, "***") if len(key) >= 8 else message
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     out = Output("--json" in argv)  # before parsing, so usage errors honour --json too
@@ -565,3 +349,4 @@ def main(argv: Sequence[str] | None = None) -> int:
             out.emit("", {"event": "error", "error": type(error).__name__, "message": message,
                           "exit_code": code})
     return code
+

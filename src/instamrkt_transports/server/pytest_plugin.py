@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from .server_thread import ServerThread
+    from .thread import ServerThread
 
 __all__ = ("instamrkt_server", "instamrkt_server_factory")
 
@@ -41,7 +41,7 @@ def instamrkt_server_factory() -> Iterator[ServerFactory]:
 
     def factory(users: Mapping[str | int, str] | None = None, *, backend: str = "asyncio",
                 **options: Any) -> ServerThread:
-        from .server_thread import ServerThread  # lazily: keeps the plugin cheap
+        from .thread import ServerThread  # lazily: keeps the plugin cheap
 
         if users is None:
             users = {"1001": secrets.token_hex(16)}

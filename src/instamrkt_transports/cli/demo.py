@@ -16,7 +16,8 @@ from typing import Any
 
 from instamrkt_proto import Credentials, OutcomeUnknown, ServerError
 
-from .cli import EXIT_ERROR, EXIT_OK, Output, _ping_run, _stats, open_client
+from .output import EXIT_ERROR, EXIT_OK, Output
+from .session import _ping_run, _stats, open_client
 
 __all__ = ("run_demo",)
 
@@ -51,7 +52,7 @@ def _demo_market(server: Any, creds: Credentials, out: Output) -> None:
     """The live part of the demo: a bot's session against the server's scripted game."""
     from instamrkt_proto import Backoff, Reconnected, api
 
-    from . import blocking
+    from .. import blocking
 
     scenario = server.scenario
     with blocking.connect(server.url, creds, timeout=10.0,
@@ -145,7 +146,7 @@ def _demo_market(server: Any, creds: Credentials, out: Output) -> None:
 
 def run_demo(count: int, out: Output) -> int:
     """The demo: a bot session against the scripted game, then every transport's RTT."""
-    from .server_thread import ServerThread
+    from ..server.thread import ServerThread
 
     user = "demo"
     key = secrets.token_urlsafe(24)

@@ -4,7 +4,7 @@
 client's push handling can be exercised at any rate. They are not market state: a synthetic
 362 moves no money and may name a pool that does not exist (``docs/market.md``, "Reading the
 state from tests"). Keeping the source here, with its own counter, keeps everything in the
-market (``_market.py``) moved by requests only; the one thing it reads from the market is a
+market (``market.py``) moved by requests only; the one thing it reads from the market is a
 user's real balance, for the 815.
 """
 

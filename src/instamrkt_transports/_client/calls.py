@@ -42,7 +42,7 @@ from instamrkt_proto.api import Request
 from instamrkt_proto.client import ClientConnection
 from instamrkt_proto.codes import Op
 
-from .delivery import DeliveryMetrics
+from ..delivery import DeliveryMetrics
 
 __all__ = ("AsyncCalls", "Calls", "ClientMetrics", "FutureCalls")
 

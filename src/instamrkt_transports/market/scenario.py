@@ -13,7 +13,7 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-from ._market import Market, Out
+from .market import Market, Out
 
 __all__ = ("SCENARIOS", "FootballScenario", "Scenario", "make_scenario")
 

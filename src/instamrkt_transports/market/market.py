@@ -6,10 +6,10 @@ test) drive it directly. This module is its front: ``Market`` is the one way in.
 every request through the API table (``api.request_from_wire``), so the handlers see the
 typed request; it keeps what the ops decide themselves (the game sources and games, who may
 do what); and it checks replies and pushes against the table's fields for their code
-(``_records.checked``), so names cannot drift from ``instamrkt_proto.api``. The rest of the
+(``records.checked``), so names cannot drift from ``instamrkt_proto.api``. The rest of the
 state is owned next door, each part behind a narrow interface: the pools, their bets and
-what is due to them (``_pools.py``), every balance and the house (``_ledger.py``, the only
-code that moves money) and the synthetic push source (``_synthetic.py``); ``_views.py``
+what is due to them (``pools.py``), every balance and the house (``ledger.py``, the only
+code that moves money) and the synthetic push source (``synthetic.py``); ``views.py``
 says how records read on the wire. The rules the public docs leave open (payouts,
 rounding, roles, expiry, who receives what) are in ``docs/market.md``; the short version:
 
@@ -31,9 +31,9 @@ from typing import Any
 from instamrkt_proto import RemoteProtocolError, api
 from instamrkt_proto._table import OPS
 
-from ._ledger import CENT, Ledger, money
-from ._pools import PoolBook, matches
-from ._records import (
+from .ledger import CENT, Ledger, money
+from .pools import PoolBook, matches
+from .records import (
     BINARY_EVENT,
     BINARY_TIME,
     CURRENCY,
@@ -47,8 +47,8 @@ from ._records import (
     Source,
     checked,
 )
-from ._synthetic import SyntheticPushes
-from ._views import (
+from .synthetic import SyntheticPushes
+from .views import (
     distribution,
     game_details,
     game_fields,
@@ -82,8 +82,8 @@ class Market:
     public for tests to read: ``sources``, ``games``, ``pools``, ``bets``, ``available``,
     ``exposure``, ``house`` and ``minted`` (all money ever created: the sum of every
     balance plus ``house`` always equals it). ``pools`` and ``bets`` are read-only views of
-    the market's ``PoolBook`` (``_pools.py``), and the money reads of its ``Ledger``
-    (``_ledger.py``): change them only through requests.
+    the market's ``PoolBook`` (``pools.py``), and the money reads of its ``Ledger``
+    (``ledger.py``): change them only through requests.
     """
 
     def __init__(self, clock: Callable[[], int], initial_balance: int = 1000) -> None:

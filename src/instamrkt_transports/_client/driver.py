@@ -44,7 +44,7 @@ from instamrkt_proto import (
 )
 from instamrkt_proto.client import ClientConnection
 
-from .options import Options
+from ..options import Options
 
 __all__ = ("Driver", "Hooks", "Provider", "call_provider", "checked", "new_core", "renewed",
            "result", "ssl_for", "submit", "wall_ms")

@@ -1,6 +1,6 @@
 """How the reference market's records read on the wire: games, pools, bets, leaderboards.
 
-The market (``_market.py``) decides what a request does; what a game, a pool, a bet or a
+The market (``market.py``) decides what a request does; what a game, a pool, a bet or a
 leaderboard then looks like in a reply or push (the names and nesting of
 ``docs/api.md``) is a separate question, asked by many ops and by the pools' pushes.
 Answering it here, as functions that read records and never change them, keeps each answer
@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
-from ._ledger import CENT, money
-from ._records import Bet, Game, Pool
+from .ledger import CENT, money
+from .records import Bet, Game, Pool
 
 __all__ = ("bet_fields", "distribution", "game_details", "game_fields", "leaderboard",
            "points", "pool_fields", "prediction")

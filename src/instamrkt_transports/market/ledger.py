@@ -4,7 +4,7 @@
 equals ``minted``. Keeping the balances behind this narrow interface makes that a property
 of this module alone: money is minted only when an account opens (``open``), and moves only
 by ``stake`` (a bet: available to exposure) and ``settle`` (a resolved pool: exposure back
-to available, the rounding remainder to the house). The pools (``_pools.py``) decide *when*
+to available, the rounding remainder to the house). The pools (``pools.py``) decide *when*
 money moves (which bet, which pool, which winning target); the ledger decides *how much*,
 in whole cents, by the payout rules of ``docs/market.md``.
 """
@@ -18,7 +18,7 @@ from typing import Any
 
 import attrs
 
-from ._records import CURRENCY, Bet, MarketError, checked
+from .records import CURRENCY, Bet, MarketError, checked
 
 __all__ = ("CENT", "Ledger", "Settlement", "money")
 

@@ -4,7 +4,7 @@ It speaks real websocket framing through the sans-I/O layer of the ``websockets`
 (no compression extension is offered) and the Instamrkt protocol through
 ``instamrkt_proto.ServerConnection``, so a client tested against it meets the same codec and
 handshake rules it would meet in production, plus the faults in ``Faults``. The application
-behind it is the in-memory ``Market`` from ``rehearsal.py``. It runs on asyncio and trio.
+behind it is the in-memory ``Market`` from ``server/faults.py``. It runs on asyncio and trio.
 
 Each connection has one reader task (feeds bytes in, answers requests), one writer task
 (drains a bounded queue of outgoing messages, applying delays and drops) and one push task.
@@ -17,7 +17,7 @@ missing parameter HTTP 400, and no websocket is ever opened. The websockets libr
 debug log would print the request target, which holds the digest, so its logger is kept
 below DEBUG.
 
-The REST side (login, signup, logout: ``_rest_server.py``) listens on a port of its own,
+The REST side (login, signup, logout: ``server/rest.py``) listens on a port of its own,
 as production serves it from the web application rather than the websocket port; its root
 is ``rest_url``. It shares ``users`` with the handshake, so a login that rotates a key, a
 logout or ``expire_key`` takes effect at the next handshake, and a logon (op 100) on a
@@ -51,10 +51,11 @@ from instamrkt_proto.server import (
     ServerConnection,
 )
 
-from ._quietlog import NoDebugLogger
-from ._rest_server import REST_PREFIX, RestService, serve_http
-from ._scenario import Scenario, make_scenario
-from .rehearsal import Audience, Faults, Market, Out, ServerStats
+from .._quietlog import NoDebugLogger
+from ..market import Audience, Market, Out
+from ..market.scenario import Scenario, make_scenario
+from .faults import Faults, ServerStats
+from .rest import REST_PREFIX, RestService, serve_http
 
 __all__ = ("ReferenceServer",)
 
@@ -113,11 +114,11 @@ class ReferenceServer:
     ``close_timeout`` bounds the closing handshake and graceful shutdown (seconds).
     ``rest`` (default True) also serves login, signup and logout over HTTP on ``rest_port``
     (0: a free port); accounts come from ``add_account`` or a signup.
-    ``market`` is the in-memory market (``_market.Market``: balances, games, pools, bets;
+    ``market`` is the in-memory market (``market.market.Market``: balances, games, pools, bets;
     read it from tests); its clock is ``wall_clock``, and every ``tick_interval`` seconds it
     runs what is due (pool expiry, scheduled blocks) and the pushes go out.
     ``scenario`` (e.g. ``"football"``) makes the server play a scripted live game on that
-    market (``_scenario.py``, ``docs/market.md``): read ``scenario.source_id`` and
+    market (``market/scenario.py``, ``docs/market.md``): read ``scenario.source_id`` and
     ``scenario.game_id``; a step runs every ``scenario_interval`` seconds, with choices
     drawn from ``random.Random(scenario_seed)``.
 

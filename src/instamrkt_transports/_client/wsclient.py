@@ -41,9 +41,9 @@ from websocket import (
 
 from instamrkt_proto import ClientConnection, ConnectionClosed, InstamrktError, MessageTooBig
 
-from ._driver import ssl_for
-from .options import Options
-from .proxy import connect_request, parse_connect_response, proxy_for
+from ..options import Options
+from ..proxy import connect_request, parse_connect_response, proxy_for
+from .driver import ssl_for
 
 __all__ = ("DATA", "NETWORK_ERRORS", "SEND_TIMEOUT", "Link", "failure", "lost_reason",
            "report_loss", "write_budget")

@@ -38,7 +38,16 @@ from instamrkt_proto.client import ClientConnection
 
 from ._client.aiolink import NETWORK_ERRORS, WsLink, failure
 from ._client.calls import AsyncCalls, ClientMetrics
-from ._client.driver import Driver, call_provider, checked, new_core, renewed, result, submit
+from ._client.driver import (
+    Driver,
+    call_provider,
+    checked,
+    new_core,
+    new_mirror,
+    renewed,
+    result,
+    submit,
+)
 from ._client.pipes import loop_tools, running_asyncio_loop
 from .delivery import Overflow
 from .options import Options, make_options
@@ -57,7 +66,7 @@ class AsyncClient(AsyncCalls):
         # A stream's send awaits before writing: with pacing on, windows start at flush time.
         self._core = new_core(url, credentials, options,
                               flush_reports=options.config.rate_limit is not None)
-        self._driver = Driver(self._core, self)
+        self._driver = Driver(self._core, self, new_mirror(credentials, options))
         self._loop = running_asyncio_loop()
         self._time, self._new_waiter = loop_tools()
         self._options = options

@@ -29,7 +29,7 @@ from instamrkt_proto import Credentials, Event, RequestSettled, Response, State
 from instamrkt_proto.client import ClientConnection
 
 from ._client.calls import Calls, ClientMetrics
-from ._client.driver import Driver, call_provider, new_core, renewed, result, submit
+from ._client.driver import Driver, call_provider, new_core, new_mirror, renewed, result, submit
 from ._client.wsclient import (
     DATA,
     NETWORK_ERRORS,
@@ -49,7 +49,7 @@ class BlockingClient(Calls):
 
     def __init__(self, url: str, credentials: Credentials, options: Options) -> None:
         self._core = new_core(url, credentials, options)
-        self._driver = Driver(self._core, self)
+        self._driver = Driver(self._core, self, new_mirror(credentials, options))
         self._options = options
         self._pushes = options.push_buffer()
         self._settled: dict[int, RequestSettled] = {}

@@ -34,6 +34,7 @@ class Options:
     overflow: Overflow = attrs.field(default=Overflow.BACKPRESSURE, converter=Overflow)
     refresh_credentials: Callable[[], Credentials | Awaitable[Credentials]] | None = \
         attrs.field(default=None, repr=False)
+    mirror: bool = False
 
     def push_buffer(self) -> PushBuffer:
         return PushBuffer(self.queue_size, self.overflow)

@@ -51,7 +51,7 @@ from instamrkt_proto import (
 from instamrkt_proto.client import ClientConnection
 
 from ._client.calls import Calls, ClientMetrics, FutureCalls
-from ._client.driver import Driver, call_provider, new_core, renewed, result, submit
+from ._client.driver import Driver, call_provider, new_core, new_mirror, renewed, result, submit
 from ._client.wsclient import DATA, NETWORK_ERRORS, SEND_TIMEOUT, Link, report_loss, write_budget
 from .delivery import Mailbox, Overflow
 from .options import Options, make_options
@@ -73,7 +73,7 @@ class ThreadedClient(Calls, FutureCalls):
     def __init__(self, url: str, credentials: Credentials, options: Options,
                  on_event: Callable[[Event], object] | None = None) -> None:
         self._core = new_core(url, credentials, options)
-        self._driver = Driver(self._core, self)
+        self._driver = Driver(self._core, self, new_mirror(credentials, options))
         self._options = options
         self._on_event = on_event
         self._lock = threading.Lock()

@@ -41,6 +41,7 @@ from instamrkt_proto import (
 from instamrkt_proto.api import Request
 from instamrkt_proto.client import ClientConnection
 from instamrkt_proto.codes import Op
+from instamrkt_proto.mirror import MarketMirror
 
 from ..delivery import DeliveryMetrics
 
@@ -102,6 +103,13 @@ class _Surface:
     def core(self) -> ClientConnection:
         """The sans-IO session (read-only use: ``state``, ``logged_on``, ``joined_games``)."""
         raise NotImplementedError
+
+    @property
+    def mirror(self) -> MarketMirror | None:
+        """The market mirror (option ``mirror=True``; else None), current with every event
+        the application has been handed. From a thread other than the one reading events
+        (the threaded client), read ``mirror.snapshot()``: a consistent copy."""
+        return self._driver.mirror  # type: ignore[attr-defined, no-any-return]
 
     @property
     def clock(self) -> ClockEstimate | None:

@@ -43,11 +43,12 @@ from instamrkt_proto import (
     State,
 )
 from instamrkt_proto.client import ClientConnection
+from instamrkt_proto.mirror import MarketMirror
 
 from ..options import Options
 
-__all__ = ("Driver", "Hooks", "Provider", "call_provider", "checked", "new_core", "renewed",
-           "result", "ssl_for", "submit", "wall_ms")
+__all__ = ("Driver", "Hooks", "Provider", "call_provider", "checked", "new_core", "new_mirror",
+           "renewed", "result", "ssl_for", "submit", "wall_ms")
 
 log = logging.getLogger("instamrkt_transports")
 
@@ -83,12 +84,15 @@ class Driver:
     ``ready`` turns True at the first ``Connected``; ``error`` holds why the first attempt
     failed (``connect()`` raises it); ``finished`` turns True once the session is over.
     ``armed`` is the deadline the adapter's timer sleeps towards (None: none armed).
+    ``mirror`` (option ``mirror=True``) sees every event before anyone else does.
     """
 
-    __slots__ = ("_hooks", "armed", "core", "error", "finished", "ready")
+    __slots__ = ("_hooks", "armed", "core", "error", "finished", "mirror", "ready")
 
-    def __init__(self, core: ClientConnection, hooks: Hooks) -> None:
+    def __init__(self, core: ClientConnection, hooks: Hooks,
+                 mirror: MarketMirror | None = None) -> None:
         self.core = core
+        self.mirror = mirror
         self._hooks = hooks
         self.ready = False
         self.error: InstamrktError | None = None
@@ -102,9 +106,11 @@ class Driver:
 
     def drain(self) -> None:
         """Act on everything the core has emitted, until it emits nothing more."""
-        core, hooks = self.core, self._hooks
+        core, hooks, mirror = self.core, self._hooks, self.mirror
         while True:
             for event in core.events_received():
+                if mirror is not None:
+                    _mirrored(mirror, event)
                 if isinstance(event, Push):  # most of a flood: straight to the application
                     hooks._deliver(event)
                 elif isinstance(event, RequestSettled):
@@ -136,6 +142,19 @@ class Driver:
     def closed_error(self) -> InstamrktError:
         """What a call on a finished session raises."""
         return self.core.closed_error or ConnectionClosed("the client is closed")
+
+
+def _mirrored(mirror: MarketMirror, event: Event) -> None:
+    """Apply ``event`` to the mirror; a fault in the mirror must not end the session."""
+    try:
+        mirror.apply(event)
+    except Exception:
+        log.exception("the market mirror failed on %s", type(event).__name__)
+
+
+def new_mirror(credentials: Credentials, options: Options) -> MarketMirror | None:
+    """The mirror the ``mirror`` option asks for, "me" being the credentials' user."""
+    return MarketMirror(credentials.user_id) if options.mirror else None
 
 
 Provider = Callable[[], "Credentials | Awaitable[Credentials]"]

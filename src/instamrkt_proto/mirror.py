@@ -1,0 +1,866 @@
+"""The market mirror: the state a bot bets on, folded from the session's events, sans-IO.
+
+``MarketMirror.apply(event)`` takes every event a client produces (replies, pushes and the
+lifecycle events ``Reconnected`` and ``PushesDropped``) in arrival order and returns what
+changed, as typed ``Change`` records. It reads no clock and does no I/O: the same events
+give the same mirror, live or replayed from a recording.
+
+The rules (``docs/mirror.md`` has them at length):
+
+* **Replies replace, pushes merge.** A read's reply is an image: the pool list of a game
+  replaces the mirror's pools of that game, a balance read replaces the balance. A push
+  changes what it names, and a push naming a pool or game the mirror does not know creates
+  nothing (it is reported as ``Ignored``): the reply that lists it will.
+* **Never guess.** A value not learnt from the server is ``None``, never zero. Sums and
+  odds are views computed on demand (``PoolView.total``, ``implied_payout``), never state.
+* **Gaps make things stale.** After ``Reconnected`` or ``PushesDropped`` the pushes of the
+  gap are lost, so the balance, the joined games and every unended pool are marked stale;
+  ``resync_requests()`` gives the reads that refresh them, and only their replies (or a
+  full balance push) clear it. Something never read (a game just joined, the balance at
+  start) is stale too: stale means "the mirror cannot vouch for it".
+* **It checks its own arithmetic.** When a pool of mine resolves, what the push says I lost
+  must be what the mirror recorded I staked on the losing targets, and the balance push
+  that follows must equal the mirror's balance plus the payout. A disagreement is a
+  ``MirrorMismatch`` change, counted in ``metrics``; the server's value is then kept.
+* **Memory follows open pools and my bets.** A pool that ends with nothing of mine in it
+  is forgotten (a bounded set of forgotten ids absorbs late pushes); no history of pushes
+  is kept.
+
+Reading from another thread: ``snapshot()`` returns a consistent frozen copy even while
+another thread applies events (the threaded client does): it copies, then retries if an
+``apply`` ran meanwhile. ``games``, ``pools`` and ``my_bets`` are live read-only views for
+the thread that applies.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Any
+
+import attrs
+
+from . import api
+from ._mirror_records import (
+    EMPTY,
+    Balance,
+    BalanceChanged,
+    BetChanged,
+    BetState,
+    BetView,
+    Change,
+    DistributionChanged,
+    GameChanged,
+    GameView,
+    Ignored,
+    MarkedStale,
+    MirrorMetrics,
+    MirrorMismatch,
+    MirrorSnapshot,
+    PoolAdded,
+    PoolRemoved,
+    PoolResolved,
+    PoolStatus,
+    PoolStatusChanged,
+    PoolView,
+    Resynced,
+    StakeChanged,
+    StaleKey,
+    StaleKind,
+)
+from .events import Event, LateReply, Push, PushesDropped, Reconnected, Response
+
+__all__ = (
+    "Balance",
+    "BalanceChanged",
+    "BetChanged",
+    "BetState",
+    "BetView",
+    "Change",
+    "DistributionChanged",
+    "GameChanged",
+    "GameView",
+    "Ignored",
+    "MarkedStale",
+    "MarketMirror",
+    "MirrorMetrics",
+    "MirrorMismatch",
+    "MirrorSnapshot",
+    "PoolAdded",
+    "PoolRemoved",
+    "PoolResolved",
+    "PoolStatus",
+    "PoolStatusChanged",
+    "PoolView",
+    "Resynced",
+    "StakeChanged",
+    "StaleKey",
+    "StaleKind",
+    "resolved_payout",
+)
+
+_ZERO = Decimal(0)
+_BALANCE = StaleKey(StaleKind.BALANCE)
+_TOMBSTONES = 4096
+_KIND_ORDER = {kind: i for i, kind in enumerate(StaleKind)}
+
+
+def resolved_payout(stake: Decimal, won: Decimal, lost: Decimal) -> Decimal:
+    """What a resolved pool paid me back, from my ``stake`` in it and the 362/363 entries.
+
+    The one place the mirror interprets ``winners`` and ``losers``: as the API docs'
+    example has them, ``winners[me]`` is my NET winnings (payout minus winning stake) and
+    ``losers[me]`` the stake I lost, so the payout is my whole stake, less what I lost,
+    plus what I won. Stakes returned (a money return, a bet placed too late) are in
+    neither map and come back whole.
+    """
+    return stake - lost + won
+
+
+def _live_status(blocked: bool, hot: bool) -> PoolStatus:
+    return PoolStatus.BLOCKED if blocked else PoolStatus.HOT if hot else PoolStatus.OPEN
+
+
+def _proxy(mapping: dict[Any, Any]) -> Mapping[Any, Any]:
+    return MappingProxyType(mapping) if mapping else EMPTY
+
+
+def _distribution(entries: Sequence[api.DistributionEntry]
+                  ) -> tuple[tuple[str, ...], Mapping[str, Decimal], Mapping[str, Decimal]]:
+    """(targets, money per target, payout ratio per target) from distribution entries;
+    an entry without a money figure names a target whose backing is unknown."""
+    targets: list[str] = []
+    money: dict[str, Decimal] = {}
+    ratio: dict[str, Decimal] = {}
+    for entry in entries:
+        target = entry.target_id
+        if target is None:
+            continue
+        targets.append(target)
+        if entry.backing_money is not None:
+            money[target] = entry.backing_money
+        if entry.to_win_if_backed is not None:
+            ratio[target] = entry.to_win_if_backed
+    return tuple(targets), _proxy(money), _proxy(ratio)
+
+
+def _raw(model: Any) -> Mapping[str, Any]:
+    raw = getattr(model, "raw", None)
+    return raw if raw is not None else model.fields  # type: ignore[no-any-return]
+
+
+Handler = Callable[["MarketMirror", Any, list[Change]], None]
+
+
+class MarketMirror:
+    """Games, pools, my bets and my balance, kept current from a session's events.
+
+    ``user_id`` is "me" (the bets, stakes and payouts that are mine); the clients pass their
+    credentials' user id. Left ``None``, the mirror learns it from the first distribution
+    push that carries a bet its own bet reply announced. ``currency`` is the balance's
+    currency (``None``: the first one seen); balance messages in another are ignored.
+    """
+
+    __slots__ = ("_balance", "_bets", "_counts", "_currency", "_expect", "_games", "_gen",
+                 "_me", "_missing", "_pending", "_pools", "_stale", "_tomb_order",
+                 "_tombs", "_unnamed")
+
+    def __init__(self, user_id: str | int | None = None, *, currency: str | None = None
+                 ) -> None:
+        self._me = None if user_id is None else str(user_id)
+        self._currency = currency
+        self._games: dict[str, GameView] = {}
+        self._pools: dict[str, PoolView] = {}
+        self._bets: dict[str, BetView] = {}
+        self._balance = Balance(currency=currency)
+        self._stale: set[StaleKey] = {_BALANCE}
+        self._pending: set[str] = {"current", "available"}  # balance parts still to re-read
+        self._missing: set[str] = set()  # pools of mine gone from an open-pools list
+        self._expect: deque[tuple[str, Decimal, Decimal]] = deque()  # (pool, cur, avail)
+        self._tombs: set[str] = set()
+        self._tomb_order: deque[str] = deque()
+        self._unnamed = 0
+        self._gen = 0
+        # events, changes, ignored, mismatches, gaps, resyncs
+        self._counts = [0, 0, 0, 0, 0, 0]
+
+    # -- reading -------------------------------------------------------------------------
+
+    @property
+    def user_id(self) -> str | None:
+        return self._me
+
+    @property
+    def games(self) -> Mapping[str, GameView]:
+        return MappingProxyType(self._games)
+
+    @property
+    def pools(self) -> Mapping[str, PoolView]:
+        return MappingProxyType(self._pools)
+
+    @property
+    def my_bets(self) -> Mapping[str, BetView]:
+        """My bets by bet id (a bet whose reply carried no id is keyed ``unnamed-N``)."""
+        return MappingProxyType(self._bets)
+
+    @property
+    def balance(self) -> Balance:
+        return self._balance
+
+    @property
+    def stale(self) -> frozenset[StaleKey]:
+        return frozenset(self._stale)
+
+    @property
+    def metrics(self) -> MirrorMetrics:
+        events, changes, ignored, mismatches, gaps, resyncs = self._counts
+        return MirrorMetrics(events=events, changes=changes, ignored=ignored,
+                             mismatches=mismatches, gaps=gaps, resyncs=resyncs)
+
+    def is_stale(self, pool_id: str) -> bool:
+        """Whether anything the mirror holds about pool ``pool_id`` awaits a read."""
+        if StaleKey(StaleKind.POOL, pool_id) in self._stale:
+            return True
+        pool = self._pools.get(pool_id)
+        return pool is not None and pool.game_id is not None and (
+            StaleKey(StaleKind.GAME_POOLS, pool.game_id) in self._stale
+            or StaleKey(StaleKind.MY_POOLS, pool.game_id) in self._stale)
+
+    def snapshot(self) -> MirrorSnapshot:
+        """A consistent frozen copy, safe to take from any thread (see the module doc)."""
+        while True:
+            gen = self._gen
+            if gen & 1:  # an apply is under way in another thread: let it finish
+                continue
+            snap = MirrorSnapshot(
+                user_id=self._me, games=MappingProxyType(dict(self._games)),
+                pools=MappingProxyType(dict(self._pools)),
+                my_bets=MappingProxyType(dict(self._bets)), balance=self._balance,
+                stale=frozenset(self._stale.copy()))
+            if self._gen == gen:
+                return snap
+
+    def resync_requests(self) -> tuple[api.Request[Any], ...]:
+        """The reads whose replies refresh everything stale, each once, in a stable order."""
+        out: dict[api.Request[Any], None] = {}
+        for key in sorted(self._stale, key=lambda k: (_KIND_ORDER[k.kind], k.id or "")):
+            for request in self._reads_for(key):
+                out.setdefault(request, None)
+        return tuple(out)
+
+    def _reads_for(self, key: StaleKey) -> Iterable[api.Request[Any]]:
+        kind, ident = key.kind, key.id or ""
+        if kind is StaleKind.BALANCE:
+            currency = self._balance.currency
+            if "current" in self._pending:
+                yield api.GetMyCurrentBalance(currency=currency)
+            if "available" in self._pending:
+                yield api.GetMyAvailableBalance(currency=currency)
+        elif kind is StaleKind.GAME:
+            yield api.GetGameDetails(game_id=ident)
+        elif kind is StaleKind.GAME_POOLS:
+            yield api.ListAllBettingPoolsForGame(game_id=ident)
+        elif kind is StaleKind.MY_POOLS:
+            yield api.ListMyRunningPoolsForGame(game_id=ident)
+        else:
+            pool = self._pools.get(ident)
+            if pool is None or pool.game_id is None:
+                yield api.GetBettingPoolBetsDistribution(pool_id=ident)
+            elif ident in self._missing:
+                yield api.ListMyResolvedPoolsForGame(game_id=pool.game_id)
+            else:
+                yield api.ListAllBettingPoolsForGame(game_id=pool.game_id)
+
+    def forget_settled(self) -> tuple[Change, ...]:
+        """Drop ended pools and my bets in them (a long-running bot's memory bound)."""
+        out: list[Change] = []
+        self._gen += 1
+        try:
+            for pool_id in [p for p, v in self._pools.items() if v.status.ended]:
+                for bet in self._pools[pool_id].my_bets:
+                    self._bets.pop(bet, None)
+                self._forget_pool(pool_id, "settled", out)
+        finally:
+            self._gen += 1
+        return tuple(out)
+
+    # -- applying ------------------------------------------------------------------------
+
+    def apply(self, event: Event) -> tuple[Change, ...]:
+        """Fold ``event`` into the mirror; returns what changed (empty if nothing did).
+
+        Never raises for an ``Event``: what the mirror cannot use is ``Ignored`` or marks
+        something stale. Anything else is a ``TypeError``.
+        """
+        cls = type(event)
+        handler = _HANDLERS.get(cls)
+        if handler is None:
+            if not isinstance(event, Event):
+                raise TypeError(f"MarketMirror.apply takes an Event, not {cls.__name__}")
+            handler = _handler_for(cls)
+        out: list[Change] = []
+        self._gen += 1
+        try:
+            handler(self, event, out)
+        finally:
+            self._gen += 1
+        counts = self._counts
+        counts[0] += 1
+        if out:
+            counts[1] += len(out)
+            return tuple(out)
+        return ()
+
+    # -- staleness -----------------------------------------------------------------------
+
+    def _mark(self, keys: Iterable[StaleKey], cause: str, out: list[Change]) -> None:
+        new = frozenset(keys) - self._stale
+        if new:
+            self._stale |= new
+            if _BALANCE in new:
+                self._pending = {"current", "available"}
+            out.append(MarkedStale(keys=new, cause=cause))
+
+    def _clear(self, keys: Iterable[StaleKey], out: list[Change]) -> None:
+        stale = self._stale
+        if not stale:
+            return
+        gone = frozenset(k for k in keys if k in stale)
+        if gone:
+            stale -= gone
+            self._counts[5] += 1
+            out.append(Resynced(keys=gone))
+
+    def _gap(self, event: Event, out: list[Change]) -> None:
+        """Pushes were lost: everything they could have changed is stale."""
+        self._counts[4] += 1
+        self._expect.clear()
+        cause = type(event).__name__
+        if isinstance(event, Reconnected):
+            rejoined = set(event.rejoined)
+            for game_id, old in list(self._games.items()):
+                joined = game_id in rejoined
+                if old.joined != joined:
+                    game = attrs.evolve(old, joined=joined)
+                    self._games[game_id] = game
+                    out.append(GameChanged(game_id=game_id, game=game, cause=cause))
+        keys = [_BALANCE]
+        for game_id in self._games:
+            keys += [StaleKey(StaleKind.GAME, game_id), StaleKey(StaleKind.GAME_POOLS, game_id),
+                     StaleKey(StaleKind.MY_POOLS, game_id)]
+        keys += [StaleKey(StaleKind.POOL, p) for p, v in self._pools.items()
+                 if not v.status.ended]
+        self._mark(keys, cause, out)
+
+    def _undecodable(self, event: Push | Response, out: list[Change]) -> None:
+        """A state-bearing message the core could not structure: what it named is stale."""
+        if event.decode_error is None:
+            return
+        fields, keys = event.fields, []
+        if event.res in (800, 810, 815, 840):
+            keys.append(_BALANCE)
+        pool_id, game_id = fields.get("pool_id"), fields.get("game_id")
+        if pool_id is not None:
+            keys.append(StaleKey(StaleKind.POOL, str(pool_id)))
+        elif game_id is not None:
+            game = str(game_id)
+            keys += [StaleKey(StaleKind.GAME, game), StaleKey(StaleKind.GAME_POOLS, game),
+                     StaleKey(StaleKind.MY_POOLS, game)]
+        if keys:
+            self._mark(keys, f"undecodable {event.res}", out)
+        else:
+            self._ignore(event.res, "undecodable", out)
+
+    def _ignore(self, res: int | None, reason: str, out: list[Change]) -> None:
+        self._counts[2] += 1
+        out.append(Ignored(res=res, reason=reason))
+
+    def _mismatch(self, subject: str, pool_id: str | None, expected: Decimal, actual: Decimal,
+                  out: list[Change]) -> None:
+        self._counts[3] += 1
+        out.append(MirrorMismatch(subject=subject, pool_id=pool_id, expected=expected,
+                                  actual=actual))
+
+    # -- games ---------------------------------------------------------------------------
+
+    def _set_game(self, game: GameView, cause: str, out: list[Change]) -> None:
+        if self._games.get(game.game_id) != game:
+            self._games[game.game_id] = game
+            out.append(GameChanged(game_id=game.game_id, game=game, cause=cause))
+
+    def _joined(self, event: api.GameJoined, out: list[Change]) -> None:
+        if event.game_id is None:
+            return
+        game = self._games.get(event.game_id) or GameView(game_id=event.game_id)
+        if game.joined:
+            return
+        self._set_game(attrs.evolve(game, joined=True), "joined", out)
+        gid = event.game_id
+        self._mark([StaleKey(StaleKind.GAME, gid), StaleKey(StaleKind.GAME_POOLS, gid),
+                    StaleKey(StaleKind.MY_POOLS, gid)], "joined", out)
+
+    def _left(self, event: api.GameLeft, out: list[Change]) -> None:
+        """A game left sends no more pushes: forget it and its pools (my bets stay)."""
+        gid = event.game_id
+        if gid is None or self._games.pop(gid, None) is None:
+            return
+        out.append(GameChanged(game_id=gid, game=None, cause="left"))
+        for pool_id in [p for p, v in self._pools.items() if v.game_id == gid]:
+            self._forget_pool(pool_id, "game left", out)
+        self._stale -= {StaleKey(kind, gid) for kind in
+                        (StaleKind.GAME, StaleKind.GAME_POOLS, StaleKind.MY_POOLS)}
+
+    def _details(self, event: api.GameDetails, out: list[Change]) -> None:
+        gid = event.game_id
+        if gid is None:
+            return
+        counts: dict[str, dict[str, int]] = {}
+        for row in event.game_state:
+            if isinstance(row, Mapping) and "action_id" in row and "target_id" in row:
+                counts.setdefault(str(row["action_id"]), {})[str(row["target_id"])] = \
+                    row.get("count")  # type: ignore[assignment]
+        old = self._games.get(gid) or GameView(game_id=gid)
+        game = attrs.evolve(old, details=event, closed=event.status == "game_closed",
+                            counts=_proxy({a: _proxy(t) for a, t in counts.items()}))
+        self._set_game(game, "details", out)
+        self._clear([StaleKey(StaleKind.GAME, gid)], out)
+
+    def _known_game(self, gid: str | None, res: int, out: list[Change]) -> GameView | None:
+        game = self._games.get(gid) if gid is not None else None
+        if game is None:
+            self._ignore(res, "unknown game", out)
+        return game
+
+    def _game_closed(self, event: api.GameClosed, out: list[Change]) -> None:
+        game = self._known_game(event.game_id, event.res, out)
+        if game is not None:
+            self._set_game(attrs.evolve(game, closed=True), "closed", out)
+
+    def _game_event(self, event: api.NewGameEvent, out: list[Change]) -> None:
+        game = self._known_game(event.game_id, event.res, out)
+        if game is None:
+            return
+        counts = dict(game.counts)
+        if event.action_id is not None:
+            counts[event.action_id] = _proxy(dict(event.current_count))
+        self._set_game(attrs.evolve(game, last_event=event, counts=_proxy(counts)), "event",
+                       out)
+
+    def _action_blocking(self, event: Any, out: list[Change]) -> None:
+        game = self._known_game(event.game_id, event.res, out)
+        if game is None or event.action_id is None:
+            return
+        blocked = isinstance(event, api.BettingForGameAndActionBlocked)
+        actions = game.blocked_actions | {event.action_id} if blocked else \
+            game.blocked_actions - {event.action_id}
+        self._set_game(attrs.evolve(game, blocked_actions=actions), "action blocking", out)
+
+    # -- pools ---------------------------------------------------------------------------
+
+    def _forget_pool(self, pool_id: str, cause: str, out: list[Change]) -> None:
+        self._pools.pop(pool_id, None)
+        self._missing.discard(pool_id)
+        self._stale.discard(StaleKey(StaleKind.POOL, pool_id))
+        if pool_id not in self._tombs:
+            self._tombs.add(pool_id)
+            self._tomb_order.append(pool_id)
+            if len(self._tomb_order) > _TOMBSTONES:
+                self._tombs.discard(self._tomb_order.popleft())
+        out.append(PoolRemoved(pool_id=pool_id, cause=cause))
+
+    def _known_pool(self, pool_id: str | None, res: int, out: list[Change]) -> PoolView | None:
+        pool = self._pools.get(pool_id) if pool_id is not None else None
+        if pool is None:
+            self._ignore(res, "forgotten pool" if pool_id in self._tombs else "unknown pool",
+                         out)
+        return pool
+
+    def _image(self, image: Any, game_id: str | None, out: list[Change], *,
+               resolved_list: bool = False) -> str | None:
+        """Replace a pool by the server's image of it (a pool record of a 352 or a list)."""
+        pool_id: str | None = image.pool_id
+        if pool_id is None:
+            return None
+        old = self._pools.get(pool_id)
+        ended = image.resolved_at is not None or image.winning_target is not None
+        same = old is not None and (not old.status.ended or ended)  # else: recreated
+        targets, money, ratio = _distribution(image.distribution)
+        raw = _raw(image)
+        if "user_backed" in raw:
+            stakes = _proxy(dict(image.user_backed))
+        else:
+            stakes = old.my_stakes if same and old is not None else EMPTY
+        if same and old is not None:
+            my_bets = old.my_bets
+        else:
+            my_bets = tuple(k for k, b in self._bets.items() if b.pool_id == pool_id)
+        blocked, hot = bool(image.is_blocked), bool(image.is_hot)
+        payout = old.my_payout if same and old is not None else None
+        if ended and resolved_list and image.total_winnings is not None:
+            payout = image.total_winnings
+        status = (old.status if same and old is not None and old.status.ended
+                  else PoolStatus.RESOLVED) if ended else _live_status(blocked, hot)
+        pool = PoolView(
+            pool_id=pool_id, game_id=image.game_id or game_id, description=image.description,
+            type=image.type, action_id=image.action_id, status=status, is_blocked=blocked,
+            is_hot=hot, targets=targets, distribution=money, to_win_if_backed=ratio,
+            participants=image.participants, start_at=image.start_at,
+            finish_at=image.finish_at, stop_accepting_bets_at=image.stop_accepting_bets_at,
+            resolved_at=image.resolved_at, winning_target=image.winning_target,
+            my_stakes=stakes, my_bets=my_bets, my_payout=payout)
+        self._pools[pool_id] = pool
+        self._missing.discard(pool_id)
+        self._tombs.discard(pool_id)
+        if old is None or not same:
+            out.append(PoolAdded(pool=pool))
+        else:
+            if old.status is not pool.status:
+                out.append(PoolStatusChanged(pool_id=pool_id, old=old.status, new=pool.status))
+            if old.distribution != pool.distribution:
+                out.append(DistributionChanged(pool_id=pool_id, old=old.distribution,
+                                               new=pool.distribution))
+            if old.my_stakes != pool.my_stakes:
+                out.append(StakeChanged(pool_id=pool_id, old=old.my_stakes,
+                                        new=pool.my_stakes))
+        return pool_id
+
+    def _new_pool(self, event: api.NewBettingPool, out: list[Change]) -> None:
+        self._image(event, None, out)
+
+    def _pool_list(self, event: Any, out: list[Change]) -> None:
+        """353/354/355/3535: images of pools of one game; 3535 (every open pool) and 354
+        (my running pools) also say which of the mirror's pools are no longer open."""
+        gid = event.game_id
+        res = event.res
+        listed: set[str] = set()
+        for image in event.pools_list:
+            pool_id = self._image(image, gid, out, resolved_list=res == 355)
+            if pool_id is not None:
+                listed.add(pool_id)
+        cleared = [StaleKey(StaleKind.POOL, p) for p in listed]
+        if gid is not None and res in (3535, 354):
+            cleared.append(StaleKey(StaleKind.GAME_POOLS if res == 3535 else StaleKind.MY_POOLS,
+                                    gid))
+            for pool_id, pool in list(self._pools.items()):
+                if pool.game_id != gid or pool_id in listed or pool.status.ended:
+                    continue
+                if pool.my_stakes:  # ended while we did not look: its resolution is due
+                    self._missing.add(pool_id)
+                    self._mark([StaleKey(StaleKind.POOL, pool_id)], "not in a list", out)
+                elif res == 3535:
+                    self._forget_pool(pool_id, "not in the open pools", out)
+        if gid is not None and res == 355:
+            for pool_id in [p for p in self._missing
+                            if p not in listed and self._pools[p].game_id == gid]:
+                self._forget_pool(pool_id, "in no list", out)
+        self._clear(cleared, out)
+
+    def _distribution_read(self, event: api.NewBettingPoolBetsDistribution,
+                           out: list[Change]) -> None:
+        """393's reply: the pool's distribution and, with its bets, my stakes in it."""
+        pool = self._known_pool(event.pool_id, event.res, out)
+        if pool is None:
+            return
+        entries = event.distribution
+        self._set_distribution(pool, entries, out)
+        if entries and all("bets" in entry.raw for entry in entries) and self._me is not None:
+            stakes: dict[str, Decimal] = {}
+            for entry in entries:
+                for bet in entry.bets:
+                    if bet.user_id == self._me and bet.amount is not None:
+                        target = bet.target or entry.target_id or ""
+                        stakes[target] = stakes.get(target, _ZERO) + bet.amount
+                        self._add_bet(bet.bet_id, pool.pool_id, target, bet.amount,
+                                      bet.placed_at, "distribution read", out, stake=False)
+            pool = self._pools[pool.pool_id]
+            if stakes != pool.my_stakes:
+                new = _proxy(stakes)
+                self._pools[pool.pool_id] = attrs.evolve(pool, my_stakes=new)
+                out.append(StakeChanged(pool_id=pool.pool_id, old=pool.my_stakes, new=new))
+        self._clear([StaleKey(StaleKind.POOL, pool.pool_id)], out)
+
+    def _set_distribution(self, pool: PoolView, entries: Sequence[api.DistributionEntry],
+                          out: list[Change]) -> None:
+        targets, money, ratio = _distribution(entries)
+        if money != pool.distribution or ratio != pool.to_win_if_backed:
+            self._pools[pool.pool_id] = attrs.evolve(
+                pool, targets=targets or pool.targets, distribution=money,
+                to_win_if_backed=ratio)
+            if money != pool.distribution:
+                out.append(DistributionChanged(pool_id=pool.pool_id, old=pool.distribution,
+                                               new=money))
+
+    def _distribution_push(self, event: api.BettingPoolBetsDistributionUpdate,
+                           out: list[Change]) -> None:
+        me = self._me
+        raw_bets = event.fields.get("new_bets")
+        if raw_bets:  # my bets, and "me" learnt from a bet my own reply announced
+            for bet in event.new_bets:
+                if me is None and bet.bet_id in self._bets and bet.user_id is not None:
+                    self._me = me = bet.user_id
+                if bet.user_id == me and me is not None and event.pool_id is not None:
+                    self._add_bet(bet.bet_id, event.pool_id, bet.target, bet.amount,
+                                  bet.placed_at, "distribution push", out)
+        pool = self._known_pool(event.pool_id, event.res, out)
+        if pool is not None:
+            self._set_distribution(pool, event.distribution, out)
+
+    def _pool_flag(self, event: Any, out: list[Change]) -> None:
+        pool = self._known_pool(event.pool_id, event.res, out)
+        if pool is None or pool.status.ended:
+            return
+        if isinstance(event, api.HotBettingPoolSuggested):
+            blocked, hot = pool.is_blocked, True
+        else:
+            blocked, hot = isinstance(event, api.BettingInPoolBlocked), pool.is_hot
+        status = _live_status(blocked, hot)
+        if (blocked, hot) != (pool.is_blocked, pool.is_hot):
+            self._pools[pool.pool_id] = attrs.evolve(pool, is_blocked=blocked, is_hot=hot,
+                                                     status=status)
+            if status is not pool.status:
+                out.append(PoolStatusChanged(pool_id=pool.pool_id, old=pool.status,
+                                             new=status))
+
+    # -- bets and settlement -------------------------------------------------------------
+
+    def _add_bet(self, bet_id: str | None, pool_id: str, target: str | None,
+                 amount: Decimal | None, placed_at: int | None, cause: str,
+                 out: list[Change], *, stake: bool = True) -> None:
+        """A bet of mine (from my bet reply, a distribution push or read), once per id."""
+        if bet_id is not None and bet_id in self._bets:
+            return
+        if bet_id is None:
+            self._unnamed += 1
+            key = f"unnamed-{self._unnamed}"
+        else:
+            key = bet_id
+        bet = BetView(bet_id=bet_id, pool_id=pool_id, target=target, amount=amount,
+                      placed_at=placed_at)
+        self._bets[key] = bet
+        out.append(BetChanged(bet=bet, cause=cause))
+        pool = self._pools.get(pool_id)
+        if pool is None or pool.status.ended:
+            return
+        stakes = pool.my_stakes
+        if stake and target is not None and amount is not None:
+            grown = dict(stakes)
+            grown[target] = grown.get(target, _ZERO) + amount
+            stakes = MappingProxyType(grown)
+            out.append(StakeChanged(pool_id=pool_id, old=pool.my_stakes, new=stakes))
+        self._pools[pool_id] = attrs.evolve(pool, my_stakes=stakes,
+                                            my_bets=(*pool.my_bets, key))
+
+    def _bet_placed(self, event: api.BetPlacedInBettingPool, out: list[Change]) -> None:
+        if event.pool_id is not None:
+            self._add_bet(event.bet_id, event.pool_id, event.target, event.amount, None,
+                          "bet reply", out)
+
+    def _resolved(self, event: api.BetPoolResolved | api.BetPoolExpired,
+                  out: list[Change]) -> None:
+        pool = self._known_pool(event.pool_id, event.res, out)
+        if pool is None:
+            return
+        if pool.status.ended:
+            self._ignore(event.res, "pool already ended", out)
+            return
+        pool_id, winning = pool.pool_id, event.winning_target
+        status = PoolStatus.EXPIRED if isinstance(event, api.BetPoolExpired) \
+            else PoolStatus.RESOLVED
+        me, stake = self._me, pool.my_stake
+        won = lost = None
+        invalid = refund = False
+        payout: Decimal | None = None
+        if me is not None:
+            won, lost = event.winners.get(me), event.losers.get(me)
+            invalid = me in event.invalidated_bettors
+            refund = bool(event.is_money_return)
+            if stake or won is not None or lost is not None or invalid:
+                payout = self._settle_check(pool, winning, won, lost, invalid, refund, out)
+        new = attrs.evolve(pool, status=status, winning_target=winning,
+                           resolved_at=event.resolved_at, my_payout=payout)
+        self._pools[pool_id] = new
+        out.append(PoolStatusChanged(pool_id=pool_id, old=pool.status, new=status))
+        out.append(PoolResolved(pool=new))
+        self._settle_bets(new, winning, won, invalid, refund, out)
+        self._stale.discard(StaleKey(StaleKind.POOL, pool_id))
+        self._missing.discard(pool_id)
+        if not new.my_bets and not new.my_stakes:
+            self._forget_pool(pool_id, "ended", out)
+
+    def _settle_check(self, pool: PoolView, winning: str | None, won: Decimal | None,
+                      lost: Decimal | None, invalid: bool, refund: bool,
+                      out: list[Change]) -> Decimal:
+        """My payout from the push, checked against my stakes; queue the balance the next
+        815 must show."""
+        stake = pool.my_stake
+        pool_id = pool.pool_id
+        checkable = not self.is_stale(pool_id)
+        if checkable and not stake and (won or lost):
+            self._mismatch("stake", pool_id, _ZERO, (won or _ZERO) + (lost or _ZERO), out)
+        elif checkable and stake and not invalid and not refund:
+            expected = sum((v for t, v in pool.my_stakes.items() if t != winning), _ZERO)
+            if expected != (lost or _ZERO):
+                self._mismatch("lost_stake", pool_id, expected, lost or _ZERO, out)
+        payout = resolved_payout(stake, won or _ZERO, lost or _ZERO)
+        if payout < 0:
+            self._mismatch("payout", pool_id, _ZERO, payout, out)
+        balance = self._balance
+        current, available = balance.current, balance.available
+        if self._expect:
+            _, current, available = self._expect[-1]
+        if checkable and _BALANCE not in self._stale and current is not None \
+                and available is not None:
+            self._expect.append((pool_id, current - stake + payout, available + payout))
+        return payout
+
+    def _settle_bets(self, pool: PoolView, winning: str | None, won: Decimal | None,
+                     invalid: bool, refund: bool, out: list[Change]) -> None:
+        bets = [(k, self._bets[k]) for k in pool.my_bets if k in self._bets]
+        winners = [b for _k, b in bets if b.target == winning]
+        sole_winner = len(winners) == 1 and winners[0].amount is not None and \
+            pool.my_stakes.get(winning or "") == winners[0].amount
+        for key, bet in bets:
+            if refund:
+                state, payout = BetState.RETURNED, bet.amount
+            elif invalid:
+                state, payout = BetState.SETTLED, None
+            elif bet.target == winning:
+                state = BetState.WON
+                payout = bet.amount + (won or _ZERO) if sole_winner and bet.amount else None
+            else:
+                state, payout = BetState.LOST, _ZERO
+            settled = attrs.evolve(bet, state=state, payout=payout)
+            self._bets[key] = settled
+            out.append(BetChanged(bet=settled, cause="pool ended"))
+
+    # -- balance -------------------------------------------------------------------------
+
+    def _foreign(self, currency: str | None, res: int, out: list[Change]) -> bool:
+        """A balance in another currency than the mirror's (learning it the first time)."""
+        if currency is None:
+            return False
+        if self._currency is None:
+            self._currency = currency
+            return False
+        if currency != self._currency:
+            self._ignore(res, f"balance in {currency}", out)
+            return True
+        return False
+
+    def _set_balance(self, new: Balance, cause: str, out: list[Change]) -> None:
+        old = self._balance
+        if new != old:
+            self._balance = new
+            out.append(BalanceChanged(old=old, new=new, cause=cause))
+
+    def _balance_update(self, event: api.BalanceUpdate, out: list[Change]) -> None:
+        if self._foreign(event.currency, 815, out):
+            return
+        current, available = event.current_balance, event.available_balance
+        expect = self._expect
+        if expect:
+            for index, (_pool, cur, avail) in enumerate(expect):
+                if cur == current and avail == available:
+                    for _ in range(index + 1):
+                        expect.popleft()
+                    break
+            else:
+                pool_id, cur, avail = expect[0]
+                if cur != current:
+                    self._mismatch("current_balance", pool_id, cur, current, out)
+                if avail != available:
+                    self._mismatch("available_balance", pool_id, avail, available, out)
+                expect.clear()
+        self._set_balance(Balance(current=current, available=available,
+                                  exposure=current - available, currency=self._currency),
+                          "balance_update", out)
+        self._pending.clear()
+        self._clear([_BALANCE], out)
+
+    def _balance_read(self, event: Any, out: list[Change]) -> None:
+        """800/810/840: one part read; the third follows from current = available +
+        exposure when the other is known."""
+        if self._foreign(event.currency, event.res, out):
+            return
+        old = self._balance
+        current, available, exposure = old.current, old.available, old.exposure
+        if isinstance(event, api.YourCurrentBalance):
+            current, part = event.current_balance, "current"
+            if available is not None:
+                exposure = current - available
+        elif isinstance(event, api.YourAvailableBalance):
+            available, part = event.available_balance, "available"
+            if current is not None:
+                exposure = current - available
+        else:
+            exposure, part = event.exposure, "exposure"
+            if current is not None:
+                available = current - exposure
+            elif available is not None:
+                current = available + exposure
+        self._expect.clear()
+        self._set_balance(Balance(current=current, available=available, exposure=exposure,
+                                  currency=self._currency), event.name or part, out)
+        self._pending.discard(part)
+        if not self._pending:
+            self._clear([_BALANCE], out)
+
+    # -- the rest ------------------------------------------------------------------------
+
+    def _late(self, event: LateReply, out: list[Change]) -> None:
+        """A reply that came after its request gave up (a bet that timed out): as a reply."""
+        reply = api.decode_reply(event.request_id, event.op, event.res, dict(event.fields),
+                                 event.server_time, None)
+        handler = _HANDLERS.get(type(reply)) or _handler_for(type(reply))
+        handler(self, reply, out)
+
+    def _nothing(self, event: Event, out: list[Change]) -> None:
+        """Events that change nothing the mirror holds."""
+
+
+_ROUTES: dict[type, Handler] = {
+    PushesDropped: MarketMirror._gap,
+    Reconnected: MarketMirror._gap,
+    LateReply: MarketMirror._late,
+    Push: MarketMirror._undecodable,
+    Response: MarketMirror._undecodable,
+    api.GameJoined: MarketMirror._joined,
+    api.GameLeft: MarketMirror._left,
+    api.GameDetails: MarketMirror._details,
+    api.GameClosed: MarketMirror._game_closed,
+    api.NewGameEvent: MarketMirror._game_event,
+    api.BettingForGameAndActionBlocked: MarketMirror._action_blocking,
+    api.BettingForGameAndActionAllowed: MarketMirror._action_blocking,
+    api.NewBettingPool: MarketMirror._new_pool,
+    api.AllBettingPoolsForGame: MarketMirror._pool_list,
+    api.YouOpenPoolsListForGame: MarketMirror._pool_list,
+    api.YourRunningPoolsForGame: MarketMirror._pool_list,
+    api.YourResolvedPoolsForGame: MarketMirror._pool_list,
+    api.NewBettingPoolBetsDistribution: MarketMirror._distribution_read,
+    api.BettingPoolBetsDistributionUpdate: MarketMirror._distribution_push,
+    api.BettingInPoolBlocked: MarketMirror._pool_flag,
+    api.BettingInPoolAllowed: MarketMirror._pool_flag,
+    api.HotBettingPoolSuggested: MarketMirror._pool_flag,
+    api.BetPlacedInBettingPool: MarketMirror._bet_placed,
+    api.BetPoolResolved: MarketMirror._resolved,
+    api.BetPoolExpired: MarketMirror._resolved,
+    api.BalanceUpdate: MarketMirror._balance_update,
+    api.YourCurrentBalance: MarketMirror._balance_read,
+    api.YourAvailableBalance: MarketMirror._balance_read,
+    api.YourExposure: MarketMirror._balance_read,
+}
+_HANDLERS: dict[type, Handler] = {}
+_GENERIC = (Push, Response)  # a model's own route first: a ...Reply is a Response too
+
+
+def _handler_for(cls: type) -> Handler:
+    """The route of ``cls`` or its nearest base (a ``...Reply``/``...Push`` goes where its
+    common model goes), cached per class."""
+    mro = cls.__mro__
+    handler = next((_ROUTES[base] for base in mro if base in _ROUTES and base not in _GENERIC),
+                   None) or next((_ROUTES[base] for base in mro if base in _GENERIC),
+                                 MarketMirror._nothing)
+    _HANDLERS[cls] = handler
+    return handler

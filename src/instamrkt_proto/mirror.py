@@ -487,8 +487,7 @@ class MarketMirror:
         ended = image.resolved_at is not None or image.winning_target is not None
         same = old is not None and (not old.status.ended or ended)  # else: recreated
         targets, money, ratio = _distribution(image.distribution)
-        raw = _raw(image)
-        if "user_backed" in raw:
+        if image.user_backed or "user_backed" in _raw(image):
             stakes = _proxy(dict(image.user_backed))
         else:
             stakes = old.my_stakes if same and old is not None else EMPTY
@@ -565,7 +564,8 @@ class MarketMirror:
             return
         entries = event.distribution
         self._set_distribution(pool, entries, out)
-        if entries and all("bets" in entry.raw for entry in entries) and self._me is not None:
+        with_bets = any(entry.bets or "bets" in entry.raw for entry in entries)
+        if with_bets and self._me is not None:
             stakes: dict[str, Decimal] = {}
             for entry in entries:
                 for bet in entry.bets:
@@ -595,8 +595,7 @@ class MarketMirror:
     def _distribution_push(self, event: api.BettingPoolBetsDistributionUpdate,
                            out: list[Change]) -> None:
         me = self._me
-        raw_bets = event.fields.get("new_bets")
-        if raw_bets:  # my bets, and "me" learnt from a bet my own reply announced
+        if event.new_bets:  # my bets, and "me" learnt from a bet my own reply announced
             for bet in event.new_bets:
                 if me is None and bet.bet_id in self._bets and bet.user_id is not None:
                     self._me = me = bet.user_id

@@ -1,0 +1,201 @@
+"""The market mirror against the reference market: a scripted game with two bettors.
+
+After the game (pools created before and after joining, bets of both users, an event that
+resolves some pools), ``client.mirror`` must agree field for field with fresh reads of the
+same user: balance, my running pools, every distribution; and its own checks must have
+found nothing wrong.
+"""
+
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+from typing import Any
+
+import anyio
+
+from instamrkt_proto import Credentials, api
+from instamrkt_proto.mirror import BetState, MarketMirror, PoolStatus
+from instamrkt_transports import anyio as aio
+from instamrkt_transports import blocking, threaded
+from instamrkt_transports._client.driver import new_mirror
+from instamrkt_transports.options import make_options
+
+USERS = {"1000": "admin-key-0123456789", "1001": "mine-key-0123456789",
+         "1002": "other-key-0123456789"}
+
+
+def _admin_game(admin: blocking.BlockingClient) -> str:
+    source = admin.call(api.OpenGameSource(source_name="test source"))
+    game = admin.call(api.CreateAndOpenGame(source_id=source.source_id or "",
+                                            game_name="Reds - Blues",
+                                            actions="goal,corner", targets="reds,blues"))
+    assert game.game_id is not None
+    return game.game_id
+
+
+def _pool(admin: blocking.BlockingClient, game_id: str, **params: Any) -> str:
+    created = admin.call(api.CreateAndOpenBettingPool(game_id=game_id, **params))
+    assert created.pool_id is not None
+    return created.pool_id
+
+
+def _resync(client: blocking.BlockingClient) -> None:
+    mirror = client.mirror
+    assert mirror is not None
+    for request in mirror.resync_requests():
+        client.call(request)
+    assert mirror.stale == frozenset()
+
+
+def _agrees(client: blocking.BlockingClient, game_id: str) -> MarketMirror:
+    """Compare a snapshot taken after a barrier with fresh reads, field for field."""
+    mirror = client.mirror
+    assert mirror is not None
+    client.ping()  # every push sent before this reply has been applied
+    snap = mirror.snapshot()
+    current = client.call(api.GetMyCurrentBalance())
+    available = client.call(api.GetMyAvailableBalance())
+    exposure = client.call(api.GetMyExposure())
+    assert (snap.balance.current, snap.balance.available, snap.balance.exposure) == (
+        current.current_balance, available.available_balance, exposure.exposure)
+    running = client.call(api.ListMyRunningPoolsForGame(game_id=game_id))
+    mine = {p for p, v in snap.pools.items() if v.my_stakes and not v.status.ended}
+    assert {p.pool_id for p in running.pools_list} == mine
+    for pool in running.pools_list:
+        assert pool.pool_id is not None
+        view = snap.pools[pool.pool_id]
+        assert dict(view.my_stakes) == dict(pool.user_backed)
+        assert view.is_blocked == bool(pool.is_blocked)
+        assert view.is_hot == bool(pool.is_hot)
+    every = client.call(api.ListAllBettingPoolsForGame(game_id=game_id))
+    assert {p.pool_id for p in every.pools_list} == {
+        p for p, v in snap.pools.items() if not v.status.ended}
+    for pool_id, view in snap.pools.items():
+        if view.status.ended:
+            continue
+        read = client.call(api.GetBettingPoolBetsDistribution(pool_id=pool_id))
+        assert dict(view.distribution) == {
+            e.target_id: e.backing_money for e in read.distribution}
+    return mirror
+
+
+def test_mirror_agrees_with_fresh_reads_after_a_scripted_game(instamrkt_server_factory):
+    server = instamrkt_server_factory(USERS)
+    url = server.url
+    with blocking.connect(url, server.credentials_for("1000"), timeout=5) as admin, \
+            blocking.connect(url, server.credentials_for("1001"), timeout=5,
+                             mirror=True) as me, \
+            blocking.connect(url, server.credentials_for("1002"), timeout=5) as other:
+        for client in (admin, me, other):
+            client.logon()
+        game_id = _admin_game(admin)
+        scorer = _pool(admin, game_id, type=1, action_id="goal", targets="reds,blues",
+                       description="Who scores next?")
+        blues_score = _pool(admin, game_id, type=3, action_id="goal", targets="blues",
+                            description="Will the blues score?")
+        me.call(api.JoinGame(game_id=game_id))
+        other.call(api.JoinGame(game_id=game_id))
+        mirror = me.mirror
+        assert mirror is not None and mirror.user_id == "1001"
+        assert mirror.resync_requests()  # a game just joined: never read yet
+        _resync(me)
+        assert set(mirror.pools) == {scorer, blues_score}
+        corner = _pool(admin, game_id, type=1, action_id="corner", targets="reds,blues",
+                       description="Who wins the next corner?")  # arrives as a 352 push
+        me.ping()
+        assert corner in mirror.pools and mirror.pools[corner].status is PoolStatus.OPEN
+
+        me.call(api.PlaceBetInBettingPool(pool_id=scorer, target="reds", amount="10"))
+        me.call(api.PlaceBetInBettingPool(pool_id=scorer, target="blues", amount="2.50"))
+        me.call(api.PlaceBetInBettingPool(pool_id=blues_score, target="yes", amount="5"))
+        me.call(api.PlaceBetInBettingPool(pool_id=corner, target="blues", amount="7"))
+        other.call(api.PlaceBetInBettingPool(pool_id=scorer, target="blues", amount="20"))
+        other.call(api.PlaceBetInBettingPool(pool_id=blues_score, target="no", amount="5"))
+        other.call(api.PlaceBetInBettingPool(pool_id=corner, target="reds", amount="3"))
+        admin.call(api.SuggestHotBettingPool(pool_id=corner))
+        _agrees(me, game_id)
+        assert mirror.pools[corner].status is PoolStatus.HOT
+
+        admin.call(api.RegisterGameEvent(game_id=game_id, action_id="goal", target_id="reds"))
+        mirror = _agrees(me, game_id)
+        resolved = mirror.pools[scorer]
+        assert resolved.status is PoolStatus.RESOLVED and resolved.winning_target == "reds"
+        # 32.50 in the pool, all of it to my 10 on reds: paid back 32.50 (net 22.50 won,
+        # 2.50 lost on blues).
+        assert resolved.my_payout == Decimal("32.50")
+        states = {b.target: b.state for b in mirror.my_bets.values() if b.pool_id == scorer}
+        assert states == {"reds": BetState.WON, "blues": BetState.LOST}
+        assert mirror.pools[blues_score].status is PoolStatus.OPEN  # a reds goal: not hit
+
+        admin.call(api.BlockBettingInBettingPool(pool_id=blues_score))
+        admin.call(api.RegisterGameEvent(game_id=game_id, action_id="corner",
+                                         target_id="reds"))
+        mirror = _agrees(me, game_id)
+        assert mirror.pools[blues_score].status is PoolStatus.BLOCKED
+        assert mirror.pools[corner].my_payout == Decimal(0)  # my 7 on blues lost
+        assert mirror.metrics.mismatches == 0
+        # 1000, +22.50 won and -2.50 lost in the scorer pool, -7 lost on the corner; 5 at stake.
+        assert mirror.balance.current == Decimal("1013")
+        assert mirror.balance.exposure == Decimal("5")
+        assert mirror.stale == frozenset()
+
+
+def test_every_client_applies_a_push_before_the_application_sees_it(instamrkt_server_factory):
+    """The mirror is current when the application receives an event, on all three."""
+    server = instamrkt_server_factory(USERS)
+    creds = server.credentials_for("1001")
+
+    def seen(mirror: MarketMirror | None, event: object) -> bool:
+        assert mirror is not None
+        return isinstance(event, api.BalanceUpdate) and mirror.balance.available == \
+            event.available_balance
+
+    with blocking.connect(server.url, creds, timeout=5, mirror=True) as client:
+        client.logon()
+        client.call(api.PlaceBetInBettingPool(pool_id="adhoc-1", target="x", amount="1"))
+        event = client.next_event(timeout=5)
+        while not isinstance(event, api.BalanceUpdate):
+            event = client.next_event(timeout=5)
+        assert seen(client.mirror, event)
+        assert client.mirror is not None and "adhoc-1" in {
+            b.pool_id for b in client.mirror.my_bets.values()}
+
+    checks: list[bool] = []
+    done = threading.Event()
+
+    def on_event(event: object) -> None:
+        if isinstance(event, api.BalanceUpdate):
+            checks.append(seen(tclient.mirror, event))
+            done.set()
+
+    with threaded.connect(server.url, creds, timeout=5, mirror=True,
+                          on_event=on_event) as tclient:
+        tclient.logon()
+        tclient.call(api.PlaceBetInBettingPool(pool_id="adhoc-2", target="x", amount="1"))
+        assert done.wait(5)
+        assert checks == [True]
+        assert tclient.mirror is not None
+        snap = tclient.mirror.snapshot()  # from this thread, while the reader runs
+        assert snap.balance == tclient.mirror.balance
+
+    async def main() -> None:
+        async with aio.connect(server.url, creds, timeout=5, mirror=True) as client:
+            await client.logon()
+            await client.call(api.PlaceBetInBettingPool(pool_id="adhoc-3", target="x",
+                                                        amount="1"))
+            async for event in client.events():
+                if isinstance(event, api.BalanceUpdate):
+                    assert seen(client.mirror, event)
+                    break
+
+    anyio.run(main)
+
+    with blocking.connect(server.url, creds, timeout=5) as plain:
+        assert plain.mirror is None
+
+
+def test_the_option_makes_a_mirror_whose_me_is_the_credentials_user() -> None:
+    mirror = new_mirror(Credentials(user_id=17, session_key="k"), make_options({"mirror": True}))
+    assert mirror is not None and mirror.user_id == "17"
+    assert new_mirror(Credentials(user_id=17, session_key="k"), make_options({})) is None

@@ -173,7 +173,7 @@ class Reference:
         pool["stakes"][target] = pool["stakes"].get(target, ZERO) + amount
         pool["bets"] = [*pool["bets"], bet_id]
 
-    def apply(self, ev: Any) -> None:  # noqa: C901 (one branch per kind, on purpose)
+    def apply(self, ev: Any) -> None:
         if isinstance(ev, (Reconnected, PushesDropped)):
             if isinstance(ev, Reconnected):
                 for game in self.joined:

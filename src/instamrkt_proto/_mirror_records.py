@@ -9,7 +9,7 @@ never zero: a bot that bets on a zero it made up loses money.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
@@ -46,6 +46,22 @@ __all__ = (
 EMPTY: Mapping[Any, Any] = MappingProxyType({})
 
 
+def builder(cls: type) -> Callable[..., Any]:
+    """A positional constructor for the frozen slotted class ``cls`` (fields in order) that
+    fills the slots directly, as attrs' ``__init__`` would, without its keyword handling:
+    the mirror builds a few records per push and must cost less than decoding it."""
+    names = [a.name for a in attrs.fields(cls)]
+    namespace: dict[str, Any] = {"_make_": object.__new__, "_cls_": cls}
+    lines = [f"def build({', '.join(names)}):", "    _o_ = _make_(_cls_)"]
+    for name in names:
+        namespace[f"s_{name}"] = next(k.__dict__[name] for k in cls.__mro__
+                                      if name in k.__dict__).__set__
+        lines.append(f"    s_{name}(_o_, {name})")
+    lines.append("    return _o_")
+    exec("\n".join(lines), namespace)
+    return namespace["build"]  # type: ignore[no-any-return]
+
+
 class PoolStatus(enum.Enum):
     """Where a pool is in its life. A blocked pool that is also hot is ``BLOCKED``: what
     matters to a bettor first is that it takes no bets."""
@@ -58,7 +74,7 @@ class PoolStatus(enum.Enum):
 
     @property
     def ended(self) -> bool:
-        return self in (PoolStatus.RESOLVED, PoolStatus.EXPIRED)
+        return self is PoolStatus.RESOLVED or self is PoolStatus.EXPIRED
 
 
 class BetState(enum.Enum):
@@ -85,7 +101,7 @@ class StaleKind(enum.Enum):
     POOL = "pool"                # one pool (status, distribution, my stake)
 
 
-@attrs.frozen(slots=True)
+@attrs.frozen(slots=True, cache_hash=True)
 class StaleKey:
     """One thing to re-read: ``kind`` and the game or pool id it concerns (None for the
     balance)."""
@@ -263,10 +279,17 @@ class DistributionChanged(Change):
 
 @attrs.frozen(slots=True, kw_only=True)
 class PoolResolved(Change):
-    """A pool ended (362 resolved or 363 expired, in ``pool.status``); ``pool.my_payout``
-    is what it paid me back, if I had a stake."""
+    """A pool ended: ``status`` is ``RESOLVED`` (362) or ``EXPIRED`` (363). ``my_payout``
+    is what it paid me back (stake included) if I was in it, else None; ``my_stake`` what
+    the mirror recorded I had staked. The pool stays in ``pools`` while it holds bets of
+    mine; otherwise the mirror forgets it right after this change."""
 
-    pool: PoolView
+    pool_id: str
+    game_id: str | None
+    status: PoolStatus
+    winning_target: str | None
+    my_stake: Decimal
+    my_payout: Decimal | None
 
 
 @attrs.frozen(slots=True, kw_only=True)

@@ -35,7 +35,7 @@ the thread that applies.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
@@ -69,7 +69,9 @@ from ._mirror_records import (
     StakeChanged,
     StaleKey,
     StaleKind,
+    builder,
 )
+from .errors import RemoteProtocolError
 from .events import Event, LateReply, Push, PushesDropped, Reconnected, Response
 
 __all__ = (
@@ -103,7 +105,8 @@ __all__ = (
 
 _ZERO = Decimal(0)
 _BALANCE = StaleKey(StaleKind.BALANCE)
-_TOMBSTONES = 4096
+_RESOLVED, _EXPIRED = PoolStatus.RESOLVED, PoolStatus.EXPIRED
+_TOMBSTONES = 128  # late pushes for a forgotten pool come within moments
 _KIND_ORDER = {kind: i for i, kind in enumerate(StaleKind)}
 
 
@@ -151,6 +154,90 @@ def _raw(model: Any) -> Mapping[str, Any]:
     return raw if raw is not None else model.fields  # type: ignore[no-any-return]
 
 
+_new_balance = builder(Balance)
+_new_bet = builder(BetView)
+_new_pool_view = builder(PoolView)
+_balance_changed = builder(BalanceChanged)
+_bet_changed = builder(BetChanged)
+_distribution_changed = builder(DistributionChanged)
+_ignored = builder(Ignored)
+_stake_changed = builder(StakeChanged)
+_status_changed = builder(PoolStatusChanged)
+_pool_resolved = builder(PoolResolved)
+
+
+class _Pool:
+    """A pool as the mirror keeps it: the fields of ``PoolView``, changed in place (a push
+    touches two or three of them), and the frozen view built when someone reads it."""
+
+    __slots__ = ("action_id", "description", "distribution", "finish_at", "game_id",
+                 "is_blocked", "is_hot", "my_bets", "my_payout", "my_stakes", "participants",
+                 "pool_id", "resolved_at", "start_at", "status", "stop_accepting_bets_at",
+                 "targets", "to_win_if_backed", "type", "view", "winning_target")
+
+    def __init__(self, pool_id: str) -> None:
+        self.pool_id = pool_id
+        self.game_id: str | None = None
+        self.description: str | None = None
+        self.type: int | None = None
+        self.action_id: str | None = None
+        self.status = PoolStatus.OPEN
+        self.is_blocked = self.is_hot = False
+        self.targets: tuple[str, ...] = ()
+        self.distribution: Mapping[str, Decimal] = EMPTY
+        self.to_win_if_backed: Mapping[str, Decimal] = EMPTY
+        self.participants: int | None = None
+        self.start_at: int | None = None
+        self.finish_at: int | None = None
+        self.stop_accepting_bets_at: int | None = None
+        self.resolved_at: int | None = None
+        self.winning_target: str | None = None
+        self.my_stakes: Mapping[str, Decimal] = EMPTY
+        self.my_bets: tuple[str, ...] = ()
+        self.my_payout: Decimal | None = None
+        self.view: PoolView | None = None
+
+    def build(self) -> PoolView:
+        return _new_pool_view(  # type: ignore[no-any-return]
+            self.pool_id, self.game_id, self.description, self.type, self.action_id,
+            self.status, self.is_blocked, self.is_hot, self.targets, self.distribution,
+            self.to_win_if_backed, self.participants, self.start_at, self.finish_at,
+            self.stop_accepting_bets_at, self.resolved_at, self.winning_target,
+            self.my_stakes, self.my_bets, self.my_payout)
+
+    def frozen(self) -> PoolView:
+        """The view, built once per change (only the applying thread may call this)."""
+        view = self.view
+        if view is None:
+            view = self.view = self.build()
+        return view
+
+    @property
+    def my_stake(self) -> Decimal:
+        return sum(self.my_stakes.values(), _ZERO)
+
+
+class _PoolViews(Mapping[str, PoolView]):
+    """``MarketMirror.pools``: the live pools, each read as its frozen view."""
+
+    __slots__ = ("_pools",)
+
+    def __init__(self, pools: dict[str, _Pool]) -> None:
+        self._pools = pools
+
+    def __getitem__(self, pool_id: str) -> PoolView:
+        return self._pools[pool_id].frozen()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._pools)
+
+    def __len__(self) -> int:
+        return len(self._pools)
+
+    def __contains__(self, pool_id: object) -> bool:
+        return pool_id in self._pools
+
+
 Handler = Callable[["MarketMirror", Any, list[Change]], None]
 
 
@@ -172,7 +259,7 @@ class MarketMirror:
         self._me = None if user_id is None else str(user_id)
         self._currency = currency
         self._games: dict[str, GameView] = {}
-        self._pools: dict[str, PoolView] = {}
+        self._pools: dict[str, _Pool] = {}
         self._bets: dict[str, BetView] = {}
         self._balance = Balance(currency=currency)
         self._stale: set[StaleKey] = {_BALANCE}
@@ -198,7 +285,9 @@ class MarketMirror:
 
     @property
     def pools(self) -> Mapping[str, PoolView]:
-        return MappingProxyType(self._pools)
+        """The pools by id, each read as a frozen ``PoolView`` (for the thread applying
+        events; other threads read ``snapshot()``)."""
+        return _PoolViews(self._pools)
 
     @property
     def my_bets(self) -> Mapping[str, BetView]:
@@ -221,6 +310,8 @@ class MarketMirror:
 
     def is_stale(self, pool_id: str) -> bool:
         """Whether anything the mirror holds about pool ``pool_id`` awaits a read."""
+        if not self._stale:
+            return False
         if StaleKey(StaleKind.POOL, pool_id) in self._stale:
             return True
         pool = self._pools.get(pool_id)
@@ -236,7 +327,8 @@ class MarketMirror:
                 continue
             snap = MirrorSnapshot(
                 user_id=self._me, games=MappingProxyType(dict(self._games)),
-                pools=MappingProxyType(dict(self._pools)),
+                pools=MappingProxyType({p: v.view or v.build() for p, v in
+                                        self._pools.copy().items()}),
                 my_bets=MappingProxyType(dict(self._bets)), balance=self._balance,
                 stale=frozenset(self._stale.copy()))
             if self._gen == gen:
@@ -304,6 +396,8 @@ class MarketMirror:
         self._gen += 1
         try:
             handler(self, event, out)
+        except RemoteProtocolError:  # a nested list of the message could not be structured
+            self._undecodable(event, out, unreadable=True)
         finally:
             self._gen += 1
         counts = self._counts
@@ -354,11 +448,12 @@ class MarketMirror:
                  if not v.status.ended]
         self._mark(keys, cause, out)
 
-    def _undecodable(self, event: Push | Response, out: list[Change]) -> None:
+    def _undecodable(self, event: Any, out: list[Change], *, unreadable: bool = False
+                     ) -> None:
         """A state-bearing message the core could not structure: what it named is stale."""
-        if event.decode_error is None:
+        if event.decode_error is None and not unreadable:
             return
-        fields, keys = event.fields, []
+        fields, keys = getattr(event, "fields", EMPTY), []
         if event.res in (800, 810, 815, 840):
             keys.append(_BALANCE)
         pool_id, game_id = fields.get("pool_id"), fields.get("game_id")
@@ -375,7 +470,7 @@ class MarketMirror:
 
     def _ignore(self, res: int | None, reason: str, out: list[Change]) -> None:
         self._counts[2] += 1
-        out.append(Ignored(res=res, reason=reason))
+        out.append(_ignored(res, reason))
 
     def _mismatch(self, subject: str, pool_id: str | None, expected: Decimal, actual: Decimal,
                   out: list[Change]) -> None:
@@ -462,7 +557,8 @@ class MarketMirror:
     def _forget_pool(self, pool_id: str, cause: str, out: list[Change]) -> None:
         self._pools.pop(pool_id, None)
         self._missing.discard(pool_id)
-        self._stale.discard(StaleKey(StaleKind.POOL, pool_id))
+        if self._stale:
+            self._stale.discard(StaleKey(StaleKind.POOL, pool_id))
         if pool_id not in self._tombs:
             self._tombs.add(pool_id)
             self._tomb_order.append(pool_id)
@@ -470,7 +566,7 @@ class MarketMirror:
                 self._tombs.discard(self._tomb_order.popleft())
         out.append(PoolRemoved(pool_id=pool_id, cause=cause))
 
-    def _known_pool(self, pool_id: str | None, res: int, out: list[Change]) -> PoolView | None:
+    def _known_pool(self, pool_id: str | None, res: int, out: list[Change]) -> _Pool | None:
         pool = self._pools.get(pool_id) if pool_id is not None else None
         if pool is None:
             self._ignore(res, "forgotten pool" if pool_id in self._tombs else "unknown pool",
@@ -483,46 +579,46 @@ class MarketMirror:
         pool_id: str | None = image.pool_id
         if pool_id is None:
             return None
+        targets, money, ratio = _distribution(image.distribution)
         old = self._pools.get(pool_id)
         ended = image.resolved_at is not None or image.winning_target is not None
         same = old is not None and (not old.status.ended or ended)  # else: recreated
-        targets, money, ratio = _distribution(image.distribution)
+        before = old.frozen() if old is not None and same else None
+        pool = old if old is not None and same else _Pool(pool_id)
+        if not same:
+            pool.my_bets = tuple(k for k, b in self._bets.items() if b.pool_id == pool_id)
         if image.user_backed or "user_backed" in _raw(image):
-            stakes = _proxy(dict(image.user_backed))
-        else:
-            stakes = old.my_stakes if same and old is not None else EMPTY
-        if same and old is not None:
-            my_bets = old.my_bets
-        else:
-            my_bets = tuple(k for k, b in self._bets.items() if b.pool_id == pool_id)
-        blocked, hot = bool(image.is_blocked), bool(image.is_hot)
-        payout = old.my_payout if same and old is not None else None
+            pool.my_stakes = _proxy(dict(image.user_backed))
         if ended and resolved_list and image.total_winnings is not None:
-            payout = image.total_winnings
-        status = (old.status if same and old is not None and old.status.ended
-                  else PoolStatus.RESOLVED) if ended else _live_status(blocked, hot)
-        pool = PoolView(
-            pool_id=pool_id, game_id=image.game_id or game_id, description=image.description,
-            type=image.type, action_id=image.action_id, status=status, is_blocked=blocked,
-            is_hot=hot, targets=targets, distribution=money, to_win_if_backed=ratio,
-            participants=image.participants, start_at=image.start_at,
-            finish_at=image.finish_at, stop_accepting_bets_at=image.stop_accepting_bets_at,
-            resolved_at=image.resolved_at, winning_target=image.winning_target,
-            my_stakes=stakes, my_bets=my_bets, my_payout=payout)
+            pool.my_payout = image.total_winnings
+        blocked, hot = bool(image.is_blocked), bool(image.is_hot)
+        if ended:
+            if not pool.status.ended:
+                pool.status = PoolStatus.RESOLVED
+        else:
+            pool.status = _live_status(blocked, hot)
+        pool.game_id = image.game_id or game_id
+        pool.description, pool.type, pool.action_id = (image.description, image.type,
+                                                       image.action_id)
+        pool.is_blocked, pool.is_hot = blocked, hot
+        pool.targets, pool.distribution, pool.to_win_if_backed = targets, money, ratio
+        pool.participants, pool.start_at, pool.finish_at = (image.participants,
+                                                            image.start_at, image.finish_at)
+        pool.stop_accepting_bets_at = image.stop_accepting_bets_at
+        pool.resolved_at, pool.winning_target = image.resolved_at, image.winning_target
+        pool.view = None
         self._pools[pool_id] = pool
         self._missing.discard(pool_id)
         self._tombs.discard(pool_id)
-        if old is None or not same:
-            out.append(PoolAdded(pool=pool))
+        if before is None:
+            out.append(PoolAdded(pool=pool.frozen()))
         else:
-            if old.status is not pool.status:
-                out.append(PoolStatusChanged(pool_id=pool_id, old=old.status, new=pool.status))
-            if old.distribution != pool.distribution:
-                out.append(DistributionChanged(pool_id=pool_id, old=old.distribution,
-                                               new=pool.distribution))
-            if old.my_stakes != pool.my_stakes:
-                out.append(StakeChanged(pool_id=pool_id, old=old.my_stakes,
-                                        new=pool.my_stakes))
+            if before.status is not pool.status:
+                out.append(_status_changed(pool_id, before.status, pool.status))
+            if before.distribution != pool.distribution:
+                out.append(_distribution_changed(pool_id, before.distribution, money))
+            if before.my_stakes != pool.my_stakes:
+                out.append(_stake_changed(pool_id, before.my_stakes, pool.my_stakes))
         return pool_id
 
     def _new_pool(self, event: api.NewBettingPool, out: list[Change]) -> None:
@@ -574,28 +670,29 @@ class MarketMirror:
                         stakes[target] = stakes.get(target, _ZERO) + bet.amount
                         self._add_bet(bet.bet_id, pool.pool_id, target, bet.amount,
                                       bet.placed_at, "distribution read", out, stake=False)
-            pool = self._pools[pool.pool_id]
             if stakes != pool.my_stakes:
-                new = _proxy(stakes)
-                self._pools[pool.pool_id] = attrs.evolve(pool, my_stakes=new)
-                out.append(StakeChanged(pool_id=pool.pool_id, old=pool.my_stakes, new=new))
-        self._clear([StaleKey(StaleKind.POOL, pool.pool_id)], out)
+                new, old = _proxy(stakes), pool.my_stakes
+                pool.my_stakes, pool.view = new, None
+                out.append(_stake_changed(pool.pool_id, old, new))
+        if self._stale:
+            self._clear([StaleKey(StaleKind.POOL, pool.pool_id)], out)
 
-    def _set_distribution(self, pool: PoolView, entries: Sequence[api.DistributionEntry],
+    def _set_distribution(self, pool: _Pool, entries: Sequence[api.DistributionEntry],
                           out: list[Change]) -> None:
         targets, money, ratio = _distribution(entries)
-        if money != pool.distribution or ratio != pool.to_win_if_backed:
-            self._pools[pool.pool_id] = attrs.evolve(
-                pool, targets=targets or pool.targets, distribution=money,
-                to_win_if_backed=ratio)
-            if money != pool.distribution:
-                out.append(DistributionChanged(pool_id=pool.pool_id, old=pool.distribution,
-                                               new=money))
+        old = pool.distribution
+        if money != old or ratio != pool.to_win_if_backed:
+            pool.distribution, pool.to_win_if_backed, pool.view = money, ratio, None
+            if targets:
+                pool.targets = targets
+            if money != old:
+                out.append(_distribution_changed(pool.pool_id, old, money))
 
     def _distribution_push(self, event: api.BettingPoolBetsDistributionUpdate,
                            out: list[Change]) -> None:
         me = self._me
-        if event.new_bets:  # my bets, and "me" learnt from a bet my own reply announced
+        if event.new_bets and (me is None or self._may_be_mine(event.fields, me)):
+            # my bets, and "me" learnt from a bet my own reply announced
             for bet in event.new_bets:
                 if me is None and bet.bet_id in self._bets and bet.user_id is not None:
                     self._me = me = bet.user_id
@@ -606,21 +703,42 @@ class MarketMirror:
         if pool is not None:
             self._set_distribution(pool, event.distribution, out)
 
-    def _pool_flag(self, event: Any, out: list[Change]) -> None:
-        pool = self._known_pool(event.pool_id, event.res, out)
-        if pool is None or pool.status.ended:
-            return
-        if isinstance(event, api.HotBettingPoolSuggested):
-            blocked, hot = pool.is_blocked, True
-        else:
-            blocked, hot = isinstance(event, api.BettingInPoolBlocked), pool.is_hot
-        status = _live_status(blocked, hot)
+    @staticmethod
+    def _may_be_mine(fields: Mapping[str, Any], me: str) -> bool:
+        """Whether a 361's raw ``new_bets`` name me: skips structuring the bets of others
+        (most of a busy game's pushes). Without raw fields (a model built in code), yes."""
+        raw = fields.get("new_bets")
+        if type(raw) is not list:
+            return True
+        return any(type(bet) is not dict or str(bet.get("user_id")) == me for bet in raw)
+
+    def _pool_blocked(self, event: api.BettingInPoolBlocked, out: list[Change]) -> None:
+        pool = self._pools.get(event.pool_id or "")
+        if pool is None:
+            self._known_pool(event.pool_id, event.res, out)
+        elif pool.status is not _RESOLVED and pool.status is not _EXPIRED:
+            self._pool_flags(pool, True, pool.is_hot, out)
+
+    def _pool_allowed(self, event: api.BettingInPoolAllowed, out: list[Change]) -> None:
+        pool = self._pools.get(event.pool_id or "")
+        if pool is None:
+            self._known_pool(event.pool_id, event.res, out)
+        elif pool.status is not _RESOLVED and pool.status is not _EXPIRED:
+            self._pool_flags(pool, False, pool.is_hot, out)
+
+    def _pool_hot(self, event: api.HotBettingPoolSuggested, out: list[Change]) -> None:
+        pool = self._pools.get(event.pool_id or "")
+        if pool is None:
+            self._known_pool(event.pool_id, event.res, out)
+        elif pool.status is not _RESOLVED and pool.status is not _EXPIRED:
+            self._pool_flags(pool, pool.is_blocked, True, out)
+
+    def _pool_flags(self, pool: _Pool, blocked: bool, hot: bool, out: list[Change]) -> None:
+        status, old = _live_status(blocked, hot), pool.status
         if (blocked, hot) != (pool.is_blocked, pool.is_hot):
-            self._pools[pool.pool_id] = attrs.evolve(pool, is_blocked=blocked, is_hot=hot,
-                                                     status=status)
-            if status is not pool.status:
-                out.append(PoolStatusChanged(pool_id=pool.pool_id, old=pool.status,
-                                             new=status))
+            pool.is_blocked, pool.is_hot, pool.status, pool.view = blocked, hot, status, None
+            if status is not old:
+                out.append(_status_changed(pool.pool_id, old, status))
 
     # -- bets and settlement -------------------------------------------------------------
 
@@ -635,21 +753,19 @@ class MarketMirror:
             key = f"unnamed-{self._unnamed}"
         else:
             key = bet_id
-        bet = BetView(bet_id=bet_id, pool_id=pool_id, target=target, amount=amount,
-                      placed_at=placed_at)
+        bet = _new_bet(bet_id, pool_id, target, amount, placed_at, BetState.PLACED, None)
         self._bets[key] = bet
-        out.append(BetChanged(bet=bet, cause=cause))
+        out.append(_bet_changed(bet, cause))
         pool = self._pools.get(pool_id)
         if pool is None or pool.status.ended:
             return
-        stakes = pool.my_stakes
         if stake and target is not None and amount is not None:
-            grown = dict(stakes)
+            old = pool.my_stakes
+            grown = dict(old)
             grown[target] = grown.get(target, _ZERO) + amount
-            stakes = MappingProxyType(grown)
-            out.append(StakeChanged(pool_id=pool_id, old=pool.my_stakes, new=stakes))
-        self._pools[pool_id] = attrs.evolve(pool, my_stakes=stakes,
-                                            my_bets=(*pool.my_bets, key))
+            pool.my_stakes = MappingProxyType(grown)
+            out.append(_stake_changed(pool_id, old, pool.my_stakes))
+        pool.my_bets, pool.view = (*pool.my_bets, key), None
 
     def _bet_placed(self, event: api.BetPlacedInBettingPool, out: list[Change]) -> None:
         if event.pool_id is not None:
@@ -677,18 +793,19 @@ class MarketMirror:
             refund = bool(event.is_money_return)
             if stake or won is not None or lost is not None or invalid:
                 payout = self._settle_check(pool, winning, won, lost, invalid, refund, out)
-        new = attrs.evolve(pool, status=status, winning_target=winning,
-                           resolved_at=event.resolved_at, my_payout=payout)
-        self._pools[pool_id] = new
-        out.append(PoolStatusChanged(pool_id=pool_id, old=pool.status, new=status))
-        out.append(PoolResolved(pool=new))
-        self._settle_bets(new, winning, won, invalid, refund, out)
-        self._stale.discard(StaleKey(StaleKind.POOL, pool_id))
+        old = pool.status
+        pool.status, pool.winning_target, pool.resolved_at = status, winning, event.resolved_at
+        pool.my_payout, pool.view = payout, None
+        out.append(_status_changed(pool_id, old, status))
+        out.append(_pool_resolved(pool_id, pool.game_id, status, winning, stake, payout))
+        self._settle_bets(pool, winning, won, invalid, refund, out)
+        if self._stale:
+            self._stale.discard(StaleKey(StaleKind.POOL, pool_id))
         self._missing.discard(pool_id)
-        if not new.my_bets and not new.my_stakes:
+        if not pool.my_bets and not pool.my_stakes:
             self._forget_pool(pool_id, "ended", out)
 
-    def _settle_check(self, pool: PoolView, winning: str | None, won: Decimal | None,
+    def _settle_check(self, pool: _Pool, winning: str | None, won: Decimal | None,
                       lost: Decimal | None, invalid: bool, refund: bool,
                       out: list[Change]) -> Decimal:
         """My payout from the push, checked against my stakes; queue the balance the next
@@ -714,7 +831,7 @@ class MarketMirror:
             self._expect.append((pool_id, current - stake + payout, available + payout))
         return payout
 
-    def _settle_bets(self, pool: PoolView, winning: str | None, won: Decimal | None,
+    def _settle_bets(self, pool: _Pool, winning: str | None, won: Decimal | None,
                      invalid: bool, refund: bool, out: list[Change]) -> None:
         bets = [(k, self._bets[k]) for k in pool.my_bets if k in self._bets]
         winners = [b for _k, b in bets if b.target == winning]
@@ -730,9 +847,10 @@ class MarketMirror:
                 payout = bet.amount + (won or _ZERO) if sole_winner and bet.amount else None
             else:
                 state, payout = BetState.LOST, _ZERO
-            settled = attrs.evolve(bet, state=state, payout=payout)
+            settled = _new_bet(bet.bet_id, bet.pool_id, bet.target, bet.amount, bet.placed_at,
+                               state, payout)
             self._bets[key] = settled
-            out.append(BetChanged(bet=settled, cause="pool ended"))
+            out.append(_bet_changed(settled, "pool ended"))
 
     # -- balance -------------------------------------------------------------------------
 
@@ -755,7 +873,8 @@ class MarketMirror:
             out.append(BalanceChanged(old=old, new=new, cause=cause))
 
     def _balance_update(self, event: api.BalanceUpdate, out: list[Change]) -> None:
-        if self._foreign(event.currency, 815, out):
+        currency = event.currency
+        if currency != self._currency and self._foreign(currency, 815, out):
             return
         current, available = event.current_balance, event.available_balance
         expect = self._expect
@@ -772,11 +891,15 @@ class MarketMirror:
                 if avail != available:
                     self._mismatch("available_balance", pool_id, avail, available, out)
                 expect.clear()
-        self._set_balance(Balance(current=current, available=available,
-                                  exposure=current - available, currency=self._currency),
-                          "balance_update", out)
-        self._pending.clear()
-        self._clear([_BALANCE], out)
+        old = self._balance
+        if current != old.current or available != old.available or \
+                old.currency != self._currency or old.exposure != current - available:
+            new = self._balance = _new_balance(current, available, current - available,
+                                               self._currency)
+            out.append(_balance_changed(old, new, "balance_update"))
+        if self._stale and _BALANCE in self._stale:
+            self._pending.clear()
+            self._clear([_BALANCE], out)
 
     def _balance_read(self, event: Any, out: list[Change]) -> None:
         """800/810/840: one part read; the third follows from current = available +
@@ -839,9 +962,9 @@ _ROUTES: dict[type, Handler] = {
     api.YourResolvedPoolsForGame: MarketMirror._pool_list,
     api.NewBettingPoolBetsDistribution: MarketMirror._distribution_read,
     api.BettingPoolBetsDistributionUpdate: MarketMirror._distribution_push,
-    api.BettingInPoolBlocked: MarketMirror._pool_flag,
-    api.BettingInPoolAllowed: MarketMirror._pool_flag,
-    api.HotBettingPoolSuggested: MarketMirror._pool_flag,
+    api.BettingInPoolBlocked: MarketMirror._pool_blocked,
+    api.BettingInPoolAllowed: MarketMirror._pool_allowed,
+    api.HotBettingPoolSuggested: MarketMirror._pool_hot,
     api.BetPlacedInBettingPool: MarketMirror._bet_placed,
     api.BetPoolResolved: MarketMirror._resolved,
     api.BetPoolExpired: MarketMirror._resolved,

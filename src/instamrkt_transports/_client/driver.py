@@ -110,7 +110,10 @@ class Driver:
         while True:
             for event in core.events_received():
                 if mirror is not None:
-                    _mirrored(mirror, event)
+                    try:
+                        mirror.apply(event)
+                    except Exception:  # a fault in the mirror must not end the session
+                        log.exception("the market mirror failed on %s", type(event).__name__)
                 if isinstance(event, Push):  # most of a flood: straight to the application
                     hooks._deliver(event)
                 elif isinstance(event, RequestSettled):
@@ -142,14 +145,6 @@ class Driver:
     def closed_error(self) -> InstamrktError:
         """What a call on a finished session raises."""
         return self.core.closed_error or ConnectionClosed("the client is closed")
-
-
-def _mirrored(mirror: MarketMirror, event: Event) -> None:
-    """Apply ``event`` to the mirror; a fault in the mirror must not end the session."""
-    try:
-        mirror.apply(event)
-    except Exception:
-        log.exception("the market mirror failed on %s", type(event).__name__)
 
 
 def new_mirror(credentials: Credentials, options: Options) -> MarketMirror | None:

@@ -151,8 +151,9 @@ class Reference:
             mine = dict(image.user_backed)
         else:
             mine = old["stakes"] if same and old else {}
-        bets = old["bets"] if same and old else [b for b, v in self.bets.items()
-                                                  if v["pool"] == image.pool_id]
+        bets = old["bets"] if same and old else [
+            b for b, v in self.bets.items()
+            if v["pool"] == image.pool_id and v["state"] is BetState.PLACED]
         self.pools[image.pool_id] = {
             "game": image.game_id or game, "status": self.live(bool(image.is_blocked),
                                                               bool(image.is_hot)),

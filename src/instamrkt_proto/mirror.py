@@ -586,7 +586,8 @@ class MarketMirror:
         before = old.frozen() if old is not None and same else None
         pool = old if old is not None and same else _Pool(pool_id)
         if not same:
-            pool.my_bets = tuple(k for k, b in self._bets.items() if b.pool_id == pool_id)
+            pool.my_bets = tuple(k for k, b in self._bets.items()  # placed before it was known
+                                 if b.pool_id == pool_id and b.state is BetState.PLACED)
         if image.user_backed or "user_backed" in _raw(image):
             pool.my_stakes = _proxy(dict(image.user_backed))
         if ended and resolved_list and image.total_winnings is not None:

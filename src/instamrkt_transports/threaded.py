@@ -25,6 +25,11 @@ stops reading until the consumer makes room, so TCP pushes back on the server. T
 a lock of its own, so consumers take events while a reader works in the core. An exception
 raised by ``on_event`` is logged (logger ``instamrkt_transports.threaded``) and delivery goes
 on with the next event: one bad event must not end a session that moves money.
+
+With ``mirror=True``, ``_drain`` applies each event to ``client.mirror`` under the lock,
+before the event is delivered; the mirror is written only there. Any other thread, and
+``on_event``, reads it through ``client.mirror.snapshot()``: a consistent frozen copy taken
+between two events (docs/mirror.md, "Threads").
 """
 
 from __future__ import annotations

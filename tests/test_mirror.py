@@ -404,3 +404,39 @@ def test_a_snapshot_from_another_thread_is_consistent() -> None:
 def test_apply_refuses_what_is_not_an_event() -> None:
     with pytest.raises(TypeError, match="takes an Event"):
         MarketMirror().apply({"res": 815})  # type: ignore[arg-type]
+
+
+def test_a_game_s_details_events_closing_and_leaving() -> None:
+    mirror = fresh()
+    mirror.apply(reply(api.GetGameDetails(game_id=GAME), 342, game_id=GAME,
+                       status="game_in_progress_betting_active", game_state=[
+                           {"action_id": "goal", "target_id": "reds", "count": 1},
+                           {"action_id": "goal", "target_id": "blues", "count": "x"}]))
+    assert dict(mirror.games[GAME].counts["goal"]) == {"reds": 1}
+    mirror.apply(push(366, game_id=GAME, action_id="goal", target_id="reds",
+                      current_count={"reds": 2, "blues": 0}, happened_at=5))
+    game = mirror.games[GAME]
+    assert dict(game.counts["goal"]) == {"reds": 2, "blues": 0}
+    assert game.last_event.target_id == "reds"
+    mirror.apply(push(370, game_id=GAME, action_id="goal", blocked_at=6))
+    assert mirror.games[GAME].blocked_actions == {"goal"}
+    mirror.apply(push(371, game_id=GAME, action_id="goal", allowed_at=7))
+    assert mirror.games[GAME].blocked_actions == frozenset()
+    mirror.apply(push(341, game_id=GAME))
+    assert mirror.games[GAME].closed
+    assert mirror.apply(push(366, game_id="other", action_id="goal", target_id="x")) == (
+        Ignored(res=366, reason="unknown game"),)
+    bet(mirror, "p-1", "reds", "1", "b-1")
+    mirror.apply(reply(api.LeaveGame(game_id=GAME), 334, game_id=GAME))
+    assert GAME not in mirror.games and "p-1" not in mirror.pools
+    assert "b-1" in mirror.my_bets and mirror.stale == frozenset()
+
+
+def test_forget_settled_drops_ended_pools_and_their_bets() -> None:
+    mirror = fresh()
+    bet(mirror, "p-1", "reds", "1", "b-1")
+    mirror.apply(push(362, pool_id="p-1", game_id=GAME, winning_target="reds",
+                      winners={ME: 0}, losers={}, is_money_return=False))
+    assert "p-1" in mirror.pools
+    assert mirror.forget_settled() == (PoolRemoved(pool_id="p-1", cause="settled"),)
+    assert not mirror.pools and not mirror.my_bets

@@ -164,6 +164,7 @@ _ignored = builder(Ignored)
 _stake_changed = builder(StakeChanged)
 _status_changed = builder(PoolStatusChanged)
 _pool_resolved = builder(PoolResolved)
+_IGNORED: dict[tuple[int | None, str], Ignored] = {}
 
 
 class _Pool:
@@ -251,7 +252,7 @@ class MarketMirror:
     """
 
     __slots__ = ("_balance", "_bets", "_counts", "_currency", "_expect", "_games", "_gen",
-                 "_me", "_missing", "_pending", "_pools", "_stale", "_tomb_order",
+                 "_me", "_missing", "_out", "_pending", "_pools", "_stale", "_tomb_order",
                  "_tombs", "_unnamed")
 
     def __init__(self, user_id: str | int | None = None, *, currency: str | None = None
@@ -272,6 +273,7 @@ class MarketMirror:
         self._gen = 0
         # events, changes, ignored, mismatches, gaps, resyncs
         self._counts = [0, 0, 0, 0, 0, 0]
+        self._out: list[Change] = []
 
     # -- reading -------------------------------------------------------------------------
 
@@ -392,19 +394,24 @@ class MarketMirror:
             if not isinstance(event, Event):
                 raise TypeError(f"MarketMirror.apply takes an Event, not {cls.__name__}")
             handler = _handler_for(cls)
-        out: list[Change] = []
+        out = self._out  # one list, emptied after each event: no allocation per push
         self._gen += 1
         try:
             handler(self, event, out)
         except RemoteProtocolError:  # a nested list of the message could not be structured
             self._undecodable(event, out, unreadable=True)
+        except BaseException:
+            out.clear()
+            raise
         finally:
             self._gen += 1
         counts = self._counts
         counts[0] += 1
         if out:
             counts[1] += len(out)
-            return tuple(out)
+            changes = tuple(out)
+            out.clear()
+            return changes
         return ()
 
     # -- staleness -----------------------------------------------------------------------
@@ -470,7 +477,12 @@ class MarketMirror:
 
     def _ignore(self, res: int | None, reason: str, out: list[Change]) -> None:
         self._counts[2] += 1
-        out.append(_ignored(res, reason))
+        change = _IGNORED.get((res, reason))  # records are immutable: one of each will do
+        if change is None:
+            change = _ignored(res, reason)
+            if len(_IGNORED) < 256:
+                _IGNORED[res, reason] = change
+        out.append(change)
 
     def _mismatch(self, subject: str, pool_id: str | None, expected: Decimal, actual: Decimal,
                   out: list[Change]) -> None:
@@ -512,10 +524,11 @@ class MarketMirror:
         if gid is None:
             return
         counts: dict[str, dict[str, int]] = {}
-        for row in event.game_state:
-            if isinstance(row, Mapping) and "action_id" in row and "target_id" in row:
+        for row in event.game_state:  # {action_id, target_id, count} objects, as sent
+            if isinstance(row, Mapping) and isinstance(row.get("count"), int) and \
+                    row.get("action_id") is not None and row.get("target_id") is not None:
                 counts.setdefault(str(row["action_id"]), {})[str(row["target_id"])] = \
-                    row.get("count")  # type: ignore[assignment]
+                    row["count"]
         old = self._games.get(gid) or GameView(game_id=gid)
         game = attrs.evolve(old, details=event, closed=event.status == "game_closed",
                             counts=_proxy({a: _proxy(t) for a, t in counts.items()}))
@@ -711,7 +724,10 @@ class MarketMirror:
         raw = fields.get("new_bets")
         if type(raw) is not list:
             return True
-        return any(type(bet) is not dict or str(bet.get("user_id")) == me for bet in raw)
+        for bet in raw:
+            if type(bet) is not dict or str(bet.get("user_id")) == me:
+                return True
+        return False
 
     def _pool_blocked(self, event: api.BettingInPoolBlocked, out: list[Change]) -> None:
         pool = self._pools.get(event.pool_id or "")
@@ -894,7 +910,7 @@ class MarketMirror:
                 expect.clear()
         old = self._balance
         if current != old.current or available != old.available or \
-                old.currency != self._currency or old.exposure != current - available:
+                old.currency is not self._currency or old.exposure is None:
             new = self._balance = _new_balance(current, available, current - available,
                                                self._currency)
             out.append(_balance_changed(old, new, "balance_update"))

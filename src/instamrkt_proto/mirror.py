@@ -724,10 +724,7 @@ class MarketMirror:
         raw = fields.get("new_bets")
         if type(raw) is not list:
             return True
-        for bet in raw:
-            if type(bet) is not dict or str(bet.get("user_id")) == me:
-                return True
-        return False
+        return any(type(bet) is not dict or str(bet.get("user_id")) == me for bet in raw)
 
     def _pool_blocked(self, event: api.BettingInPoolBlocked, out: list[Change]) -> None:
         pool = self._pools.get(event.pool_id or "")

@@ -239,6 +239,18 @@ class _PoolViews(Mapping[str, PoolView]):
         return pool_id in self._pools
 
 
+def _may_be_mine(fields: Mapping[str, Any], me: str) -> bool:
+    """Whether a 361's raw ``new_bets`` name me: skips structuring the bets of others (most
+    of a busy game's pushes). Without raw fields (a model built in code): maybe."""
+    raw = fields.get("new_bets")
+    if type(raw) is not list:
+        return True
+    if len(raw) == 1:  # the usual push: one bet
+        bet = raw[0]
+        return type(bet) is not dict or str(bet.get("user_id")) == me
+    return any(type(bet) is not dict or str(bet.get("user_id")) == me for bet in raw)
+
+
 Handler = Callable[["MarketMirror", Any, list[Change]], None]
 
 
@@ -704,27 +716,20 @@ class MarketMirror:
 
     def _distribution_push(self, event: api.BettingPoolBetsDistributionUpdate,
                            out: list[Change]) -> None:
-        me = self._me
-        if event.new_bets and (me is None or self._may_be_mine(event.fields, me)):
+        me, pool_id = self._me, event.pool_id
+        if event.new_bets and (me is None or _may_be_mine(event.fields, me)):
             # my bets, and "me" learnt from a bet my own reply announced
             for bet in event.new_bets:
                 if me is None and bet.bet_id in self._bets and bet.user_id is not None:
                     self._me = me = bet.user_id
-                if bet.user_id == me and me is not None and event.pool_id is not None:
-                    self._add_bet(bet.bet_id, event.pool_id, bet.target, bet.amount,
+                if bet.user_id == me and me is not None and pool_id is not None:
+                    self._add_bet(bet.bet_id, pool_id, bet.target, bet.amount,
                                   bet.placed_at, "distribution push", out)
-        pool = self._known_pool(event.pool_id, event.res, out)
-        if pool is not None:
+        pool = self._pools.get(pool_id) if pool_id is not None else None
+        if pool is None:
+            self._known_pool(pool_id, 361, out)
+        else:
             self._set_distribution(pool, event.distribution, out)
-
-    @staticmethod
-    def _may_be_mine(fields: Mapping[str, Any], me: str) -> bool:
-        """Whether a 361's raw ``new_bets`` name me: skips structuring the bets of others
-        (most of a busy game's pushes). Without raw fields (a model built in code), yes."""
-        raw = fields.get("new_bets")
-        if type(raw) is not list:
-            return True
-        return any(type(bet) is not dict or str(bet.get("user_id")) == me for bet in raw)
 
     def _pool_blocked(self, event: api.BettingInPoolBlocked, out: list[Change]) -> None:
         pool = self._pools.get(event.pool_id or "")

@@ -359,6 +359,20 @@ def test_any_model_of_any_code_is_applied_without_an_error(sequence: list[Any]) 
     assert mirror.snapshot().pools == mirror.pools
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(events, max_size=40))
+def test_update_folds_to_the_same_state_as_apply(sequence: list[Any]) -> None:
+    """The clients fold with ``update`` (no change records): the state must not differ."""
+    applied, updated = MarketMirror(ME), MarketMirror(ME)
+    for event in sequence:
+        applied.apply(event)
+        updated.update(event)
+        assert updated.snapshot() == applied.snapshot()
+    a, u = applied.metrics, updated.metrics
+    assert (a.events, a.ignored, a.mismatches, a.gaps, a.resyncs) == (
+        u.events, u.ignored, u.mismatches, u.gaps, u.resyncs)
+
+
 @settings(max_examples=100, deadline=None)
 @given(st.lists(events, max_size=40))
 def test_the_same_events_give_the_same_mirror_and_the_same_changes(sequence: list[Any]

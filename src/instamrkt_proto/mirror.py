@@ -167,6 +167,18 @@ _pool_resolved = builder(PoolResolved)
 _IGNORED: dict[tuple[int | None, str], Ignored] = {}
 
 
+class _Discard(list[Change]):
+    """Where ``update`` sends changes: nowhere (the hot paths skip building them)."""
+
+    __slots__ = ()
+
+    def append(self, change: Change) -> None:
+        pass
+
+
+_DISCARD = _Discard()
+
+
 class _Pool:
     """A pool as the mirror keeps it: the fields of ``PoolView``, changed in place (a push
     touches two or three of them), and the frozen view built when someone reads it."""
@@ -264,8 +276,8 @@ class MarketMirror:
     """
 
     __slots__ = ("_balance", "_bets", "_counts", "_currency", "_expect", "_games", "_gen",
-                 "_me", "_missing", "_out", "_pending", "_pools", "_stale", "_tomb_order",
-                 "_tombs", "_unnamed")
+                 "_me", "_missing", "_out", "_pending", "_pools", "_stale", "_tombs",
+                 "_unnamed")
 
     def __init__(self, user_id: str | int | None = None, *, currency: str | None = None
                  ) -> None:
@@ -279,8 +291,7 @@ class MarketMirror:
         self._pending: set[str] = {"current", "available"}  # balance parts still to re-read
         self._missing: set[str] = set()  # pools of mine gone from an open-pools list
         self._expect: deque[tuple[str, Decimal, Decimal]] = deque()  # (pool, cur, avail)
-        self._tombs: set[str] = set()
-        self._tomb_order: deque[str] = deque()
+        self._tombs: dict[str, None] = {}  # pools forgotten lately, oldest first
         self._unnamed = 0
         self._gen = 0
         # events, changes, ignored, mismatches, gaps, resyncs
@@ -401,11 +412,7 @@ class MarketMirror:
         something stale. Anything else is a ``TypeError``.
         """
         cls = type(event)
-        handler = _HANDLERS.get(cls)
-        if handler is None:
-            if not isinstance(event, Event):
-                raise TypeError(f"MarketMirror.apply takes an Event, not {cls.__name__}")
-            handler = _handler_for(cls)
+        handler = _HANDLERS.get(cls) or _checked_handler(cls)
         out = self._out  # one list, emptied after each event: no allocation per push
         self._gen += 1
         try:
@@ -425,6 +432,21 @@ class MarketMirror:
             out.clear()
             return changes
         return ()
+
+    def update(self, event: Event) -> None:
+        """``apply`` without building the change records: the same state, for a reader who
+        only reads the state (the clients' ``mirror=True`` folds every push this way).
+        ``metrics.changes`` counts only the changes ``apply`` reported."""
+        cls = type(event)
+        handler = _HANDLERS.get(cls) or _checked_handler(cls)
+        self._gen += 1
+        try:
+            handler(self, event, _DISCARD)
+        except RemoteProtocolError:
+            self._undecodable(event, _DISCARD, unreadable=True)
+        finally:
+            self._gen += 1
+        self._counts[0] += 1
 
     # -- staleness -----------------------------------------------------------------------
 
@@ -489,6 +511,8 @@ class MarketMirror:
 
     def _ignore(self, res: int | None, reason: str, out: list[Change]) -> None:
         self._counts[2] += 1
+        if out is _DISCARD:
+            return
         change = _IGNORED.get((res, reason))  # records are immutable: one of each will do
         if change is None:
             change = _ignored(res, reason)
@@ -584,11 +608,11 @@ class MarketMirror:
         self._missing.discard(pool_id)
         if self._stale:
             self._stale.discard(StaleKey(StaleKind.POOL, pool_id))
-        if pool_id not in self._tombs:
-            self._tombs.add(pool_id)
-            self._tomb_order.append(pool_id)
-            if len(self._tomb_order) > _TOMBSTONES:
-                self._tombs.discard(self._tomb_order.popleft())
+        tombs = self._tombs  # insertion-ordered: the oldest goes first
+        if pool_id not in tombs:
+            tombs[pool_id] = None
+            if len(tombs) > _TOMBSTONES:
+                del tombs[next(iter(tombs))]
         out.append(PoolRemoved(pool_id=pool_id, cause=cause))
 
     def _known_pool(self, pool_id: str | None, res: int, out: list[Change]) -> _Pool | None:
@@ -635,7 +659,7 @@ class MarketMirror:
         pool.view = None
         self._pools[pool_id] = pool
         self._missing.discard(pool_id)
-        self._tombs.discard(pool_id)
+        self._tombs.pop(pool_id, None)
         if before is None:
             out.append(PoolAdded(pool=pool.frozen()))
         else:
@@ -711,7 +735,7 @@ class MarketMirror:
             pool.distribution, pool.to_win_if_backed, pool.view = money, ratio, None
             if targets:
                 pool.targets = targets
-            if money != old:
+            if money != old and out is not _DISCARD:
                 out.append(_distribution_changed(pool.pool_id, old, money))
 
     def _distribution_push(self, event: api.BettingPoolBetsDistributionUpdate,
@@ -756,7 +780,7 @@ class MarketMirror:
         status, old = _live_status(blocked, hot), pool.status
         if (blocked, hot) != (pool.is_blocked, pool.is_hot):
             pool.is_blocked, pool.is_hot, pool.status, pool.view = blocked, hot, status, None
-            if status is not old:
+            if status is not old and out is not _DISCARD:
                 out.append(_status_changed(pool.pool_id, old, status))
 
     # -- bets and settlement -------------------------------------------------------------
@@ -915,7 +939,8 @@ class MarketMirror:
                 old.currency is not self._currency or old.exposure is None:
             new = self._balance = _new_balance(current, available, current - available,
                                                self._currency)
-            out.append(_balance_changed(old, new, "balance_update"))
+            if out is not _DISCARD:
+                out.append(_balance_changed(old, new, "balance_update"))
         if self._stale and _BALANCE in self._stale:
             self._pending.clear()
             self._clear([_BALANCE], out)
@@ -994,6 +1019,12 @@ _ROUTES: dict[type, Handler] = {
 }
 _HANDLERS: dict[type, Handler] = {}
 _GENERIC = (Push, Response)  # a model's own route first: a ...Reply is a Response too
+
+
+def _checked_handler(cls: type) -> Handler:
+    if not issubclass(cls, Event):
+        raise TypeError(f"MarketMirror.apply takes an Event, not {cls.__name__}")
+    return _handler_for(cls)
 
 
 def _handler_for(cls: type) -> Handler:

@@ -111,7 +111,7 @@ class Driver:
             for event in core.events_received():
                 if mirror is not None:
                     try:
-                        mirror.apply(event)
+                        mirror.update(event)
                     except Exception:  # a fault in the mirror must not end the session
                         log.exception("the market mirror failed on %s", type(event).__name__)
                 if isinstance(event, Push):  # most of a flood: straight to the application

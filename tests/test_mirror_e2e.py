@@ -80,8 +80,8 @@ def _agrees(client: blocking.BlockingClient, game_id: str) -> MarketMirror:
     return mirror
 
 
-def test_mirror_agrees_with_fresh_reads_after_a_scripted_game(instamrkt_server_factory):
-    server = instamrkt_server_factory(USERS)
+def _play(server: Any) -> tuple[MarketMirror, dict[str, str]]:
+    """The scripted game, checking the mirror against fresh reads after each step."""
     url = server.url
     with blocking.connect(url, server.credentials_for("1000"), timeout=5) as admin, \
             blocking.connect(url, server.credentials_for("1001"), timeout=5,
@@ -118,12 +118,9 @@ def test_mirror_agrees_with_fresh_reads_after_a_scripted_game(instamrkt_server_f
         assert mirror.pools[corner].status is PoolStatus.HOT
 
         admin.call(api.RegisterGameEvent(game_id=game_id, action_id="goal", target_id="reds"))
-        mirror = _agrees(me, game_id)
+        _agrees(me, game_id)
         resolved = mirror.pools[scorer]
         assert resolved.status is PoolStatus.RESOLVED and resolved.winning_target == "reds"
-        # 32.50 in the pool, all of it to my 10 on reds: paid back 32.50 (net 22.50 won,
-        # 2.50 lost on blues).
-        assert resolved.my_payout == Decimal("32.50")
         states = {b.target: b.state for b in mirror.my_bets.values() if b.pool_id == scorer}
         assert states == {"reds": BetState.WON, "blues": BetState.LOST}
         assert mirror.pools[blues_score].status is PoolStatus.OPEN  # a reds goal: not hit
@@ -131,14 +128,30 @@ def test_mirror_agrees_with_fresh_reads_after_a_scripted_game(instamrkt_server_f
         admin.call(api.BlockBettingInBettingPool(pool_id=blues_score))
         admin.call(api.RegisterGameEvent(game_id=game_id, action_id="corner",
                                          target_id="reds"))
-        mirror = _agrees(me, game_id)
+        _agrees(me, game_id)
         assert mirror.pools[blues_score].status is PoolStatus.BLOCKED
         assert mirror.pools[corner].my_payout == Decimal(0)  # my 7 on blues lost
-        assert mirror.metrics.mismatches == 0
         # 1000, +22.50 won and -2.50 lost in the scorer pool, -7 lost on the corner; 5 at stake.
         assert mirror.balance.current == Decimal("1013")
         assert mirror.balance.exposure == Decimal("5")
         assert mirror.stale == frozenset()
+    return mirror, {"scorer": scorer, "corner": corner, "blues_score": blues_score}
+
+
+def test_mirror_agrees_with_fresh_reads_after_a_scripted_game(instamrkt_server_factory):
+    """Balance, my running pools, every open pool's distribution: field for field."""
+    _play(instamrkt_server_factory(USERS))
+
+
+def test_the_mirror_s_payouts_agree_with_the_resolution_pushes(instamrkt_server_factory):
+    """The mirror's own arithmetic (docs/mirror.md, "Payouts"): 362's ``winners`` are net
+    winnings, so the payout of a pool is stake - lost + won, and the 815s that follow the
+    resolutions match the mirror's balance plus those payouts: no ``MirrorMismatch``."""
+    mirror, pools = _play(instamrkt_server_factory(USERS))
+    # 32.50 in the scorer pool, all of it to my 10 on reds: paid back 32.50 (net 22.50
+    # won, 2.50 lost on blues).
+    assert mirror.pools[pools["scorer"]].my_payout == Decimal("32.50")
+    assert mirror.metrics.mismatches == 0
 
 
 def test_every_client_applies_a_push_before_the_application_sees_it(instamrkt_server_factory):

@@ -14,8 +14,8 @@ from typing import Any
 
 import anyio
 
-from instamrkt_proto import Credentials, api
-from instamrkt_proto.mirror import BetState, MarketMirror, PoolStatus
+from instamrkt_proto import Backoff, Credentials, Reconnected, api
+from instamrkt_proto.mirror import BetState, MarketMirror, PoolStatus, StaleKey, StaleKind
 from instamrkt_transports import anyio as aio
 from instamrkt_transports import blocking, threaded
 from instamrkt_transports._client.driver import new_mirror
@@ -212,3 +212,36 @@ def test_the_option_makes_a_mirror_whose_me_is_the_credentials_user() -> None:
     mirror = new_mirror(Credentials(user_id=17, session_key="k"), make_options({"mirror": True}))
     assert mirror is not None and mirror.user_id == "17"
     assert new_mirror(Credentials(user_id=17, session_key="k"), make_options({})) is None
+
+
+def test_a_reconnect_makes_the_mirror_stale_until_its_reads_are_done(instamrkt_server_factory):
+    """A real gap: the server drops the connection and another user's bet lands meanwhile
+    (its 361 is lost): the mirror must stop vouching for what it held until it is read."""
+    server = instamrkt_server_factory(USERS)
+    with blocking.connect(server.url, server.credentials_for("1000"), timeout=5) as admin, \
+            blocking.connect(server.url, server.credentials_for("1001"), timeout=5,
+                             mirror=True, backoff=Backoff(base=0.05, cap=0.1)) as me, \
+            blocking.connect(server.url, server.credentials_for("1002"), timeout=5) as other:
+        for client in (admin, me, other):
+            client.logon()
+        game_id = _admin_game(admin)
+        pool = _pool(admin, game_id, type=1, action_id="goal", targets="reds,blues")
+        me.call(api.JoinGame(game_id=game_id))
+        _resync(me)
+        me.call(api.PlaceBetInBettingPool(pool_id=pool, target="reds", amount="4"))
+        mirror = me.mirror
+        assert mirror is not None
+        server.close_connections("1001")
+        other.call(api.PlaceBetInBettingPool(pool_id=pool, target="blues", amount="6"))
+        event = me.next_event(timeout=5)
+        while not isinstance(event, Reconnected):
+            assert event is not None, "no Reconnected"
+            event = me.next_event(timeout=5)
+        assert StaleKey(StaleKind.BALANCE) in mirror.stale and mirror.is_stale(pool)
+        reads = set(mirror.resync_requests())
+        assert {api.GetMyCurrentBalance(currency="DON"),
+                api.ListAllBettingPoolsForGame(game_id=game_id)} <= reads
+        _resync(me)
+        assert dict(mirror.pools[pool].distribution) == {"reds": Decimal(4),
+                                                         "blues": Decimal(6)}
+        _agrees(me, game_id)

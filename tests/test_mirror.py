@@ -293,6 +293,7 @@ def test_a_gap_marks_everything_it_could_have_changed_stale_and_reads_clear_it()
                                               total_winnings="7")]))
     pool = mirror.pools["p-1"]
     assert pool.status is PoolStatus.RESOLVED and pool.my_payout == Decimal(7)
+    assert mirror.my_bets["b-1"].state is BetState.SETTLED  # per bet: not said
     for request in mirror.resync_requests():
         if isinstance(request, api.GetGameDetails):
             mirror.apply(reply(request, 342, game_id=GAME))
@@ -440,3 +441,12 @@ def test_forget_settled_drops_ended_pools_and_their_bets() -> None:
     assert "p-1" in mirror.pools
     assert mirror.forget_settled() == (PoolRemoved(pool_id="p-1", cause="settled"),)
     assert not mirror.pools and not mirror.my_bets
+
+
+def test_a_bet_in_a_pool_not_yet_known_counts_when_the_pool_arrives() -> None:
+    mirror = fresh()
+    bet(mirror, "p-7", "blues", "3", "b-1")
+    assert "p-7" not in mirror.pools and mirror.my_bets["b-1"].pool_id == "p-7"
+    mirror.apply(push(352, **pool_image("p-7")))
+    pool = mirror.pools["p-7"]
+    assert pool.my_bets == ("b-1",) and dict(pool.my_stakes) == {"blues": Decimal(3)}

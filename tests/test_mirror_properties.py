@@ -147,13 +147,18 @@ class Reference:
         same = old is not None and not old["status"].ended  # images here are open pools
         dist = {e.target_id: e.backing_money for e in image.distribution}
         raw = image.raw if isinstance(image, api.Pool) else image.fields
-        if image.user_backed or "user_backed" in raw:
-            mine = dict(image.user_backed)
-        else:
-            mine = old["stakes"] if same and old else {}
         bets = old["bets"] if same and old else [
             b for b, v in self.bets.items()
             if v["pool"] == image.pool_id and v["state"] is BetState.PLACED]
+        if image.user_backed or "user_backed" in raw:
+            mine = dict(image.user_backed)
+        elif same and old:
+            mine = old["stakes"]
+        else:  # a pool first seen: my stakes are the bets I placed in it before
+            mine = {}
+            for bet_id in bets:
+                bet = self.bets[bet_id]
+                mine[bet["target"]] = mine.get(bet["target"], ZERO) + bet["amount"]
         self.pools[image.pool_id] = {
             "game": image.game_id or game, "status": self.live(bool(image.is_blocked),
                                                               bool(image.is_hot)),

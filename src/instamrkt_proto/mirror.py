@@ -634,17 +634,30 @@ class MarketMirror:
         same = old is not None and (not old.status.ended or ended)  # else: recreated
         before = old.frozen() if old is not None and same else None
         pool = old if old is not None and same else _Pool(pool_id)
-        if not same:
-            pool.my_bets = tuple(k for k, b in self._bets.items()  # placed before it was known
+        if not same:  # my bets placed before the mirror knew the pool
+            pool.my_bets = tuple(k for k, b in self._bets.items()
                                  if b.pool_id == pool_id and b.state is BetState.PLACED)
+            stakes: dict[str, Decimal] = {}
+            for key in pool.my_bets:
+                bet = self._bets[key]
+                if bet.target is not None and bet.amount is not None:
+                    stakes[bet.target] = stakes.get(bet.target, _ZERO) + bet.amount
+            pool.my_stakes = _proxy(stakes)
         if image.user_backed or "user_backed" in _raw(image):
             pool.my_stakes = _proxy(dict(image.user_backed))
         if ended and resolved_list and image.total_winnings is not None:
             pool.my_payout = image.total_winnings
         blocked, hot = bool(image.is_blocked), bool(image.is_hot)
         if ended:
-            if not pool.status.ended:
+            if not pool.status.ended:  # it ended while the mirror did not look
                 pool.status = PoolStatus.RESOLVED
+                for key in pool.my_bets:  # the list says what the pool paid, not each bet
+                    placed = self._bets.get(key)
+                    if placed is not None and placed.state is BetState.PLACED:
+                        self._bets[key] = settled = _new_bet(
+                            placed.bet_id, placed.pool_id, placed.target, placed.amount,
+                            placed.placed_at, BetState.SETTLED, None)
+                        out.append(_bet_changed(settled, "pool list"))
         else:
             pool.status = _live_status(blocked, hot)
         pool.game_id = image.game_id or game_id

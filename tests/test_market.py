@@ -109,7 +109,8 @@ def test_parimutuel_event_pool_pays_winners_pro_rata_with_remainder_to_house() -
     fields362 = resolved[0].fields
     assert fields362["winning_target"] == "bra" and fields362["is_money_return"] is False
     # 33.33 shared 10:20 -> 11.11 and 22.22 (in cents, rounded down); 0 cents left over.
-    assert fields362["winners"] == {ALICE: "11.11", CAROL: "22.22"}
+    # ``winners`` are net winnings, as in the docs' example: 11.11 - 10 and 22.22 - 20.
+    assert fields362["winners"] == {ALICE: "1.11", CAROL: "2.22"}
     assert fields362["losers"] == {BOB: "3.33"}
     assert {p.to.key for p in pushes if p.res == 815} == {ALICE, BOB, CAROL}
     assert market.available[ALICE] == Decimal("101.11")
@@ -170,11 +171,11 @@ def test_binary_pools_and_time_expiry() -> None:
     _r, _f, pushes = d.raw(ADMIN, api.RegisterGameEvent(game_id=game, action_id="goal",
                                                         target_id="bra:neymar"))
     (resolved,) = [o.fields for o in pushes if o.res == 362]
-    assert resolved["pool_id"] == yes_pool and resolved["winners"] == {ALICE: 40}
+    assert resolved["pool_id"] == yes_pool and resolved["winners"] == {ALICE: 30}
     clock.now += 30_000
     (expiry, *_balances) = market.tick()
     assert expiry.res == 363 and expiry.fields["winning_target"] == "no"
-    assert expiry.fields["winners"] == {BOB: 10}
+    assert expiry.fields["winners"] == {BOB: 4}
     assert market.available[ALICE] == Decimal(126) and market.available[BOB] == Decimal(74)
     check_money(market)
 

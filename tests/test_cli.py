@@ -460,7 +460,8 @@ def test_serve_on_port_0_announces_its_url_and_demo_user(serve: type[Served]) ->
 
 
 def test_serve_scenario_plays_a_game_a_client_can_list(serve: type[Served]) -> None:
-    served = serve("--scenario", "football", "--json")
+    served = serve("--scenario", "football", "--scenario-seed", "7", "--scenario-interval",
+                   "30", "--json")
     serving, demo = json.loads(served.line()), json.loads(served.line())
     scenario = json.loads(served.line())
     assert scenario == {"event": "scenario", "scenario": "football", "source_id": "source-1",
@@ -468,7 +469,7 @@ def test_serve_scenario_plays_a_game_a_client_can_list(serve: type[Served]) -> N
     proc = run("request", serving["url"], "list_games_for_source", "source_id=source-1",
                "--json", key=demo["session_key"], user_id="1")
     games = json.loads(ok(proc)[-1])["fields"]["games"]
-    assert [g["game_name"] for g in games] == ["Reds - Blues"]
+    assert [g["game_name"] for g in games] == ["Reds - Blues #1"]
     code, _rest, stderr = served.interrupt()
     assert code == 0 and stderr == ""
 
@@ -562,7 +563,8 @@ CLIENT_OPTIONS = ("--user-id", "--transport", "--timeout", "--cafile", "--json")
 
 @pytest.mark.parametrize(("command", "options"), [
     ("demo", ("--count", "--json")),
-    ("serve", ("--host", "--port", "--tls-cert", "--tls-key", "--users", "--scenario", "--json")),
+    ("serve", ("--host", "--port", "--tls-cert", "--tls-key", "--users", "--scenario",
+               "--scenario-seed", "--scenario-interval", "--json")),
     ("ping", (*CLIENT_OPTIONS, "--count", "--interval", "url")),
     ("opcodes", CLIENT_OPTIONS),
     ("logon", CLIENT_OPTIONS),

@@ -8,15 +8,25 @@ are errors, and history stays bounded.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 import pytest
+from market_helpers import (
+    ADMIN,
+    ALICE,
+    BOB,
+    CAROL,
+    T0,
+    Clock,
+    Driver,
+    bet,
+    check_money,
+    pool,
+    setup_game,
+)
 
 from instamrkt_proto import api
 from instamrkt_transports.rehearsal import Market
-from test_market import (ADMIN, ALICE, BOB, CAROL, T0, Clock, Driver, bet, check_money, pool,
-                         setup_game)
 
 
 def reads(d: Any, user: str, game: str) -> dict[str, dict[str, Any]]:
@@ -29,7 +39,7 @@ def reads(d: Any, user: str, game: str) -> dict[str, dict[str, Any]]:
 # -- 1. an unknown pool is an error, and nothing is charged ---------------------------------
 
 def test_a_bet_into_an_unknown_pool_is_a_666_and_charges_nothing() -> None:
-    market, d, game = setup_game()
+    market, d, _game = setup_game()
     text = d.error(ALICE, api.PlaceBetInBettingPool(pool_id="nope", target="arg", amount=5))
     assert "unknown betting pool 'nope'" in text and "nothing charged" in text
     assert market.available[ALICE] == 100 and market.exposure.get(ALICE, 0) == 0

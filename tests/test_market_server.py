@@ -61,8 +61,9 @@ def test_two_users_bet_an_event_resolves_the_pool(server: Any) -> None:
         for client in (alice, bob):
             resolved = next_push(client, api.BetPoolResolved)
             assert (resolved.pool_id, resolved.winning_target) == (pool, "bra")
-            # The documented rule: winners share the whole pool (42.50) pro rata.
-            assert resolved.winners == {ALICE: Decimal("42.5")}
+            # The documented rule: winners share the whole pool (42.50) pro rata; the push
+            # reports net winnings, as the docs' example (42.50 paid - 30 staked).
+            assert resolved.winners == {ALICE: Decimal("12.5")}
             assert resolved.losers == {BOB: Decimal("12.5")}
         assert next_push(alice, api.BalanceUpdate).current_balance == Decimal("1012.5")
         lost = next_push(bob, api.BalanceUpdate)

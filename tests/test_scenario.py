@@ -142,4 +142,8 @@ def test_the_server_plays_it_live_with_faults_alongside(instamrkt_server_factory
         assert balance == Decimal(1000)
         server.faults_for("7").reset()
         pools = client.call(api.ListAllBettingPoolsForGame(game_id=game)).pools_list
-        assert {p.type for p in pools} == {1, 2, 3, 4}
+        # "who scores next" reopens in the step that resolved it; the time pools reopen at
+        # the step after they expire, "will the blues score" is answered once per game
+        assert 1 in {p.type for p in pools}
+        assert all("none" in [d.target_id for d in p.distribution]
+                   for p in pools if p.type in (1, 2))

@@ -196,7 +196,7 @@ class FootballScenario(Scenario):
                 pushes += self._call(ADMIN, 3975, game_id=self.game_id, action_id=action,
                                      block_at=self.market.now() + self.interval_ms)[2]
         elif minute < GAME_STEPS - BLOCK_BEFORE - 1:
-            pushes += self._open_pools()
+            pushes += self._open_pools()  # the pools that expired since the last step
             if minute == self.lull:  # the corner pool looks hot... and nothing happens
                 pushes += self._call(ADMIN, 396, pool_id=self.pools[2],
                                      likely_to_happen_at=self.market.now() + self.interval_ms)[2]
@@ -206,6 +206,8 @@ class FootballScenario(Scenario):
             action, team = event
             pushes += self._call(ADMIN, 395, game_id=self.game_id, action_id=action,
                                  target_id=team)[2]
+            if minute < GAME_STEPS - BLOCK_BEFORE - 1:
+                pushes += self._open_pools()  # what the event resolved, open again at once
         return pushes
 
     def _bots_bet(self) -> list[Out]:

@@ -46,9 +46,8 @@ def largest_read(market: Market, game: str, source: str) -> tuple[int, int]:
     """The largest reply a bot can read now: (its size in bytes, its res code)."""
     reads: list[tuple[int, dict[str, Any]]] = [
         (372, {"game_id": game}), (380, {"source_id": source}), (387, {"game_id": game}),
-        (461, {"game_id": game}), (450, {}), (4516, {"source_id": source})]
-    for bot in BETTORS[:1]:
-        reads += [(389, {"game_id": game}), (390, {"game_id": game})]
+        (461, {"game_id": game}), (450, {}), (4516, {"source_id": source}),
+        (389, {"game_id": game}), (390, {"game_id": game})]  # as a bettor
     reads += [(393, {"pool_id": p.pool_id}) for p in market.pools.values()
               if p.game_id == game and p.resolved_at is None]
     largest = (0, 0)

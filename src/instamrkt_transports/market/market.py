@@ -211,8 +211,8 @@ class Market:
         pools (all resolved: a closed game owes nobody money)."""
         closed = [g for g in self.games.values() if g.status == "closed"]
         for game in closed[:max(0, len(closed) - self._closed_kept)]:
-            del self.games[game.game_id]
-            self._book.forget_game(game.game_id)
+            if self._book.forget_game(game.game_id):
+                del self.games[game.game_id]
 
     # -- lookups and roles -------------------------------------------------------------------
 

@@ -269,13 +269,16 @@ class PoolBook:
         while len(kept) > self._resolved_kept:
             self._forget(kept.popleft())
 
-    def forget_game(self, game_id: str) -> None:
-        """Forget every pool of a closed game (all resolved) and their bets."""
+    def forget_game(self, game_id: str) -> bool:
+        """Forget every pool of a closed game and their bets, if all are resolved (a bet
+        whose pool is open is never forgotten). Whether the game was forgotten."""
+        pools = self.of_game(game_id)
+        if any(pool.resolved_at is None for pool in pools):
+            return False
         self._resolved.pop(game_id, None)
-        for pool in self.of_game(game_id):
-            if pool.resolved_at is None:
-                raise AssertionError(f"pool {pool.pool_id!r} of {game_id!r} is unresolved")
+        for pool in pools:
             self._forget(pool.pool_id)
+        return True
 
     def _forget(self, pool_id: str) -> None:
         pool = self._pools.pop(pool_id)

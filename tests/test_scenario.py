@@ -11,8 +11,10 @@ import pytest
 
 from instamrkt_proto import api
 from instamrkt_transports import blocking
+from instamrkt_transports.cli.commands import build_parser
 from instamrkt_transports.market import Market, Out
 from instamrkt_transports.market.scenario import BETTORS, BREAK_STEPS, GAME_STEPS, make_scenario
+from instamrkt_transports.server.websocket import ReferenceServer
 
 START_MS = 1_700_000_000_000
 
@@ -57,6 +59,10 @@ def test_ten_minutes_at_the_default_pace_show_every_milestone(seed: int) -> None
     default pace, a bot sees expiries, `none` winning, binary pools answered by hand, games
     ending and new ones opening (driven by a fake clock, not by waiting)."""
     interval = inspect.signature(make_scenario).parameters["interval"].default
+    serve = build_parser().parse_args(["serve", "--scenario", "football",
+                                       "--scenario-seed", "7"])
+    server_default = inspect.signature(ReferenceServer).parameters["scenario_interval"].default
+    assert serve.scenario_interval == server_default == interval == 1.0  # one default pace
     market, pushes = play(seed, int(600 / interval), interval)
     milestones = rehearsal_milestones(pushes, market)
     assert all(count > 0 for count in milestones.values()), milestones

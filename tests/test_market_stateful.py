@@ -109,9 +109,10 @@ class MarketMachine(RuleBasedStateMachine):
 
     # -- rules ---------------------------------------------------------------------------------
 
-    def new_game(self) -> None:
+    def new_game(self, close_at: int | None = None) -> None:
         res, fields = self.call(ADMIN, api.CreateAndOpenGame(
-            source_id=self.source, game_name="g", actions="goal,corner", targets="arg,bra"))
+            source_id=self.source, game_name="g", actions="goal,corner", targets="arg,bra",
+            close_at=close_at))
         assert res == 340
         self.game = fields["game_id"]
         res, _f = self.call(ADMIN, api.AppointAdminForGameByUsername(game_id=self.game,
@@ -123,6 +124,7 @@ class MarketMachine(RuleBasedStateMachine):
           stop=st.none() | st.integers(0, 30_000), recreate=st.booleans())
     def create_pool(self, admin: str, kind: int, action: str, life: int, stop: int | None,
                     recreate: bool) -> None:
+        self.game_is_open()
         now = self.clock.now
         res, fields = self.call(admin, api.CreateAndOpenBettingPool(
             game_id=self.game, type=kind, action_id=action,
@@ -157,6 +159,7 @@ class MarketMachine(RuleBasedStateMachine):
     @rule(admin=st.sampled_from((ADMIN, DEPUTY)), action=st.sampled_from(("goal", "corner")),
           hit=st.sampled_from(("arg", "bra", "none")), back=st.none() | st.integers(0, 5000))
     def event(self, admin: str, action: str, hit: str, back: int | None) -> None:
+        self.game_is_open()
         happened = None if back is None else self.clock.now - back
         res, _f = self.call(admin, api.RegisterGameEvent(
             game_id=self.game, action_id=action, target_id=hit, happened_at=happened),
@@ -196,11 +199,21 @@ class MarketMachine(RuleBasedStateMachine):
             assert self.call(DEPUTY, api.SuggestHotBettingPool(
                 pool_id=pools[index % len(pools)].pool_id, likely_to_happen_at=at))[0] == 367
 
-    @rule()
-    def close_game_and_open_the_next(self) -> None:
-        res, _f = self.call(DEPUTY, api.CloseGame(game_id=self.game))
-        assert res == 341
+    @rule(by_time=st.none() | st.integers(1, 30_000))
+    def close_game_and_open_the_next(self, by_time: int | None) -> None:
+        """Close the game now (375), or open the next one with a ``close_at`` (the clock
+        closes it, in a tick); the game after it opens when a rule needs one."""
+        if self.game_is_open():
+            res, _f = self.call(DEPUTY, api.CloseGame(game_id=self.game))
+            assert res == 341
+        self.new_game(None if by_time is None else self.clock.now + by_time)
+
+    def game_is_open(self) -> bool:
+        """Open a new game if the current one closed by its ``close_at``; False if so."""
+        if self.market.games[self.game].status == "open":
+            return True
         self.new_game()
+        return False
 
     # -- invariants ----------------------------------------------------------------------------
 

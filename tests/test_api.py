@@ -296,6 +296,14 @@ def _next(client: Any, kind: type, limit: float = 10.0) -> Any:
             return event
 
 
+def _a_pool(call: Any) -> str:
+    """A pool to bet into (on t0 or t1), in a game of a source this user opens: the
+    reference market refuses a bet into a pool nobody created, as the real one does."""
+    source = call(api.OpenGameSource(source_name="example.org")).source_id
+    game = call(api.CreateAndOpenGame(source_id=source, game_name="g", targets="t0,t1")).game_id
+    return str(call(api.CreateAndOpenBettingPool(game_id=game, targets="t0,t1")).pool_id)
+
+
 def _bad_calls_fail_locally(call: Any) -> None:
     with pytest.raises(LocalProtocolError, match="amount"):
         call(api.PlaceBetInBettingPool(pool_id="p", target="t", amount=2.5))  # type: ignore[arg-type]
@@ -315,10 +323,11 @@ def test_a_bot_with_call_on_the_blocking_client(instamrkt_server: Any) -> None:
         received = dict(srv.stats.received)
         _bad_calls_fail_locally(client.call)
         assert dict(srv.stats.received) == received  # nothing reached the server
-        bet = client.call(api.PlaceBetInBettingPool(pool_id="p-1", target="t0",
+        pool = _a_pool(client.call)
+        bet = client.call(api.PlaceBetInBettingPool(pool_id=pool, target="t0",
                                                     amount=Decimal("2.50")))
         assert isinstance(bet, api.BetPlacedInBettingPool)
-        assert (bet.pool_id, bet.amount, bet.bet_id) == ("p-1", Decimal("2.50"), "bet-1")
+        assert (bet.pool_id, bet.amount, bet.bet_id) == (pool, Decimal("2.50"), "bet-1")
         update = _next(client, api.BalanceUpdate)
         assert update.available_balance == Decimal("997.50")
         assert update.current_balance == Decimal(1000)
@@ -340,7 +349,8 @@ def test_a_bot_with_call_on_the_threaded_client(instamrkt_server: Any) -> None:
         received = dict(srv.stats.received)
         _bad_calls_fail_locally(client.call_async)
         assert dict(srv.stats.received) == received
-        bet = client.call_async(api.PlaceBetInBettingPool(pool_id="p", target="t", amount=3))
+        pool = _a_pool(lambda request: client.call_async(request).result(10))
+        bet = client.call_async(api.PlaceBetInBettingPool(pool_id=pool, target="t0", amount=3))
         assert bet.result(10).amount == 3
         update = events.get(timeout=10)
         while not isinstance(update, Push):
@@ -358,7 +368,12 @@ async def test_a_bot_with_call_on_the_anyio_client(instamrkt_server: Any) -> Non
         await client.call(api.JoinGame(game_id="g-3"))
         balance = await client.call(api.GetMyCurrentBalance(currency="DON"))
         assert balance.current_balance == 1000 and balance.currency == "DON"
-        bet = await client.call(api.PlaceBetInBettingPool(pool_id="p", target="t",
+        source = (await client.call(api.OpenGameSource(source_name="example.org"))).source_id
+        game = (await client.call(api.CreateAndOpenGame(source_id=source, game_name="g",
+                                                        targets="t0,t1"))).game_id
+        pool = str((await client.call(api.CreateAndOpenBettingPool(game_id=game,
+                                                                   targets="t0,t1"))).pool_id)
+        bet = await client.call(api.PlaceBetInBettingPool(pool_id=pool, target="t0",
                                                           amount="0.25"))
         assert bet.amount == Decimal("0.25")
         with anyio.fail_after(10):
@@ -393,8 +408,11 @@ def test_readme_typed_api_example(instamrkt_server: Any,
     section = section[:section.index("\n## ", 1)]
     (code,) = re.findall(r"```python\n(.+?)\n```", section, flags=re.S)
     srv = instamrkt_server
+    with blocking.connect(srv.url, srv.credentials, timeout=10) as admin:
+        pool = _a_pool(admin.call)  # the README's "p-1": a pool the reference market knows
     code = code.replace('"wss://instamrkt.com:9999"', repr(srv.url))
+    code = code.replace('"p-1"', repr(pool))
     exec(compile(code, "README.md", "exec"), {"creds": srv.credentials})
     out = capsys.readouterr().out
-    assert "balance 1000" in out and "bet bet-1 on p-1" in out and "now 995" in out
+    assert "balance 1000" in out and f"bet bet-1 on {pool}" in out and "now 995" in out
     assert srv.stats.received[392] == 1

@@ -26,7 +26,8 @@ from typing import Any
 import pytest
 import trustme
 
-from instamrkt_transports import cli
+from instamrkt_proto import Credentials, api
+from instamrkt_transports import blocking, cli
 from instamrkt_transports.server_thread import ServerThread
 
 TIMEOUT = 60  # seconds for any one subprocess: a hang fails the test instead of the run
@@ -258,14 +259,19 @@ def test_request_by_name_and_by_number(server: ServerThread) -> None:
 
 def test_request_values_are_json_typed(server: ServerThread) -> None:
     user, key = user_and_key(server)
-    proc = run("request", server.url, "place_bet_in_betting_pool", "pool_id=p-1",
+    with blocking.connect(server.url, Credentials(user, key), timeout=10) as admin:
+        source = admin.call(api.OpenGameSource(source_name="example.org")).source_id
+        game = admin.call(api.CreateAndOpenGame(source_id=source, game_name="g",
+                                                targets="t0,t1")).game_id
+        pool = admin.call(api.CreateAndOpenBettingPool(game_id=game, targets="t0,t1")).pool_id
+    proc = run("request", server.url, "place_bet_in_betting_pool", f"pool_id={pool}",
                "target=t0", "amount=5", "--logon", "--json", "--user-id", user, key=key)
     ok(proc)
     [obj] = json_lines(proc.stdout)
-    assert obj["res"] == 356 and obj["fields"]["pool_id"] == "p-1"
+    assert obj["res"] == 356 and obj["fields"]["pool_id"] == pool
     [bet] = [r for r in server.stats.log if r.op == 392]
-    # 5 went out as a JSON number, p-1 and t0 (not JSON) as text
-    assert bet.params == {"pool_id": "p-1", "target": "t0", "amount": 5}
+    # 5 went out as a JSON number, the pool id and t0 (not JSON) as text
+    assert bet.params == {"pool_id": pool, "target": "t0", "amount": 5}
     assert server.stats.received[100] == 1  # --logon logged on first
 
     ok(run("request", server.url, "join_game", 'game_id="42"', "--user-id", user, key=key))
@@ -289,7 +295,7 @@ def test_request_for_ops_that_settle_without_a_res(server: ServerThread) -> None
 
 
 DEMO_STEPS = ("logon", "joined", "balance", "bet", "push", "outcome_unknown", "reconnected",
-              "reconciled")
+              "reconciled", "ledger_check")
 
 
 def test_demo_runs_every_transport() -> None:
@@ -305,12 +311,21 @@ def test_demo_runs_every_transport() -> None:
     assert [e["res"] for e in events if e["event"] == "push"] == [361, 362, 815]
     by_kind = {e["event"]: e for e in events}
     assert by_kind["balance"]["current_balance"] == "1000"
+    assert (by_kind["balance"]["available_balance"], by_kind["balance"]["exposure"]) == (
+        "1000", "0")
     assert by_kind["bet"]["amount"] == "12.50"
+    # a bet moves money from available to exposure: the demo shows both
+    assert (by_kind["bet"]["available_balance"], by_kind["bet"]["exposure"]) == ("987.50",
+                                                                                "12.50")
     assert by_kind["outcome_unknown"]["error"] == "OutcomeUnknown"
     assert by_kind["reconnected"]["relogged_on"] is True
     assert by_kind["reconnected"]["rejoined"] == [by_kind["joined"]["game_id"]]
     assert by_kind["reconciled"]["placed"] is True and by_kind["reconciled"]["staked"] == "5"
-    assert kinds.index("reconciled") < kinds.index("transports")
+    assert kinds.index("reconciled") < kinds.index("ledger_check") < kinds.index("transports")
+    check = by_kind["ledger_check"]  # what the client read adds up to the server's ledger
+    assert check["ok"] is True and check["market_conserved"] is True
+    assert check["expected_available"] == check["read_available"] == check["ledger_available"]
+    assert check["expected_exposure"] == check["read_exposure"] == check["ledger_exposure"]
     rows = [e for e in events if e["event"] == "transport"]
     assert [row["transport"] for row in rows] == [
         "anyio:asyncio", "anyio:trio", "threaded", "blocking"]
@@ -324,21 +339,22 @@ def test_demo_runs_every_transport() -> None:
 def test_demo_text_report() -> None:
     lines = ok(run("demo", "--count", "5", command=[ENTRY_POINT]))
     assert lines[0].startswith("reference server on ws://127.0.0.1:")
-    story = lines[1:11]
+    story = lines[1:12]
     for number, line in enumerate(story, 1):
         assert line.startswith(f"{number}. "), line
     for fragment, line in zip(
-            ("logged on", "joined 'Reds - Blues'", "Decimal('1000')", "bet 12.50 DON",
+            ("logged on", "joined 'Reds - Blues #1'", "Decimal('1000')", "bet 12.50 DON",
              "push 361 distribution update", "push 362 pool resolved", "push 815 balance",
-             "OutcomeUnknown", "Reconnected", "reconciled by a read: it was placed"),
+             "OutcomeUnknown", "Reconnected", "reconciled by a read: it was placed",
+             "money checked against the server's ledger"),
             story, strict=True):
         assert fragment in line, (fragment, line)
-    assert lines[11] == "round trips per transport:"
-    rows = lines[12:16]
+    assert lines[12] == "round trips per transport:"
+    rows = lines[13:17]
     for line, transport in zip(rows, ("anyio:asyncio", "anyio:trio", "threaded",
                                       "blocking"), strict=True):
         assert line.split()[0] == transport and "logon ok" in line and "5 pings" in line
-    assert len(lines) == 17
+    assert len(lines) == 18
     assert lines[-1].startswith("demo finished") and "money conserved: True" in lines[-1]
 
 
@@ -460,7 +476,8 @@ def test_serve_on_port_0_announces_its_url_and_demo_user(serve: type[Served]) ->
 
 
 def test_serve_scenario_plays_a_game_a_client_can_list(serve: type[Served]) -> None:
-    served = serve("--scenario", "football", "--json")
+    served = serve("--scenario", "football", "--scenario-seed", "7", "--scenario-interval",
+                   "30", "--json")
     serving, demo = json.loads(served.line()), json.loads(served.line())
     scenario = json.loads(served.line())
     assert scenario == {"event": "scenario", "scenario": "football", "source_id": "source-1",
@@ -468,7 +485,7 @@ def test_serve_scenario_plays_a_game_a_client_can_list(serve: type[Served]) -> N
     proc = run("request", serving["url"], "list_games_for_source", "source_id=source-1",
                "--json", key=demo["session_key"], user_id="1")
     games = json.loads(ok(proc)[-1])["fields"]["games"]
-    assert [g["game_name"] for g in games] == ["Reds - Blues"]
+    assert [g["game_name"] for g in games] == ["Reds - Blues #1"]
     code, _rest, stderr = served.interrupt()
     assert code == 0 and stderr == ""
 
@@ -562,7 +579,8 @@ CLIENT_OPTIONS = ("--user-id", "--transport", "--timeout", "--cafile", "--json")
 
 @pytest.mark.parametrize(("command", "options"), [
     ("demo", ("--count", "--json")),
-    ("serve", ("--host", "--port", "--tls-cert", "--tls-key", "--users", "--scenario", "--json")),
+    ("serve", ("--host", "--port", "--tls-cert", "--tls-key", "--users", "--scenario",
+               "--scenario-seed", "--scenario-interval", "--json")),
     ("ping", (*CLIENT_OPTIONS, "--count", "--interval", "url")),
     ("opcodes", CLIENT_OPTIONS),
     ("logon", CLIENT_OPTIONS),

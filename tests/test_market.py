@@ -11,87 +11,21 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from market_helpers import (
+    ADMIN,
+    ALICE,
+    BOB,
+    CAROL,
+    T0,
+    Clock,
+    bet,
+    check_money,
+    pool,
+    setup_game,
+)
 
 from instamrkt_proto import api
 from instamrkt_proto._table import OPS
-from instamrkt_transports.rehearsal import Market, Out
-
-T0 = 1_700_000_000_000
-ADMIN, ALICE, BOB, CAROL = "1", "2", "3", "4"
-
-
-class Clock:
-    """An injected clock (epoch ms) the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> int:
-        return self.now
-
-
-def wire(request: api.Request[Any]) -> dict[str, Any]:
-    """A typed request's parameters as they arrive on the wire."""
-    return dict(request.params())
-
-
-class Driver:
-    """Typed calls against a market, as a user; keeps each user's joined games."""
-
-    def __init__(self, market: Market) -> None:
-        self.market = market
-        self.joined: dict[str, set[str]] = {}
-
-    def raw(self, user: str, request: api.Request[Any]) -> tuple[int, dict[str, Any], list[Out]]:
-        return self.market.handle(user, request.OP, wire(request),
-                                  self.joined.setdefault(user, set()))
-
-    def error(self, user: str, request: api.Request[Any]) -> str:
-        res, fields, _pushes = self.raw(user, request)
-        assert res == 666, (res, fields)
-        return str(fields["text"])
-
-
-def setup_game(clock: Clock | None = None) -> tuple[Market, Driver, str]:
-    market = Market(clock or Clock(), initial_balance=100)
-    for uid, name in ((ADMIN, "admin"), (ALICE, "alice"), (BOB, "bob"), (CAROL, "carol")):
-        market.add_user(uid, name)
-    d = Driver(market)
-    res, fields, _ = d.raw(ADMIN, api.OpenGameSource(source_name="example.org"))
-    assert res == 335
-    source = fields["source_id"]
-    res, fields, _ = d.raw(ADMIN, api.CreateAndOpenGame(
-        source_id=source, game_name="Argentina - Brazil", actions=["goal", "corner"],
-        targets=["arg", "bra", "bra:neymar"]))
-    assert res == 340
-    return market, d, fields["game_id"]
-
-
-def pool(d: Driver, game: str, kind: int = 1, **extra: Any) -> str:
-    extra.setdefault("action_id", "goal")
-    if kind in (1, 2):
-        extra.setdefault("targets", ["arg", "bra"])
-    res, fields, pushes = d.raw(ADMIN, api.CreateAndOpenBettingPool(game_id=game, type=kind,
-                                                                    description="next goal?",
-                                                                    **extra))
-    assert res == 350, fields
-    assert [p.res for p in pushes] == [352]
-    return str(fields["pool_id"])
-
-
-def bet(d: Driver, user: str, pool_id: str, target: str, amount: str) -> None:
-    res, fields, _ = d.raw(user, api.PlaceBetInBettingPool(pool_id=pool_id, target=target,
-                                                           amount=Decimal(amount)))
-    assert res == 356, fields
-
-
-def check_money(market: Market) -> None:
-    assert market.total_money() == market.minted
-    for user in market.available:
-        available, exposure = market.available[user], market.exposure.get(user, Decimal(0))
-        assert available >= 0 and exposure >= 0
-        assert market.current(user) == available + exposure
-    assert market.house >= 0
 
 
 def test_parimutuel_event_pool_pays_winners_pro_rata_with_remainder_to_house() -> None:
@@ -109,7 +43,8 @@ def test_parimutuel_event_pool_pays_winners_pro_rata_with_remainder_to_house() -
     fields362 = resolved[0].fields
     assert fields362["winning_target"] == "bra" and fields362["is_money_return"] is False
     # 33.33 shared 10:20 -> 11.11 and 22.22 (in cents, rounded down); 0 cents left over.
-    assert fields362["winners"] == {ALICE: "11.11", CAROL: "22.22"}
+    # ``winners`` are net winnings, as in the docs' example: 11.11 - 10 and 22.22 - 20.
+    assert fields362["winners"] == {ALICE: "1.11", CAROL: "2.22"}
     assert fields362["losers"] == {BOB: "3.33"}
     assert {p.to.key for p in pushes if p.res == 815} == {ALICE, BOB, CAROL}
     assert market.available[ALICE] == Decimal("101.11")
@@ -170,11 +105,11 @@ def test_binary_pools_and_time_expiry() -> None:
     _r, _f, pushes = d.raw(ADMIN, api.RegisterGameEvent(game_id=game, action_id="goal",
                                                         target_id="bra:neymar"))
     (resolved,) = [o.fields for o in pushes if o.res == 362]
-    assert resolved["pool_id"] == yes_pool and resolved["winners"] == {ALICE: 40}
+    assert resolved["pool_id"] == yes_pool and resolved["winners"] == {ALICE: 30}
     clock.now += 30_000
     (expiry, *_balances) = market.tick()
     assert expiry.res == 363 and expiry.fields["winning_target"] == "no"
-    assert expiry.fields["winners"] == {BOB: 10}
+    assert expiry.fields["winners"] == {BOB: 4}
     assert market.available[ALICE] == Decimal(126) and market.available[BOB] == Decimal(74)
     check_money(market)
 

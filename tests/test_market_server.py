@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -61,8 +62,9 @@ def test_two_users_bet_an_event_resolves_the_pool(server: Any) -> None:
         for client in (alice, bob):
             resolved = next_push(client, api.BetPoolResolved)
             assert (resolved.pool_id, resolved.winning_target) == (pool, "bra")
-            # The documented rule: winners share the whole pool (42.50) pro rata.
-            assert resolved.winners == {ALICE: Decimal("42.5")}
+            # The documented rule: winners share the whole pool (42.50) pro rata; the push
+            # reports net winnings, as the docs' example (42.50 paid - 30 staked).
+            assert resolved.winners == {ALICE: Decimal("12.5")}
             assert resolved.losers == {BOB: Decimal("12.5")}
         assert next_push(alice, api.BalanceUpdate).current_balance == Decimal("1012.5")
         lost = next_push(bob, api.BalanceUpdate)
@@ -105,7 +107,8 @@ def test_every_op_in_the_table_is_answered(server: Any) -> None:
 
 
 @pytest.mark.parametrize("case", ["not source admin", "not game admin", "unknown game",
-                                  "unknown pool", "missing field", "bad field",
+                                  "unknown pool", "bet into an unknown pool", "missing field",
+                                  "bad field",
                                   "insufficient funds", "blocked pool", "resolved pool"])
 def test_each_documented_error_is_a_666_with_a_useful_text(server: Any, case: str) -> None:
     creds = server.credentials_for
@@ -125,6 +128,8 @@ def test_each_documented_error_is_a_666_with_a_useful_text(server: Any, case: st
                                                           target_id="arg"), "unknown game"),
             "unknown pool": (alice, api.GetBettingPoolBetsDistribution(pool_id="nope"),
                              "unknown betting pool"),
+            "bet into an unknown pool": (alice, api.PlaceBetInBettingPool(
+                pool_id="nope", target="arg", amount=1), "unknown betting pool 'nope'"),
             "missing field": (alice, None, "'target' is required"),
             "bad field": (alice, None, "'amount': not a number"),
             "insufficient funds": (alice, api.PlaceBetInBettingPool(
@@ -148,4 +153,25 @@ def test_each_documented_error_is_a_666_with_a_useful_text(server: Any, case: st
             else:
                 client.call(request)
         assert text in refused.value.text
+        assert alice.call(api.GetMyAvailableBalance()).available_balance == 1000  # nothing charged
+
+
+def test_the_server_runs_the_market_timers_a_future_hot_pool_arrives_at_its_time(
+        server: Any) -> None:
+    creds = server.credentials_for
+    with blocking.connect(server.url, creds(ADMIN), timeout=10) as admin, \
+            blocking.connect(server.url, creds(ALICE), timeout=10) as alice:
+        _source, game = make_game(admin)
+        alice.call(api.JoinGame(game_id=game))
+        pool = str(admin.call(api.CreateAndOpenBettingPool(
+            game_id=game, action_id="goal", targets="arg,bra")).pool_id)
+        next_push(alice, api.NewBettingPool)
+        since = int(time.time() * 1000) + 500
+        reply = admin.call(api.SuggestHotBettingPool(pool_id=pool, likely_to_happen_at=since))
+        assert (reply.pool_id, reply.hot_since) == (pool, since)
+        # nobody sends anything: the server's ticker runs the market's timetable
+        hot = next_push(alice, api.HotBettingPoolSuggested)
+        assert time.time() * 1000 >= since and (hot.pool_id, hot.hot_since) == (pool, since)
+        pools = alice.call(api.ListAllBettingPoolsForGame(game_id=game)).pools_list
+        assert [p.is_hot for p in pools] == [True]
     assert server.market.total_money() == server.market.minted

@@ -50,6 +50,13 @@ def srv() -> Iterator[ServerThread]:
         yield server
 
 
+def open_pool(conn: ClientConnection) -> str:
+    """A pool to bet into (on targets t0 and t1), in a game of a source this user opens."""
+    source = call(conn, 365, source_name="example.org")["source_id"]
+    game = call(conn, 370, source_id=source, game_name="g", targets="t0,t1")["game_id"]
+    return str(call(conn, 385, game_id=game, targets="t0,t1")["pool_id"])
+
+
 def ws(server: ServerThread, user: str = "1", **kwargs: Any) -> ClientConnection:
     return sync_connect(url_for(server, user), open_timeout=5, close_timeout=1, **kwargs)
 
@@ -85,13 +92,16 @@ def test_websockets_sync_client_and_market(srv: ServerThread) -> None:
         assert call(conn, 372, game_id="g1")["game_id"] == "g1"
         assert call(conn, 387, game_id="g1") == {
             "response_header": {"t": FIXED_T}, "res": 3535, "game_id": "g1", "pools_list": []}
-        bet = call(conn, 392, pool_id="p1", target="t0", amount="30")
-        assert (bet["res"], bet["bet_id"], bet["pool_id"]) == (356, "bet-1", "p1")
+        assert call(conn, 392, pool_id="p1", target="t0", amount="30")["text"] == \
+            "place_bet_in_betting_pool: unknown betting pool 'p1' (no bet placed, nothing charged)"
+        p1 = open_pool(conn)
+        bet = call(conn, 392, pool_id=p1, target="t0", amount="30")
+        assert (bet["res"], bet["bet_id"], bet["pool_id"]) == (356, "bet-1", p1)
         balance_push = json.loads(conn.recv(timeout=5))
         assert balance_push["res"] == 815
         assert (balance_push["current_balance"], balance_push["available_balance"]) == (1000, 970)
         assert call(conn, 800)["current_balance"] == 1000
-        assert call(conn, 392, pool_id="p1", target="t0", amount=10**6)["text"] == \
+        assert call(conn, 392, pool_id=p1, target="t0", amount=10**6)["text"] == \
             "insufficient funds"
         assert call(conn, 364, game_id="g1")["res"] == 334
         assert call(conn, 370)["res"] == 666  # known op the rehearsal market does not do
@@ -100,7 +110,8 @@ def test_websockets_sync_client_and_market(srv: ServerThread) -> None:
         conn.send("[1, 2]")
         assert json.loads(conn.recv(timeout=5))["text"].startswith("malformed request: ")
     assert srv.stats.malformed == 1
-    assert srv.stats.ops("1") == [363, 372, 387, 392, 800, 392, 364, 370, 12345]
+    assert srv.stats.ops("1") == [363, 372, 387, 392, 365, 370, 385, 392, 800, 392, 364, 370,
+                                  12345]
 
 
 def test_bad_digest_is_403_and_missing_params_400_before_upgrade(srv: ServerThread) -> None:
@@ -433,9 +444,16 @@ def test_market_reads_and_refusals() -> None:
     assert market.handle("u", 363, {}, joined)[0] == 666  # game_id required
     assert market.handle("u", 392, {"pool_id": "p", "target": "t", "amount": [1]}, joined)[0] \
         == 666
-    res, _fields, pushes = market.handle("u", 392, {"pool_id": "p", "target": "t", "amount": 40},
-                                        joined)
-    assert (res, pushes[0][1]["available_balance"]) == (356, 60)
+    res, fields, _pushes = market.handle("u", 392, {"pool_id": "p", "target": "t",
+                                                    "amount": 40}, joined)
+    assert res == 666 and "unknown betting pool 'p'" in fields["text"]
+    source = market.handle("u", 365, {"source_name": "s"}, joined)[1]["source_id"]
+    game = market.handle("u", 370, {"source_id": source, "game_name": "g",
+                                    "targets": "t,u"}, joined)[1]["game_id"]
+    pool = market.handle("u", 385, {"game_id": game, "targets": "t,u"}, joined)[1]["pool_id"]
+    res, _fields, pushes = market.handle("u", 392, {"pool_id": pool, "target": "t",
+                                                    "amount": 40}, joined)
+    assert (res, pushes[-1][1]["available_balance"]) == (356, 60)
     assert market.handle("u", 810, {}, joined)[1]["available_balance"] == 60
     assert market.handle("u", 840, {}, joined)[1]["exposure"] == 40
     assert market.handle("u", 900, {"text": "hi", "targets": "g"}, joined)[:2] == (
@@ -445,6 +463,8 @@ def test_market_reads_and_refusals() -> None:
     assert market.handle("u", 4505, {}, joined)[:2] == (4505, {
         "leaderboard": [], "break_after_rank": [], "game_type": "INSTAMRKT", "currency": "DON"})
     assert market.handle("u", 380, {"source_id": "s"}, joined)[:2] == (
-        345, {"source_id": "s", "games": []})
+        666, {"text": "unknown game source 's'"})
+    assert [g["game_id"] for g in market.handle("u", 380, {"source_id": source}, joined)[1][
+        "games"]] == [game]
     with pytest.raises(ValueError):
         market.make_push(341, "g", "u")

@@ -206,7 +206,8 @@ def cmd_serve(args: argparse.Namespace, out: Output) -> int:
     try:
         with ServerThread(users, host=args.host, port=args.port, ssl_context=context,
                           rest_port=args.rest_port, scenario=args.scenario,
-                          scenario_seed=args.scenario_seed) as server:
+                          scenario_seed=args.scenario_seed,
+                          scenario_interval=args.scenario_interval) as server:
             if not args.users:
                 server.add_account("demo", demo_password, user_id="1")
             out.emit(f"serving on {server.url} for {len(users)} user(s); Ctrl-C to stop",
@@ -268,7 +269,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--scenario", choices=sorted(SCENARIOS),
                        help="play a scripted live game (see docs/market.md)")
     serve.add_argument("--scenario-seed", type=int, default=0,
-                       help="seed of the scenario's choices (0)")
+                       help="seed of the scenario's choices: the same seed, the same games (0)")
+    serve.add_argument("--scenario-interval", type=_number(float, 0.001), default=1.0,
+                       metavar="S", help="seconds between two steps of the scenario (1.0): "
+                       "a game lasts 60 steps")
     serve.add_argument("--json", action="store_true", help="one JSON object per line")
     serve.set_defaults(func=cmd_serve)
 

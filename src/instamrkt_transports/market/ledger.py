@@ -40,7 +40,7 @@ class Settlement:
     """What resolving a pool did to its bettors' money, for the pushes that announce it."""
 
     returned: dict[str, Decimal]  # user -> money paid back (stake included), in bet order
-    winners: dict[str, Decimal]  # user -> money paid back on winning stakes
+    winners: dict[str, Decimal]  # user -> net winnings: paid back on winning stakes - stakes
     losers: dict[str, Decimal]  # user -> stake lost
     invalidated: list[str]  # users with a bet placed too late, sorted
     money_return: bool  # nobody backed the winner (or no money): every stake returned
@@ -135,7 +135,8 @@ class Ledger:
 
         Bets placed after ``at`` came too late: returned. Winners share the whole pool pro
         rata to their winning stakes, in cents, rounded down; the remainder goes to the house.
-        No winning stake (or no money): every stake is returned.
+        No winning stake (or no money): every stake is returned. ``winners`` reports net
+        winnings (as the docs' 362 example: payout minus the winning stake).
         """
         valid = [b for b in bets if b.placed_at <= at]
         late = [b for b in bets if b.placed_at > at]
@@ -150,7 +151,7 @@ class Ledger:
                 if bet.target == winning:
                     paid[bet.bet_id] = total * _cents(bet.amount) // win_cents
                     winners[bet.user_id] = winners.get(bet.user_id, Decimal(0)) + \
-                        Decimal(paid[bet.bet_id]) / 100
+                        Decimal(paid[bet.bet_id]) / 100 - bet.amount
                 else:
                     paid[bet.bet_id] = 0
                     losers[bet.user_id] = losers.get(bet.user_id, Decimal(0)) + bet.amount

@@ -17,12 +17,17 @@ rounding, roles, expiry, who receives what) are in ``docs/market.md``; the short
   payouts are exact integer arithmetic on cents; a rounding remainder goes to ``house``;
 * a pool resolved to a target nobody backed, or with no money, returns every stake;
 * winners of both pool kinds share the whole pool pro rata to their winning stakes;
+  every parimutuel pool has the target ``none`` (the docs add it), which wins at expiry;
 * time is the injected ``clock`` (epoch ms); ``tick()`` runs what is due (pool expiry,
-  scheduled blocks, a game's ``close_at``) and every request runs it first.
+  blocks, allows and hot suggestions given a future time, a game's ``close_at``) and every
+  request runs it first;
+* history is bounded (the newest events of a game, resolved pools of a game, closed games),
+  so a market driven for days keeps bounded memory and bounded replies.
 """
 
 from __future__ import annotations
 
+import heapq
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from decimal import Decimal
@@ -32,7 +37,7 @@ from instamrkt_proto import RemoteProtocolError, api
 from instamrkt_proto._table import OPS
 
 from .ledger import CENT, Ledger, money
-from .pools import PoolBook, matches
+from .pools import NONE, PoolBook, matches
 from .records import (
     BINARY_EVENT,
     BINARY_TIME,
@@ -63,6 +68,12 @@ __all__ = ("Audience", "Bet", "Game", "Market", "MarketError", "Out", "Pool", "S
 _REPLIES = {spec.op: spec.replies for spec in OPS}
 
 
+def _with_none(targets: list[str]) -> list[str]:
+    """A game's targets with ``none`` added when skipped (the docs: "necessary for automatic
+    pool resolution"); a game with no targets accepts any target and stays so."""
+    return [*targets, NONE] if targets and NONE not in targets else targets
+
+
 def _strs(value: str | Iterable[str] | None) -> list[str]:
     """A ``strs`` parameter (comma-separated text or a list) as a clean list."""
     if value is None:
@@ -78,7 +89,10 @@ class Market:
     """The reference market (see the module docstring and ``docs/market.md``).
 
     ``clock`` gives epoch ms. Balances start at ``initial_balance`` for each user, created
-    on first use (``add_user`` names one for leaderboards and appointments). State is
+    on first use (``add_user`` names one for leaderboards and appointments). History is
+    bounded: a game keeps its newest ``events_kept`` events in ``past_events`` (its counts
+    stay whole), each game its newest ``resolved_pools_kept`` resolved pools (with their
+    bets), and the market its newest ``closed_games_kept`` closed games. State is
     public for tests to read: ``sources``, ``games``, ``pools``, ``bets``, ``available``,
     ``exposure``, ``house`` and ``minted`` (all money ever created: the sum of every
     balance plus ``house`` always equals it). ``pools`` and ``bets`` are read-only views of
@@ -86,13 +100,23 @@ class Market:
     (``ledger.py``): change them only through requests.
     """
 
-    def __init__(self, clock: Callable[[], int], initial_balance: int = 1000) -> None:
+    def __init__(self, clock: Callable[[], int], initial_balance: int = 1000, *,
+                 events_kept: int = 100, resolved_pools_kept: int = 100,
+                 closed_games_kept: int = 10) -> None:
+        if min(events_kept, resolved_pools_kept, closed_games_kept) < 1:
+            raise ValueError("the market's history bounds must each be at least 1")
         self._clock = clock
         self._ledger = Ledger(initial_balance)
         self.sources: dict[str, Source] = {}
         self.games: dict[str, Game] = {}
-        self._book = PoolBook(clock, self._ledger, self.games)
+        self._book = PoolBook(clock, self._ledger, self.games,
+                              resolved_kept=resolved_pools_kept)
         self._ids = {k: itertools.count(1) for k in ("game", "source")}
+        self._events_kept = events_kept
+        self._closed_kept = closed_games_kept
+        # action blocks and allows given a future time: (at, seq, "block"/"allow", game, action)
+        self._timetable: list[tuple[int, int, str, str, str]] = []
+        self._seq = itertools.count()
         self._synthetic = SyntheticPushes(clock, self._ledger.balance_fields)
 
     def now(self) -> int:
@@ -170,11 +194,25 @@ class Market:
         """Run what the clock says is due: scheduled blocks and allows, time-based pools
         reaching ``finish_at`` (363), games reaching ``close_at``. Returns the pushes."""
         now = self._clock()
-        pushes = self._book.due(now)
+        pushes: list[Out] = []
+        while self._timetable and self._timetable[0][0] <= now:
+            at, _seq, what, game_id, action_id = heapq.heappop(self._timetable)
+            pushes += self._book.due(at)  # what the pools had due first, in time order
+            pushes += self._set_action_blocked(game_id, action_id, what == "block", at)
+        pushes += self._book.due(now)
         for game in list(self.games.values()):
             if game.status == "open" and game.close_at is not None and game.close_at <= now:
                 pushes += self._close_game(game, None)
+        self._forget_closed_games()
         return pushes
+
+    def _forget_closed_games(self) -> None:
+        """Keep the newest ``closed_games_kept`` closed games; forget older ones and their
+        pools (all resolved: a closed game owes nobody money)."""
+        closed = [g for g in self.games.values() if g.status == "closed"]
+        for game in closed[:max(0, len(closed) - self._closed_kept)]:
+            if self._book.forget_game(game.game_id):
+                del self.games[game.game_id]
 
     # -- lookups and roles -------------------------------------------------------------------
 
@@ -208,8 +246,6 @@ class Market:
 
     def _pool_admin(self, user: str, pool_id: str | int, what: str) -> tuple[Pool, Game]:
         pool = self._book.get(pool_id)
-        if pool.game_id is None:
-            raise MarketError(f"betting pool {pool.pool_id!r} has no game: nobody may {what}")
         return pool, self._game_admin(user, pool.game_id, what)
 
     # -- game sources ------------------------------------------------------------------------
@@ -249,7 +285,7 @@ class Market:
                     hashtag=r.hashtag or "#" + "".join(c for c in r.game_name if c.isalnum()),
                     image_url=r.image_url, admins={user})
         if isinstance(r, api.CreateAndOpenGame):
-            game.actions, game.targets = _strs(r.actions), _strs(r.targets)
+            game.actions, game.targets = _strs(r.actions), _with_none(_strs(r.targets))
         game.status = "open" if open_now else "upcoming"
         self.games[game.game_id] = game
         return game
@@ -269,7 +305,8 @@ class Market:
         if game.status != "upcoming":
             raise MarketError(f"game {game.game_id!r} is not upcoming (it is {game.status})")
         game.actions += [a for a in _strs(r.actions) if a not in game.actions]
-        game.targets += [t for t in _strs(r.targets) if t not in game.targets]
+        game.targets = _with_none(game.targets + [t for t in _strs(r.targets)
+                                                  if t not in game.targets])
         game.status, game.open_at = "open", self._clock()
         fields = game_fields(game)
         return 3402, fields, [Out(3402, fields, Audience("all", exclude=user))]
@@ -305,7 +342,8 @@ class Market:
                         ) -> _Result:
         game = self._game_admin(user, r.game_id, "update this game")
         game.actions += [a for a in _strs(r.actions) if a not in game.actions]
-        game.targets += [t for t in _strs(r.targets) if t not in game.targets]
+        game.targets = _with_none(game.targets + [t for t in _strs(r.targets)
+                                                  if t not in game.targets])
         if r.image_url is not None:
             game.image_url = r.image_url
         fields = checked(342, game_details(game, self._clock))
@@ -342,13 +380,14 @@ class Market:
                 if g.source_id == str(source_id) and g.status in statuses]
 
     def _list_games(self, user: str, r: api.ListGamesForSource, joined: set[str]) -> _Result:
-        games = self._games_list(r.source_id, ("open",))
+        games = self._games_list(self._source(r.source_id).source_id, ("open",))
         return 345, {"source_id": r.source_id, "games": games}, []
 
     def _list_upcoming(self, user: str, r: api.ListUpcomingGamesForSource, joined: set[str]
                        ) -> _Result:
         return 3461, {"source_id": r.source_id,
-                      "games": self._games_list(r.source_id, ("upcoming",))}, []
+                      "games": self._games_list(self._source(r.source_id).source_id,
+                                                ("upcoming",))}, []
 
     def _list_admin_games(self, user: str, r: api.ListGamesIAmAdminOf, joined: set[str]
                           ) -> _Result:
@@ -366,9 +405,12 @@ class Market:
         if kind not in (1, 2, 3, 4):
             raise MarketError(f"pool type must be 1..4, got {kind}")
         targets = _strs(r.targets)
-        if not (kind in (BINARY_EVENT, BINARY_TIME) or len(targets) >= 2):
-            raise MarketError("a parimutuel pool needs at least two targets")
-        unknown = [t for t in targets if game.targets and t != "none" and t not in game.targets]
+        binary = kind in (BINARY_EVENT, BINARY_TIME)
+        if not (binary or len([t for t in targets if t != NONE]) >= 2):
+            raise MarketError("a parimutuel pool needs at least two targets (besides 'none')")
+        if not binary and NONE not in targets:
+            targets.append(NONE)  # the docs: "target 'none' will be added to target list"
+        unknown = [t for t in targets if game.targets and t not in game.targets]
         if unknown:
             raise MarketError(f"targets not in game {game.game_id!r}: {unknown}")
         if r.action_id is not None and game.actions and r.action_id not in game.actions:
@@ -386,7 +428,7 @@ class Market:
 
     def _list(self, res: int, user: str, game_id: str | int, keep: Callable[[Pool], bool]
               ) -> _Result:
-        pools = [pool_fields(p, self.games.get(p.game_id or ""), user)
+        pools = [pool_fields(p, self.games.get(p.game_id), user)
                  for p in self._book.of_game(game_id) if keep(p)]
         return res, {"game_id": game_id, "pools_list": pools}, []
 
@@ -432,19 +474,35 @@ class Market:
 
     def _action_blocking(self, user: str, game_id: str | int, action_id: str, at: int | None,
                          blocked: bool) -> _Result:
-        """3975 / 3985: block or allow an action in a game, and each of its open pools."""
+        """3975 / 3985: block or allow an action in a game, and each of its open pools: now,
+        or at a future ``at`` (then the 370/371 and 368/369 pushes come at that time)."""
         what = "block" if blocked else "allow"
         game = self._game_admin(user, game_id, f"{what} betting in this game")
+        now = self._clock()
+        res, key = (370, "blocked_at") if blocked else (371, "allowed_at")
+        when = at if at is not None else now
+        fields = {"game_id": game.game_id, "action_id": action_id, key: when}
+        if when > now:
+            heapq.heappush(self._timetable, (when, next(self._seq), what, game.game_id,
+                                             action_id))
+            return res, fields, []
+        return res, fields, self._set_action_blocked(game.game_id, action_id, blocked, when,
+                                                     user)
+
+    def _set_action_blocked(self, game_id: str, action_id: str, blocked: bool, at: int,
+                            requester: str | None = None) -> list[Out]:
+        game = self.games.get(game_id)
+        if game is None or game.status == "closed":
+            return []
         if blocked:
             game.blocked_actions.add(action_id)
         else:
             game.blocked_actions.discard(action_id)
         res, key = (370, "blocked_at") if blocked else (371, "allowed_at")
-        fields = {"game_id": game.game_id, "action_id": action_id,
-                  key: at if at is not None else self._clock()}
-        pools = self._book.open_for_action(game.game_id, action_id)
-        return res, fields, [Out(res, fields, Audience("game", game.game_id, user)),
-                             *self._book.block_or_allow(pools, blocked, at, None)]
+        fields = {"game_id": game_id, "action_id": action_id, key: at}
+        pools = self._book.open_for_action(game_id, action_id)
+        return [Out(res, fields, Audience("game", game_id, requester)),
+                *self._book.block_or_allow(pools, blocked, at, None)]
 
     def _block_action(self, user: str, r: api.BlockBettingForGameAndAction, joined: set[str]
                       ) -> _Result:
@@ -509,6 +567,7 @@ class Market:
                   "happened_at": at, "description": r.description}
         fields = {k: v for k, v in fields.items() if v is not None}
         game.events.append(fields)
+        del game.events[:-self._events_kept]
         pushes = [Out(366, fields, Audience("game", game.game_id, user))]
         pushes += self._book.event(game.game_id, r.action_id, r.target_id, at)
         return 366, fields, pushes
@@ -520,7 +579,7 @@ class Market:
 
     def _source_keep(self, source_id: str | int) -> Callable[[Pool], bool]:
         def keep(p: Pool) -> bool:
-            game = self.games.get(p.game_id or "")
+            game = self.games.get(p.game_id)
             return game is not None and game.source_id == str(source_id)
         return keep
 

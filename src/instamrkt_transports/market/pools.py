@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+from collections import deque
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from types import MappingProxyType
@@ -25,7 +26,7 @@ from .ledger import Ledger, money
 from .records import Audience, Bet, Game, MarketError, Out, Pool, checked
 from .views import bet_fields, distribution, pool_fields
 
-__all__ = ("PoolBook", "matches")
+__all__ = ("NONE", "PoolBook", "matches")
 
 
 def matches(pool_target: str, event_target: str) -> bool:
@@ -33,10 +34,13 @@ def matches(pool_target: str, event_target: str) -> bool:
     return event_target == pool_target or event_target.startswith(pool_target + ":")
 
 
+NONE = "none"
+
+
 def _expiry_target(pool: Pool) -> str:
     """A pool ending with no event (its ``finish_at``, its game closing): binary pools
-    resolve "no", parimutuel "none" (stakes back unless someone backed a "none" target)."""
-    return "no" if pool.binary else "none"
+    resolve "no", parimutuel "none" (its backers win; stakes back if nobody backed it)."""
+    return "no" if pool.binary else NONE
 
 
 class PoolBook:
@@ -44,15 +48,19 @@ class PoolBook:
     and read access to the market's ``games``. ``pools`` and ``bets`` are read-only views."""
 
     def __init__(self, clock: Callable[[], int], ledger: Ledger,
-                 games: Mapping[str, Game]) -> None:
+                 games: Mapping[str, Game], *, resolved_kept: int = 100) -> None:
         self._clock = clock
+        self._resolved_kept = resolved_kept
+        self._resolved: dict[str, deque[str]] = {}  # game id -> its resolved pools, oldest first
         self._ledger = ledger
         self._games = games
         self._pools: dict[str, Pool] = {}
         self._bets: dict[str, Bet] = {}
         self._pool_ids = itertools.count(1)
         self._bet_ids = itertools.count(1)
-        self._due: list[tuple[int, int, str, str]] = []  # (at, seq, what, pool_id)
+        # (at, seq, what, pool_id): "expire", "block", "allow" or "hot" at ``at``; what is
+        # due goes to every subscriber (the requester's reply came long before)
+        self._due: list[tuple[int, int, str, str]] = []
         self._due_seq = itertools.count()
 
     @property
@@ -86,10 +94,11 @@ class PoolBook:
 
     def open(self, pool: Pool) -> list[Out]:
         """Add ``pool`` (of a game), schedule its expiry and announce it (352)."""
+        if pool.pool_id in self._pools:  # ids are the book's own: never two pools in one id
+            raise AssertionError(f"pool id {pool.pool_id!r} is taken")
         self._pools[pool.pool_id] = pool
         if pool.finish_at is not None:
             self._schedule(pool.finish_at, "expire", pool.pool_id)
-        assert pool.game_id is not None
         fields = pool_fields(pool, self._games.get(pool.game_id), None)
         fields.pop("name", None)
         return [Out(352, checked(352, fields), Audience("game", pool.game_id))]
@@ -97,11 +106,11 @@ class PoolBook:
     def place_bet(self, user: str, pool_id: str | int, target: str, amount: Decimal,
                   now: int) -> tuple[Bet, list[Out]]:
         """Stake ``amount`` on ``target``: the bet, and its 361 and 815 pushes. An unknown
-        ``pool_id`` opens an ad-hoc pool with no game, so any id can be rehearsed against."""
+        ``pool_id`` is refused before any money moves (no pool is made up for it)."""
         pool = self._pools.get(str(pool_id))
         if pool is None:
-            pool = Pool(pool_id=str(pool_id), game_id=None, start_at=now)
-            self._pools[pool.pool_id] = pool
+            raise MarketError(f"place_bet_in_betting_pool: unknown betting pool {pool_id!r} "
+                              "(no bet placed, nothing charged)")
         why = self._closed_to_bets(pool, target, now)
         if why:
             raise MarketError(f"place_bet_in_betting_pool: {why}")
@@ -109,15 +118,12 @@ class PoolBook:
         bet = Bet(f"bet-{next(self._bet_ids)}", user, pool.pool_id, target, amount, now)
         self._bets[bet.bet_id] = bet
         pool.bets.append(bet)
-        pushes = []
-        if pool.game_id is not None:
-            pushes.append(Out(361, {
-                "pool_id": pool.pool_id, "target_level": 1,
-                "distribution": distribution(pool, with_bets=False),
-                "new_bets": [bet_fields(bet)]}, Audience("game", pool.game_id)))
         # Like the real server, a balance change is followed by a 815 push to the user.
-        pushes.append(Out(815, self._ledger.balance_fields(user), Audience("user", user)))
-        return bet, pushes
+        return bet, [
+            Out(361, {"pool_id": pool.pool_id, "target_level": 1,
+                      "distribution": distribution(pool, with_bets=False),
+                      "new_bets": [bet_fields(bet)]}, Audience("game", pool.game_id)),
+            Out(815, self._ledger.balance_fields(user), Audience("user", user))]
 
     def _closed_to_bets(self, pool: Pool, target: str, now: int) -> str | None:
         if pool.resolved_at is not None:
@@ -128,7 +134,7 @@ class PoolBook:
             return f"pool {pool.pool_id!r} opens at {pool.start_at}"
         if pool.stop_accepting_bets_at is not None and now >= pool.stop_accepting_bets_at:
             return f"pool {pool.pool_id!r} stopped accepting bets"
-        if pool.game_id is not None and self._games[pool.game_id].status != "open":
+        if self._games[pool.game_id].status != "open":
             return f"game {pool.game_id!r} is not open"
         if pool.bettable and target not in pool.bettable:
             return f"target {target!r} is not one of {pool.bettable}"
@@ -150,17 +156,22 @@ class PoolBook:
 
     def _set_blocked(self, pool: Pool, blocked: bool, at: int) -> list[Out]:
         pool.blocked = blocked
-        if pool.game_id is None:
-            return []
         res, key = (368, "blocked_at") if blocked else (369, "allowed_at")
         return [Out(res, {"pool_id": pool.pool_id, key: at}, Audience("game", pool.game_id))]
 
     def mark_hot(self, pools: list[Pool], since: int, requester: str) -> list[Out]:
-        """Suggest ``pools`` as hot since ``since``: their 367 pushes."""
-        for pool in pools:
-            pool.hot_since = since
-        return [Out(367, {"pool_id": p.pool_id, "hot_since": since},
-                    Audience("game", p.game_id, requester)) for p in pools]
+        """Suggest ``pools`` as hot since ``since``: now (their 367 pushes), or, for a future
+        ``since``, scheduled (``due`` marks them and pushes 367 then)."""
+        if since > self._clock():
+            for pool in pools:
+                self._schedule(since, "hot", pool.pool_id)
+            return []
+        return [out for pool in pools for out in self._set_hot(pool, since, requester)]
+
+    def _set_hot(self, pool: Pool, since: int, requester: str | None) -> list[Out]:
+        pool.hot_since = since
+        return [Out(367, {"pool_id": pool.pool_id, "hot_since": since},
+                    Audience("game", pool.game_id, requester))]
 
     # -- resolution --------------------------------------------------------------------------
 
@@ -172,8 +183,10 @@ class PoolBook:
                 continue
             if pool.action_id is not None and pool.action_id != action_id:
                 continue
-            if pool.binary:
-                if not pool.targets or any(matches(t, target_id) for t in pool.targets):
+            if pool.binary:  # answered by hand: "no" by an event on "none"
+                if target_id == NONE:
+                    pushes += self._resolve(pool, "no", at)
+                elif not pool.targets or any(matches(t, target_id) for t in pool.targets):
                     pushes += self._resolve(pool, "yes", at)
                 continue
             winner = next((t for t in pool.targets if matches(t, target_id)), None)
@@ -192,16 +205,18 @@ class PoolBook:
         return pushes
 
     def due(self, now: int) -> list[Out]:
-        """Run what the timetable says is due by ``now``: scheduled blocks and allows, and
-        time-based pools reaching ``finish_at`` (363). Returns the pushes."""
+        """Run what the timetable says is due by ``now``: scheduled blocks, allows and hot
+        suggestions, and time-based pools reaching ``finish_at`` (363). Returns the pushes."""
         pushes: list[Out] = []
         while self._due and self._due[0][0] <= now:
             at, _seq, what, pool_id = heapq.heappop(self._due)
-            pool = self._pools[pool_id]
-            if pool.resolved_at is not None:
+            pool = self._pools.get(pool_id)
+            if pool is None or pool.resolved_at is not None:
                 continue
             if what == "expire":
                 pushes += self._resolve(pool, _expiry_target(pool), at, res=363)
+            elif what == "hot":
+                pushes += self._set_hot(pool, at, None)
             else:
                 pushes += self._set_blocked(pool, what == "block", at)
         return pushes
@@ -217,25 +232,55 @@ class PoolBook:
         for user, back in settled.returned.items():
             pool.payouts[user] = pool.payouts.get(user, Decimal(0)) + back
         pool.resolved_at, pool.winning_target = now, winning
-        pushes: list[Out] = []
-        if pool.game_id is not None:
-            fields: dict[str, Any] = {
-                "pool_id": pool.pool_id, "game_id": pool.game_id, "winning_target": winning,
-                "description": pool.description,
-                "winners": {u: money(v) for u, v in settled.winners.items()},
-                "losers": {u: money(v) for u, v in settled.losers.items()},
-                "invalidated_bettors": settled.invalidated,
-                "is_money_return": settled.money_return, "resolved_at": now}
-            if res == 363:
-                fields["expired_at"] = now
-            pushes.append(Out(res, checked(res, {k: v for k, v in fields.items() if v is not None}),
-                              Audience("game", pool.game_id)))
+        fields: dict[str, Any] = {
+            "pool_id": pool.pool_id, "game_id": pool.game_id, "winning_target": winning,
+            "description": pool.description,
+            "winners": {u: money(v) for u, v in settled.winners.items()},
+            "losers": {u: money(v) for u, v in settled.losers.items()},
+            "invalidated_bettors": settled.invalidated,
+            "is_money_return": settled.money_return, "resolved_at": now}
+        if res == 363:
+            fields["expired_at"] = now
+        pushes = [Out(res, checked(res, {k: v for k, v in fields.items() if v is not None}),
+                      Audience("game", pool.game_id))]
         pushes += [Out(815, self._ledger.balance_fields(u), Audience("user", u))
                    for u in settled.returned]
-        if pool.recreate_on_end and pool.game_id is not None:
-            again = attrs.evolve(pool, pool_id=self.new_pool_id(), bets=[], payouts={},
-                                 resolved_at=None, winning_target=None, hot_since=None,
-                                 start_at=now, finish_at=None if pool.finish_at is None else
-                                 now + pool.finish_at - pool.start_at)
+        self._remember_resolved(pool)
+        if pool.recreate_on_end:
+            game = self._games[pool.game_id]
+            shift = now - pool.start_at
+            again = attrs.evolve(
+                pool, pool_id=self.new_pool_id(), bets=[], payouts={}, resolved_at=None,
+                winning_target=None, hot_since=None, start_at=now,
+                finish_at=None if pool.finish_at is None else pool.finish_at + shift,
+                stop_accepting_bets_at=None if pool.stop_accepting_bets_at is None
+                else pool.stop_accepting_bets_at + shift,
+                blocked=pool.action_id in game.blocked_actions)
             pushes += self.open(again)
         return pushes
+
+    # -- bounded history ---------------------------------------------------------------------
+
+    def _remember_resolved(self, pool: Pool) -> None:
+        """Keep the newest ``resolved_kept`` resolved pools of each game; forget older ones
+        and their bets (their money has settled: nothing is owed on them)."""
+        kept = self._resolved.setdefault(pool.game_id, deque())
+        kept.append(pool.pool_id)
+        while len(kept) > self._resolved_kept:
+            self._forget(kept.popleft())
+
+    def forget_game(self, game_id: str) -> bool:
+        """Forget every pool of a closed game and their bets, if all are resolved (a bet
+        whose pool is open is never forgotten). Whether the game was forgotten."""
+        pools = self.of_game(game_id)
+        if any(pool.resolved_at is None for pool in pools):
+            return False
+        self._resolved.pop(game_id, None)
+        for pool in pools:
+            self._forget(pool.pool_id)
+        return True
+
+    def _forget(self, pool_id: str) -> None:
+        pool = self._pools.pop(pool_id)
+        for bet in pool.bets:
+            del self._bets[bet.bet_id]

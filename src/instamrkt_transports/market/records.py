@@ -105,7 +105,7 @@ class Bet:
 @attrs.define(slots=True, kw_only=True)
 class Pool:
     pool_id: str
-    game_id: str | None  # None: an ad-hoc pool (a bet into an id nobody created)
+    game_id: str
     type: int = PARIMUTUEL_EVENT
     description: str | None = None
     action_id: str | None = None
@@ -115,7 +115,7 @@ class Pool:
     stop_accepting_bets_at: int | None = None
     recreate_on_end: bool = False
     blocked: bool = False
-    hot_since: int | None = None
+    hot_since: int | None = None  # set when the suggestion is due (not before)
     bets: list[Bet] = attrs.field(factory=list)
     resolved_at: int | None = None
     winning_target: str | None = None

@@ -97,7 +97,7 @@ def distribution(pool: Pool, *, with_bets: bool) -> list[dict[str, Any]]:
 
 def pool_fields(pool: Pool, game: Game | None, user: str | None) -> dict[str, Any]:
     """A pool as in 352 and the pool lists; ``user``: with what that user backed and, once
-    resolved, won. ``game`` is the pool's game (``None`` for an ad-hoc pool)."""
+    resolved, won. ``game`` is the pool's game (``None`` once the game is forgotten)."""
     fields: dict[str, Any] = {
         "pool_id": pool.pool_id, "game_id": pool.game_id, "description": pool.description,
         "name": pool.description, "type": pool.type, "action_id": pool.action_id,

@@ -18,6 +18,7 @@ from types import ModuleType
 from typing import Any
 
 from instamrkt_proto import api
+from instamrkt_proto.mirror import PoolView
 from instamrkt_transports import blocking
 
 EXAMPLE = Path(__file__).parent.parent / "docs" / "examples" / "mirror_bot.py"
@@ -62,10 +63,12 @@ def test_the_bot_bets_the_best_payout_as_pools_open_and_stops_at_its_limit(
                 pool_id = admin.call(api.CreateAndOpenBettingPool(
                     game_id=game_id, type=1, action_id="goal",
                     targets="reds,blues")).pool_id or ""
-                # another bettor backs one side first: the other side pays more
+                # another bettor backs one side and "none" first: the other side pays most
+                other.call(api.PlaceBetInBettingPool(pool_id=pool_id, target="none",
+                                                     amount="1"))
                 other.call(api.PlaceBetInBettingPool(pool_id=pool_id, target=backing,
                                                      amount="10"))
-                pools.append((pool_id, "blues" if backing == "reds" else "reds"))
+                pools.append(pool_id)
                 deadline = time.monotonic() + 10
                 while not any(b.pool_id == pool_id for b in server.market.bets.values()
                               if b.user_id == "1001") and time.monotonic() < deadline:
@@ -79,8 +82,12 @@ def test_the_bot_bets_the_best_payout_as_pools_open_and_stops_at_its_limit(
         assert result.stopped_by_limit and result.exposure == Decimal(6)
         placed = {(b.pool_id, b.target) for b in server.market.bets.values()
                   if b.user_id == "1001"}
-        assert placed == set(pools)  # each pool, on the side the other bettor left
+        # one bet in each pool as it opened, each on a target whose implied payout was the
+        # best of all the pool's targets as the mirror showed them then
+        assert placed == {(d.pool_id, d.target) for d in result.decisions}
+        assert {pool_id for pool_id, _target in placed} == set(pools)
         for decision in result.decisions:
+            assert set(decision.implied) == {"reds", "blues", "none"}
             assert decision.implied[decision.target] == max(decision.implied.values())
         assert all(b.pool_id != late for b in server.market.bets.values())
 
@@ -101,3 +108,15 @@ def test_the_bot_plays_the_football_scenario_until_its_limit(instamrkt_server_fa
         assert len({d.pool_id for d in result.decisions}) == len(result.decisions)
         for decision in result.decisions:
             assert decision.implied[decision.target] == max(decision.implied.values())
+
+
+def test_the_best_target_is_the_one_paying_most_per_unit_staked() -> None:
+    bot = load_bot()
+    pool = PoolView(pool_id="p", targets=("reds", "blues", "none"),
+                    distribution={"reds": Decimal(10), "blues": Decimal(0),
+                                  "none": Decimal(1)})
+    target, implied = bot.best_target(pool, Decimal(2))
+    assert target == "blues"
+    assert implied == {"reds": Decimal(13) / 12, "blues": Decimal("6.5"),
+                       "none": Decimal(13) / 3}
+    assert bot.best_target(PoolView(pool_id="q", targets=("a",)), Decimal(1)) is None

@@ -158,6 +158,11 @@ def test_every_client_applies_a_push_before_the_application_sees_it(instamrkt_se
     """The mirror is current when the application receives an event, on all three."""
     server = instamrkt_server_factory(USERS)
     creds = server.credentials_for("1001")
+    with blocking.connect(server.url, server.credentials_for("1000"), timeout=5) as admin:
+        admin.logon()
+        game_id = _admin_game(admin)
+        pools = [_pool(admin, game_id, type=1, action_id="goal", targets="reds,blues")
+                 for _ in range(3)]
 
     def seen(mirror: MarketMirror | None, event: object) -> bool:
         assert mirror is not None
@@ -166,12 +171,12 @@ def test_every_client_applies_a_push_before_the_application_sees_it(instamrkt_se
 
     with blocking.connect(server.url, creds, timeout=5, mirror=True) as client:
         client.logon()
-        client.call(api.PlaceBetInBettingPool(pool_id="adhoc-1", target="x", amount="1"))
+        client.call(api.PlaceBetInBettingPool(pool_id=pools[0], target="reds", amount="1"))
         event = client.next_event(timeout=5)
         while not isinstance(event, api.BalanceUpdate):
             event = client.next_event(timeout=5)
         assert seen(client.mirror, event)
-        assert client.mirror is not None and "adhoc-1" in {
+        assert client.mirror is not None and pools[0] in {
             b.pool_id for b in client.mirror.my_bets.values()}
 
     checks: list[bool] = []
@@ -185,7 +190,7 @@ def test_every_client_applies_a_push_before_the_application_sees_it(instamrkt_se
     with threaded.connect(server.url, creds, timeout=5, mirror=True,
                           on_event=on_event) as tclient:
         tclient.logon()
-        tclient.call(api.PlaceBetInBettingPool(pool_id="adhoc-2", target="x", amount="1"))
+        tclient.call(api.PlaceBetInBettingPool(pool_id=pools[1], target="reds", amount="1"))
         assert done.wait(5)
         assert checks == [True]
         assert tclient.mirror is not None
@@ -195,7 +200,7 @@ def test_every_client_applies_a_push_before_the_application_sees_it(instamrkt_se
     async def main() -> None:
         async with aio.connect(server.url, creds, timeout=5, mirror=True) as client:
             await client.logon()
-            await client.call(api.PlaceBetInBettingPool(pool_id="adhoc-3", target="x",
+            await client.call(api.PlaceBetInBettingPool(pool_id=pools[2], target="reds",
                                                         amount="1"))
             async for event in client.events():
                 if isinstance(event, api.BalanceUpdate):
@@ -243,5 +248,6 @@ def test_a_reconnect_makes_the_mirror_stale_until_its_reads_are_done(instamrkt_s
                 api.ListAllBettingPoolsForGame(game_id=game_id)} <= reads
         _resync(me)
         assert dict(mirror.pools[pool].distribution) == {"reds": Decimal(4),
-                                                         "blues": Decimal(6)}
+                                                         "blues": Decimal(6),
+                                                         "none": Decimal(0)}
         _agrees(me, game_id)

@@ -27,8 +27,10 @@ __all__ = (
     "RemoteProtocolError",
     "RequestLimitExceeded",
     "RequestTimeout",
+    "InsecureHTTPError",
     "RestConnectionError",
     "RestError",
+    "RestSettingError",
     "ServerError",
     "UndecodableReply",
 )
@@ -182,3 +184,19 @@ class RestConnectionError(RestError, ConnectionError):
 
     def __init__(self, action: str, reason: str) -> None:
         super().__init__(action, reason)
+
+
+class RestSettingError(LocalProtocolError, ValueError):
+    """A REST call's own setting cannot be used, so nothing was sent.
+
+    A base URL that is not an http(s) REST root or that carries a user name or password, a
+    proxy setting httpx cannot use (a SOCKS proxy without the ``socksio`` package, a
+    malformed proxy URL), or a user id or session key that cannot travel in a Cookie
+    header. The message says which, never the secret itself.
+    """
+
+
+class InsecureHTTPError(RestSettingError):
+    """A REST call would send a password or a session key over plain ``http://`` to a host
+    that is not this machine; refused before anything is sent (``allow_insecure_http=True``
+    lifts the refusal, for a trusted test network)."""

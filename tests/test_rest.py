@@ -260,7 +260,8 @@ def test_a_redirect_is_not_followed(peer: Any) -> None:
 def test_no_answer_within_the_timeout() -> None:
     with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts in its backlog, never talks
         url = f"http://127.0.0.1:{silent.getsockname()[1]}/i"
-        with pytest.raises(RestConnectionError, match=r"no complete answer .* within 0.3 s") as info:
+        with pytest.raises(RestConnectionError,
+                           match=r"no complete answer .* within 0.3 s") as info:
             rest.login(url, "e", PASSWORD, timeout=0.3)
     assert isinstance(info.value, ConnectionError)
 

@@ -64,6 +64,7 @@ from instamrkt_proto.auth import Credentials
 from instamrkt_proto.errors import (
     AuthenticationError,
     InsecureHTTPError,
+    RestAuthenticationError,
     RestConnectionError,
     RestError,
     RestSettingError,
@@ -73,6 +74,7 @@ __all__ = (
     "AsyncRestClient",
     "AuthenticationError",
     "InsecureHTTPError",
+    "RestAuthenticationError",
     "RestClient",
     "RestConnectionError",
     "RestError",
@@ -242,6 +244,8 @@ class _Settings:
         if (proxy is not None and not isinstance(proxy, (str, bool))) or proxy is True:
             raise RestSettingError("proxy must be a proxy URL, False (none) or None "
                                    "(the environment's)")
+        if isinstance(proxy, str):
+            _check_proxy(proxy)
         self.timeout = timeout
         self.fetch_xsrf = fetch_xsrf
         self.proxy = proxy
@@ -269,6 +273,19 @@ class _Settings:
         return not urllib.request.proxy_bypass(self.base.host)
 
 
+_BAD_PROXY = ("the proxy setting (proxy= or the *_proxy environment variables) is not a "
+              "usable proxy URL: http://, https://, socks5:// or socks5h:// with a host")
+
+
+def _check_proxy(proxy: str) -> None:
+    """httpx ignores some malformed proxies (no host) instead of refusing them."""
+    url: httpx.URL | None = None
+    with contextlib.suppress(httpx.InvalidURL, ValueError, TypeError):
+        url = httpx.URL(proxy)
+    if url is None or url.scheme not in ("http", "https", "socks5", "socks5h") or not url.host:
+        raise RestSettingError(_BAD_PROXY)  # never quoted: a proxy URL may hold a password
+
+
 def _new_client(settings: _Settings, cookies: httpx.Cookies,
                 transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
     """An httpx client for one call, or a ``RestSettingError`` for a proxy it cannot use."""
@@ -280,9 +297,7 @@ def _new_client(settings: _Settings, cookies: httpx.Cookies,
             "the proxy setting (proxy= or the *_proxy environment variables) names a SOCKS "
             "proxy, which needs the socksio package: pip install 'httpx[socks]'")
     except (httpx.InvalidURL, ValueError, TypeError):
-        error = RestSettingError(
-            "the proxy setting (proxy= or the *_proxy environment variables) is not a usable "
-            "proxy URL: http://, https://, socks5:// or socks5h:// with a host")
+        error = RestSettingError(_BAD_PROXY)
     raise error  # outside the except: httpx's exception (it may quote the URL) is not chained
 
 
@@ -290,6 +305,19 @@ def _new_client(settings: _Settings, cookies: httpx.Cookies,
 
 # RFC 6265 cookie-octets: what a Cookie header can carry without quoting or corruption.
 _COOKIE_VALUE = re.compile(r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]+")
+
+
+_COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # an RFC 7230 token
+
+
+def _drop_unsendable(cookies: httpx.Cookies) -> None:
+    """Forget cookies the server set that no Cookie header can carry back (non-ASCII,
+    control characters...): kept, they would break every later request of the session."""
+    for cookie in list(cookies.jar):
+        value = cookie.value
+        if not (_COOKIE_NAME.fullmatch(cookie.name)
+                and (not value or _COOKIE_VALUE.fullmatch(value))):
+            cookies.jar.clear(cookie.domain, cookie.path, cookie.name)
 
 
 def _jar_value(cookies: httpx.Cookies, name: str) -> str | None:
@@ -374,7 +402,7 @@ def _answer(action: str, response: httpx.Response, secrets_: _Secrets, *,
                             "and the X-XSRFToken header must match; is a proxy dropping "
                             "cookies?)", status=status, msg=msg)
         reason = msg or _shown(response.reason_phrase, secrets_, 80)
-        raise AuthenticationError(status, reason, action=action)
+        raise RestAuthenticationError(status, reason, action=action)
     if status == 407:
         raise RestError(action, "the proxy wants credentials: put them in the proxy URL",
                         status=status, msg=msg)
@@ -410,7 +438,7 @@ def _credentials(action: str, response: httpx.Response, secrets_: _Secrets) -> C
         missing.append("session key ('user_session_key', body or cookie)")
     msg = _server_msg(data, secrets_)
     if missing and msg:  # a refusal dressed as a success
-        raise AuthenticationError(response.status_code, msg, action=action)
+        raise RestAuthenticationError(response.status_code, msg, action=action)
     if missing:
         raise RestError(action, f"the answer has no {' and no '.join(missing)}",
                         status=response.status_code)
@@ -522,6 +550,7 @@ async def _drive(settings: _Settings, jar: _Jar, action: str, make_flow: _MakeFl
                 except httpx.HTTPError as exc:
                     error = _transport_error(action, settings, request, exc, secrets_)
                     break
+                _drop_unsendable(client.cookies)
                 request, result = _advance(flow, response)
             else:
                 jar.cookies = client.cookies

@@ -15,6 +15,7 @@ from .client import ClientConnection
 from .codes import (
     DEFAULT_OPCODES,
     DEFAULT_RESPONSE_CODES,
+    ECHO_ALSO,
     ECHO_KEYS,
     IDEMPOTENT,
     REPLIES,
@@ -69,6 +70,7 @@ __all__ = (
     "DEFAULT",
     "DEFAULT_OPCODES",
     "DEFAULT_RESPONSE_CODES",
+    "ECHO_ALSO",
     "ECHO_KEYS",
     "IDEMPOTENT",
     "REPLIES",

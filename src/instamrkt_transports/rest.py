@@ -71,6 +71,7 @@ from instamrkt_proto.errors import (
 )
 
 __all__ = (
+    "WITHHELD",
     "AsyncRestClient",
     "AuthenticationError",
     "InsecureHTTPError",

@@ -4,8 +4,9 @@ Credentials come from ``--user-id`` or ``INSTAMRKT_USER_ID`` and from the enviro
 variable ``INSTAMRKT_SESSION_KEY`` only: a secret on the command line ends up in shell
 history and ``ps``. ``instamrkt login`` gets them from the REST API and prints them as
 ``export`` lines for ``eval``; it asks for the password on the terminal, without echo, for
-the same reason. Errors are one line on stderr with a documented exit code, never a
-traceback, never a secret.
+the same reason (or reads the first line of stdin with ``--password-stdin``; a stdin that
+is not a terminal is never read without it). Errors are one line on stderr with a
+documented exit code, never a traceback, never a secret.
 """
 
 from __future__ import annotations

@@ -370,7 +370,7 @@ def test_junk_from_the_server_is_not_cannot_reach(raw_peer: Any) -> None:
     assert "cannot reach" not in str(info.value)
 
 
-def test_a_dead_proxy_is_named_as_the_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_dead_proxy_is_named_as_the_proxy() -> None:
     with socket.create_server(("127.0.0.1", 0)) as probe:
         dead = probe.getsockname()[1]
     with pytest.raises(RestConnectionError, match="through the proxy"):

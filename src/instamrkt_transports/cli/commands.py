@@ -4,8 +4,9 @@ Credentials come from ``--user-id`` or ``INSTAMRKT_USER_ID`` and from the enviro
 variable ``INSTAMRKT_SESSION_KEY`` only: a secret on the command line ends up in shell
 history and ``ps``. ``instamrkt login`` gets them from the REST API and prints them as
 ``export`` lines for ``eval``; it asks for the password on the terminal, without echo, for
-the same reason. Errors are one line on stderr with a documented exit code, never a
-traceback, never a secret.
+the same reason (or reads the first line of stdin with ``--password-stdin``; a stdin that
+is not a terminal is never read without it). Errors are one line on stderr with a
+documented exit code, never a traceback, never a secret.
 """
 
 from __future__ import annotations
@@ -239,6 +240,14 @@ def cmd_serve(args: argparse.Namespace, out: Output) -> int:
 # -- argument parsing -------------------------------------------------------------------------
 
 
+def _rest_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--password-stdin", action="store_true",
+                   help="read the password from the first line of stdin (needs --username)")
+    p.add_argument("--allow-insecure-http", action="store_true",
+                   help="allow a plain http:// REST root on another host (the password "
+                        "travels unencrypted)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     codes = "\n".join(f"  {code}  {text}" for code, text in EXIT_CODES.items())
     parser = _Parser(
@@ -277,30 +286,34 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
 
     login = sub.add_parser(
-        "login", help="log in over REST; print export lines for the credentials",
+        "login", allow_abbrev=False,  # "--password x" must not pass for --password-stdin
+        help="log in over REST; print export lines for the credentials",
         description="Log in over REST and print the credentials as shell export lines, "
                     "for: eval \"$(instamrkt login)\". The password is asked on the "
-                    "terminal, without echo (never an argument: argv shows in ps and shell "
+                    "terminal, without echo, or read from the first line of stdin with "
+                    "--password-stdin (never an argument: argv shows in ps and shell "
                     "history). Every login issues a new session key; the previous one "
                     "stops working.")
     login.add_argument("--base-url", help="REST root, e.g. https://dev.instamrkt.com/i "
                                           "(default: $INSTAMRKT_BASE_URL)")
     login.add_argument("--username", help="(default: $INSTAMRKT_USERNAME, else asked)")
     login.add_argument("--timeout", type=_number(float, 0, low_open=True), default=30.0,
-                       help="seconds for each HTTP exchange (30)")
+                       help="seconds for the whole login (30)")
+    _rest_flags(login)
     login.add_argument("--cafile", help="PEM CA bundle to verify the server (default: system)")
     login.add_argument("--json", action="store_true",
                        help="print one JSON object instead of export lines")
     login.set_defaults(func=cmd_login)
 
     def client_command(name: str, helptext: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=helptext, description=helptext)
+        p = sub.add_parser(name, help=helptext, description=helptext, allow_abbrev=False)
         p.add_argument("url", help="ws:// or wss:// endpoint, e.g. wss://instamrkt.com:9999")
         p.add_argument("--user-id", help="user id (default: $INSTAMRKT_USER_ID)")
         p.add_argument("--username", help="log in over REST first (the password is asked); "
                                           "the login is repeated if the key expires")
         p.add_argument("--base-url", help="REST root for --username "
                                           "(default: $INSTAMRKT_BASE_URL)")
+        _rest_flags(p)
         p.add_argument("--transport", choices=TRANSPORTS, default="blocking",
                        help="client adapter (blocking)")
         p.add_argument("--timeout", type=_number(float, 0, low_open=True), default=10.0,

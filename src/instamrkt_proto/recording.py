@@ -1,0 +1,257 @@
+"""The recording file format: what a recorded session looks like on disk, read and written.
+
+A recording is JSON lines (UTF-8, one object per line). The first line is the header::
+
+    {"format": "instamrkt-recording", "version": 1, "created": <epoch ms>,
+     "user_id": "17", "config": {...ClientConfig...}, "library": "instamrkt-python 0.1.0"}
+
+Every other line is one record: ``k`` its kind, ``t`` the monotonic seconds the caller
+passed to the core, ``w`` the wall clock (epoch ms) the core read during that call, ``c`` the
+connection number (0 before the first connection, then 1, 2... one per connection made), and
+the kind's own fields. The kinds are the core's inputs, named after the ``ClientConnection``
+method that took them (so a replay calls the same method with the same arguments), its
+outputs, and marks:
+
+========================  ==========================================================
+``in``                    one message received (``d``: its text, secrets scrubbed)
+``out``                   one message sent (``d``: its text, secrets scrubbed)
+``send_request``          a request of the application (``op``, ``p`` params, ``to``
+                          timeout, ``i`` idempotent, ``e`` expect, ``rt`` retry,
+                          ``x`` true when the call raised)
+``connect``, ``close``    the caller's actions (``reason``)
+``connection_made``,      transport reports (``status``, ``code``, ``reason``, ``size``)
+``connection_failed``,
+``connection_lost``,
+``receive_too_big``,
+``flushed``,
+``reading_paused``,
+``reading_resumed``
+``handle_timer``          the timer fired
+``update_credentials``    new credentials (``u``: the user id; never the key)
+``refresh_failed``        no new credentials (``reason``)
+``mark``                  lifecycle, written when the core emits it (``m``: connecting,
+                          connected, reconnected, lost, closed; ``reason``)
+========================  ==========================================================
+
+An input record may carry ``r``: the random numbers the core drew during that call (backoff
+jitter), so a replay draws the same. A replay reads the inputs and ignores the rest;
+``out`` records let it check it sent what the live session sent.
+
+Secrets: every request header carries the session key; it is replaced by ``"*"``. The
+digest URL is never written (``Connecting`` becomes a mark without it). Any known key or
+digest found in any text (a message, a reason) is replaced by ``*`` too. A reader of a newer
+``version`` is refused with ``RecordingError``; a record kind it does not know is skipped.
+
+This module does no I/O: the writer returns bytes and the reader takes lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from decimal import Decimal
+from typing import Any
+
+import attrs
+import orjson
+
+from .config import ClientConfig
+from .errors import InstamrktError
+
+__all__ = ("FORMAT", "HEADER", "INPUTS", "VERSION", "Header", "Record", "RecordingError", "Secrets",
+           "config_from_json", "config_to_json", "decode_params", "encode_header",
+           "encode_record", "raw_records", "read_header", "read_records")
+
+FORMAT = "instamrkt-recording"
+VERSION = 1
+
+INPUTS = frozenset({
+    "in", "send_request", "connect", "close", "connection_made", "connection_failed",
+    "connection_lost", "receive_too_big", "flushed", "reading_paused", "reading_resumed",
+    "handle_timer", "update_credentials", "refresh_failed",
+})
+"""Record kinds that are inputs to the core: what a replay feeds back."""
+
+HEADER = "$header"
+"""The kind ``raw_records`` gives a header line met after the first (an appended session)."""
+
+REDACTED = "*"
+_HEAD = b'{"header":{"session_key":'
+_AFTER_KEY = b',"t":'
+
+
+class RecordingError(InstamrktError):
+    """A recording that cannot be read: not one, a newer version, or a broken line."""
+
+
+@attrs.frozen(slots=True)
+class Header:
+    """The first line of a recording."""
+
+    version: int
+    created: int
+    user_id: str | None
+    config: ClientConfig
+    library: str
+
+
+@attrs.frozen(slots=True)
+class Record:
+    """One line after the header: ``kind``, times, connection number, the kind's fields."""
+
+    kind: str
+    t: float
+    wall: int
+    conn: int
+    fields: dict[str, Any] = attrs.field(factory=dict)
+
+
+def config_to_json(config: ClientConfig) -> dict[str, Any]:
+    return attrs.asdict(config)
+
+
+def config_from_json(data: dict[str, Any]) -> ClientConfig:
+    """The ``ClientConfig`` a header holds (unknown keys from a later minor change ignored)."""
+    from ._timing import Backoff, RateLimit
+
+    known = {a.name for a in attrs.fields(ClientConfig)}
+    values = {k: v for k, v in data.items() if k in known}
+    if isinstance(values.get("backoff"), dict):
+        values["backoff"] = Backoff(**values["backoff"])
+    if isinstance(values.get("rate_limit"), dict):
+        values["rate_limit"] = RateLimit(**values["rate_limit"])
+    try:
+        return ClientConfig(**values)
+    except (TypeError, ValueError) as exc:
+        raise RecordingError(f"the recording's config is not valid: {exc}") from None
+
+
+def _default(value: object) -> Any:
+    if isinstance(value, Decimal):
+        return {"$decimal": str(value)}
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    raise TypeError(f"cannot record a {type(value).__name__}")
+
+
+def encode_header(*, created: int, user_id: str | None, config: ClientConfig,
+                  library: str) -> bytes:
+    return orjson.dumps({"format": FORMAT, "version": VERSION, "created": created,
+                         "user_id": user_id, "config": config_to_json(config),
+                         "library": library}) + b"\n"
+
+
+def encode_record(kind: str, t: float, wall: int, conn: int,
+                  fields: dict[str, Any] | None = None) -> bytes:
+    """One record line. Values orjson cannot write: ``Decimal`` becomes ``{"$decimal": s}``
+    (``decode_params`` turns it back), sets and tuples lists."""
+    line = {"k": kind, "t": t, "w": wall, "c": conn}
+    if fields:
+        line.update(fields)
+    return orjson.dumps(line, default=_default) + b"\n"
+
+
+def decode_params(value: Any) -> Any:
+    """Recorded request parameters as the application passed them (``Decimal`` restored)."""
+    if isinstance(value, dict):
+        if len(value) == 1 and "$decimal" in value:
+            return Decimal(value["$decimal"])
+        return {k: decode_params(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [decode_params(v) for v in value]
+    return value
+
+
+def read_header(line: bytes | str) -> Header:
+    """The header line, checked: the format's name, a version this reader knows."""
+    try:
+        data = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        raise RecordingError("not an instamrkt recording: the first line is not JSON") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise RecordingError("not an instamrkt recording: no header line")
+    version = data.get("version")
+    if not isinstance(version, int) or version < 1:
+        raise RecordingError(f"recording version {version!r} is not valid")
+    if version > VERSION:
+        raise RecordingError(f"recording version {version} is newer than this library reads "
+                             f"({VERSION}): upgrade instamrkt")
+    user_id = data.get("user_id")
+    return Header(version=version, created=int(data.get("created") or 0),
+                  user_id=None if user_id is None else str(user_id),
+                  config=config_from_json(data.get("config") or {}),
+                  library=str(data.get("library", "")))
+
+
+def raw_records(lines: Iterator[bytes | str]) -> Iterator[dict[str, Any]]:
+    """The record lines after the header as dicts, lazily; a broken line is an error
+    except a last line cut short (a recording whose writer was killed mid-line)."""
+    number = 1
+    for line in lines:
+        number += 1
+        if not line.strip():
+            continue
+        try:
+            data = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            if not (line.endswith(b"\n") if isinstance(line, bytes) else line.endswith("\n")):
+                return  # the cut-off tail of a recording whose writer died
+            raise RecordingError(f"line {number} of the recording is not JSON") from None
+        if isinstance(data, dict) and data.get("format") == FORMAT:
+            data["k"] = HEADER  # a later session appended to the same file
+        elif not isinstance(data, dict) or "k" not in data:
+            raise RecordingError(f"line {number} of the recording is not a record")
+        yield data
+
+
+def read_records(lines: Iterable[bytes | str]) -> tuple[Header, Iterator[Record]]:
+    """The header and a lazy iterator of the records of a recording's lines (a file opened
+    in binary mode is such an iterable; it is read one line at a time, never whole)."""
+    it = iter(lines)
+    first = next(it, None)
+    if first is None:
+        raise RecordingError("the recording is empty")
+    header = read_header(first)
+
+    def records() -> Iterator[Record]:
+        for data in raw_records(it):
+            kind = data.pop("k")
+            yield Record(kind=str(kind), t=float(data.pop("t", 0.0)),
+                         wall=int(data.pop("w", 0)), conn=int(data.pop("c", 0)), fields=data)
+
+    return header, records()
+
+
+class Secrets:
+    """The secrets a recording must not hold, and the replacing of them in text.
+
+    Every outgoing message's header carries the session key: it is cut out by position
+    (the codec writes that header first, the key then ``,"t":``, and a JSON string cannot
+    hold an unescaped quote). Any other occurrence of a known key or digest is replaced.
+    """
+
+    __slots__ = ("_values",)
+
+    def __init__(self) -> None:
+        self._values: list[str] = []
+
+    def add(self, secret: str) -> None:
+        if secret and secret not in self._values:
+            self._values.append(secret)
+
+    def text(self, text: str) -> str:
+        for secret in self._values:
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        return text
+
+    def outgoing(self, frame: bytes | str) -> str:
+        data = frame if isinstance(frame, bytes) else frame.encode()
+        if data.startswith(_HEAD):
+            end = data.find(_AFTER_KEY, len(_HEAD))
+            if end > 0:
+                data = b'%s"%s"%s' % (_HEAD, REDACTED.encode(), data[end:])
+        return self.text(data.decode("utf-8", "replace"))
+
+    def incoming(self, message: bytes | str) -> str:
+        text = message if isinstance(message, str) else message.decode("utf-8", "replace")
+        return self.text(text)

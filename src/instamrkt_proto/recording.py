@@ -113,8 +113,16 @@ def config_from_json(data: dict[str, Any]) -> ClientConfig:
     """The ``ClientConfig`` a header holds (unknown keys from a later minor change ignored)."""
     from ._timing import Backoff, RateLimit
 
+    if not isinstance(data, dict):
+        raise RecordingError("the recording's config is not an object")
+    numbers = {a.name for a in attrs.fields(ClientConfig)
+               if isinstance(a.default, (int, float)) or a.default is None}
     known = {a.name for a in attrs.fields(ClientConfig)}
     values = {k: v for k, v in data.items() if k in known}
+    for name in numbers & set(values):
+        value = values[name]
+        if value is not None and not isinstance(value, (int, float, dict)):
+            raise RecordingError(f"the recording's config is not valid: {name}={value!r}")
     if isinstance(values.get("backoff"), dict):
         values["backoff"] = Backoff(**values["backoff"])
     if isinstance(values.get("rate_limit"), dict):
@@ -178,7 +186,7 @@ def read_header(line: bytes | str) -> Header:
     user_id = data.get("user_id")
     return Header(version=version, created=int(data.get("created") or 0),
                   user_id=None if user_id is None else str(user_id),
-                  config=config_from_json(data.get("config") or {}),
+                  config=config_from_json(data.get("config", {})),
                   library=str(data.get("library", "")))
 
 

@@ -130,6 +130,11 @@ class ServerThread:
         """What each user did in the replayed games (read on the server's loop)."""
         return self._call(lambda: self.server.replay_report(users))
 
+    def replay_mismatches(self) -> list[tuple[str, str, str | None]]:
+        """Pools the replay decided otherwise than the recording (``Backtest.mismatches``)."""
+        backtest = self.server.backtest
+        return [] if backtest is None else self._call(backtest.mismatches)
+
     @property
     def credentials(self) -> Credentials:
         """Credentials of the first configured user."""

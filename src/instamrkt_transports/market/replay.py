@@ -16,8 +16,12 @@ holding money gets that money as bets of ``rec-crowd``; the recording user's own
 left out (the bot under test bets instead). ``mismatches`` lists pools whose served outcome
 differs from the recorded one.
 
-Times are the recording's wall clock (epoch ms): the market's clock must be ``clock`` (a
-``VirtualClock``) so time-based pools expire at their recorded ``finish_at``.
+Times are the market's own where the recording has them (a bet's ``placed_at``, an event's
+``happened_at``, a pool's ``start_at``), else the server's header ``t``, else the client's
+wall clock: the same clock stamped ``happened_at`` and ``finish_at``, so a bet the recording
+shows before an event is placed before it here too (by receive times it could come a
+millisecond after and count as late). The market's clock must be ``clock`` (a
+``VirtualClock``), moved along those times.
 """
 
 from __future__ import annotations
@@ -108,7 +112,9 @@ def _bets(tl: _Timeline, at: int, pool_id: str, bets: Iterable[Any], listed: boo
         tl.bets_seen.add(str(bet_id))
         if str(user) == tl.user_id:
             continue  # the recorded user's own bets: the bot under test bets instead
-        tl.steps.append(Step(at, "bet", pool_id, {"user": f"rec-{user}", "target": str(target),
+        placed = bet.get("placed_at")
+        when = placed if isinstance(placed, int) and placed > 0 else at
+        tl.steps.append(Step(when, "bet", pool_id, {"user": f"rec-{user}", "target": str(target),
                                                   "amount": amount, "listed": listed}))
 
 
@@ -133,6 +139,9 @@ def _pool(tl: _Timeline, at: int, pool: dict[str, Any], listed: bool) -> None:
         game["actions"].add(str(pool["action_id"]))
     if kind not in _BINARY:
         game["targets"].update(t for t in targets if t != "none")
+    start = pool.get("start_at")
+    if isinstance(start, int) and 0 < start < at:
+        at = start  # no bet on it can come before it exists, whatever the clocks say
     tl.steps.append(Step(at, "pool", pool_id))
     if listed:  # already holding money when first seen: who put it there is not known
         for entry in entries:
@@ -177,7 +186,7 @@ def _inbound(tl: _Timeline, at: int, res: int, fields: dict[str, Any]) -> None:
         happened = fields.get("happened_at")
         when = int(happened) if isinstance(happened, int) else at
         tl.events.append((when, str(fields["game_id"]), str(action), str(target)))
-        tl.steps.append(Step(at, "event", str(fields["game_id"]), {
+        tl.steps.append(Step(when, "event", str(fields["game_id"]), {
             "action_id": str(action), "target_id": str(target), "happened_at": when,
             "description": fields.get("description")}))
     elif res in (368, 369) and fields.get("pool_id") is not None:
@@ -232,9 +241,11 @@ def load_timeline(source: str | os.PathLike[str] | IO[bytes] | Iterable[bytes | 
             at = int(data.get("w", tl.start))
             if kind == "in":
                 try:
-                    res, _t, fields = decode_server_message(data["d"])
+                    res, sent_at, fields = decode_server_message(data["d"])
                 except RemoteProtocolError:
                     continue
+                if isinstance(sent_at, int) and sent_at > 0:
+                    at = sent_at  # the server's clock, which also stamped happened_at
                 if res is not None:
                     _inbound(tl, at, res, fields)
                     if res in (362, 363) and fields.get("pool_id") is not None:

@@ -173,7 +173,7 @@ class RecordingConnection(ClientConnection):
                 self._depth -= 1
         fields: dict[str, Any] = {"op": op}
         if params:
-            fields["p"] = dict(params)
+            fields["p"] = self._secrets.value(dict(params))
         if timeout is not DEFAULT:
             fields["to"] = timeout
         if idempotent is not None:

@@ -230,27 +230,53 @@ def read_records(lines: Iterable[bytes | str]) -> tuple[Header, Iterator[Record]
 
 
 class Secrets:
-    """The secrets a recording must not hold, and the replacing of them in text.
+    """The secrets a recording must not hold, and the replacing of them.
 
     Every outgoing message's header carries the session key: it is cut out by position
     (the codec writes that header first, the key then ``,"t":``, and a JSON string cannot
-    hold an unescaped quote). Any other occurrence of a known key or digest is replaced.
+    hold an unescaped quote). A known key or digest anywhere else in a message (as written,
+    or JSON-escaped) makes the message be parsed, every string holding it replaced by
+    ``*``, and written again, so the line stays valid JSON. Plain text (a close reason) has
+    the secret replaced in place.
     """
 
-    __slots__ = ("_values",)
+    __slots__ = ("_forms", "_values")
 
     def __init__(self) -> None:
         self._values: list[str] = []
+        self._forms: list[str] = []  # each secret as written and as a JSON string holds it
 
     def add(self, secret: str) -> None:
         if secret and secret not in self._values:
             self._values.append(secret)
+            for form in (secret, orjson.dumps(secret).decode()[1:-1]):
+                if form not in self._forms:
+                    self._forms.append(form)
 
     def text(self, text: str) -> str:
-        for secret in self._values:
-            if secret in text:
-                text = text.replace(secret, REDACTED)
+        for form in self._forms:
+            if form in text:
+                text = text.replace(form, REDACTED)
         return text
+
+    def value(self, value: Any) -> Any:
+        """``value`` (JSON-like) with every string holding a secret replaced by ``*``."""
+        if isinstance(value, str):
+            return REDACTED if any(s in value for s in self._values) else value
+        if isinstance(value, dict):
+            return {self.value(k): self.value(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [self.value(v) for v in value]
+        return value
+
+    def _message(self, text: str) -> str:
+        if not any(form in text for form in self._forms):
+            return text
+        try:
+            data = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return self.text(text)  # not JSON anyway: keep what is left readable
+        return orjson.dumps(self.value(data)).decode()
 
     def outgoing(self, frame: bytes | str) -> str:
         data = frame if isinstance(frame, bytes) else frame.encode()
@@ -258,8 +284,8 @@ class Secrets:
             end = data.find(_AFTER_KEY, len(_HEAD))
             if end > 0:
                 data = b'%s"%s"%s' % (_HEAD, REDACTED.encode(), data[end:])
-        return self.text(data.decode("utf-8", "replace"))
+        return self._message(data.decode("utf-8", "replace"))
 
     def incoming(self, message: bytes | str) -> str:
         text = message if isinstance(message, str) else message.decode("utf-8", "replace")
-        return self.text(text)
+        return self._message(text)

@@ -10,8 +10,12 @@ it emit the same events, byte for byte the same messages. The format is in
 To make the wall clock replayable, it is read once per input and held for the call (the
 core only ever needs it to the millisecond); outside an input the real clock is read.
 
-Lines go to ``sink`` (a callable taking bytes) as they happen; ``on_finish`` is called once
-when the session ends for good, so a file sink can flush and close.
+Lines are kept in memory and handed to ``sink`` (a callable taking bytes: one or more whole
+lines) in batches, when the adapter collects the core's output (``data_to_send``, after
+every input) and either ``batch_ms`` of wall-clock time have passed since the last batch,
+or a lifecycle mark was written: one write per batch, not per line, is what keeps a
+recording's cost small. ``on_finish`` is called once when the session ends for good (after
+the last batch), so a file sink can close.
 """
 
 from __future__ import annotations
@@ -20,11 +24,17 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+import orjson
+
 from .auth import Credentials
 from .client import ClientConnection
 from .config import DEFAULT, ClientConfig
 from .events import Closed, Connected, Connecting, Event, Reconnected
 from .recording import Secrets, encode_header, encode_record
+
+_dumps = orjson.dumps
+_NEWLINE = orjson.OPT_APPEND_NEWLINE
+_MARKED = frozenset({Connecting, Connected, Reconnected, Closed})
 
 __all__ = ("RecordingConnection",)
 
@@ -35,8 +45,9 @@ class RecordingConnection(ClientConnection):
     """A ``ClientConnection`` whose inputs and outputs are written to ``sink`` as recording
     lines (``recording.py``). Secrets never reach the sink."""
 
-    __slots__ = ("_conn", "_depth", "_draws", "_held_wall", "_on_finish", "_real_random",
-                 "_real_wall", "_secrets", "_sink", "_t")
+    __slots__ = ("_batch_ms", "_conn", "_depth", "_draws", "_held_wall", "_lines",
+                 "_on_finish", "_real_random", "_real_wall", "_secrets", "_sent_at", "_sink",
+                 "_t", "_urgent")
 
     def __init__(
         self,
@@ -51,8 +62,13 @@ class RecordingConnection(ClientConnection):
         flush_reports: bool = False,
         on_finish: Callable[[], object] | None = None,
         library: str = _LIBRARY,
+        batch_ms: int = 100,
     ) -> None:
         self._sink = sink
+        self._lines: list[bytes] = []
+        self._batch_ms = batch_ms
+        self._sent_at = wall_clock()
+        self._urgent = False
         self._on_finish = on_finish
         self._real_wall = wall_clock
         self._real_random = random
@@ -101,10 +117,10 @@ class RecordingConnection(ClientConnection):
             fields = dict(fields or {})
             fields["r"] = self._draws
             self._draws = []
-        self._sink(encode_record(kind, self._t, wall, self._conn, fields))
+        self._lines.append(encode_record(kind, self._t, wall, self._conn, fields))
 
     def _write(self, kind: str, fields: dict[str, Any]) -> None:
-        self._sink(encode_record(kind, self._t, self._wall_read(), self._conn, fields))
+        self._lines.append(encode_record(kind, self._t, self._wall_read(), self._conn, fields))
 
     def _input(self, kind: str, now: float, call: Callable[[], object],
                fields: dict[str, Any] | None = None) -> None:
@@ -121,19 +137,35 @@ class RecordingConnection(ClientConnection):
 
     def data_to_send(self) -> list[bytes]:
         frames = super().data_to_send()
-        outgoing = self._secrets.outgoing
-        for frame in frames:
-            self._write("out", {"d": outgoing(frame)})
+        lines = self._lines
+        wall = self._real_wall()
+        if frames:
+            add, outgoing, t, conn = lines.append, self._secrets.outgoing, self._t, self._conn
+            for frame in frames:
+                add(_dumps({"k": "out", "t": t, "w": wall, "c": conn, "d": outgoing(frame)},
+                           option=_NEWLINE))
+        if lines and (self._urgent or wall - self._sent_at >= self._batch_ms):
+            self.flush_lines(wall)
         return frames
+
+    def flush_lines(self, wall: int | None = None) -> None:
+        """Hand every line kept so far to the sink now."""
+        self._sent_at = self._real_wall() if wall is None else wall
+        self._urgent = False
+        if self._lines:
+            data = b"".join(self._lines)
+            self._lines.clear()
+            self._sink(data)
 
     def events_received(self) -> list[Event]:
         events = super().events_received()
         for event in events:
-            if isinstance(event, (Connecting, Connected, Reconnected, Closed)):
+            if type(event) in _MARKED:
                 self._mark(event)
         return events
 
     def _mark(self, event: Event) -> None:
+        self._urgent = True  # lifecycle is what an incident is about: out at the next batch
         if isinstance(event, Connecting):
             digest = dict(parse_qsl(urlsplit(event.url).query)).get("h")
             if digest:
@@ -147,9 +179,11 @@ class RecordingConnection(ClientConnection):
             final = event.reconnect_at is None
             self._write("mark", {"m": "closed" if final else "lost", "code": event.code,
                                  "reason": self._secrets.text(event.reason)})
-            if final and self._on_finish is not None:
-                finish, self._on_finish = self._on_finish, None
-                finish()
+            if final:
+                self.flush_lines()
+                if self._on_finish is not None:
+                    finish, self._on_finish = self._on_finish, None
+                    finish()
 
     # -- the core's inputs -------------------------------------------------------------------
 
@@ -242,16 +276,27 @@ class RecordingConnection(ClientConnection):
     def receive_messages(self, messages: Iterable[bytes | str], now: float) -> None:
         # One record per message, each its own call: a random number drawn while one
         # message is handled (a refused logon backs off) is then written with that message.
+        # (The hot path of a recording: _begin and _end written out.)
         if self._depth:
             super().receive_messages(messages, now)
             return
-        incoming = self._secrets.incoming
+        incoming, add, receive = self._secrets.incoming, self._lines.append, \
+            super().receive_messages
+        self._t = now
         for message in messages:
-            self._begin(now)
+            self._depth = 1
+            wall = self._held_wall = self._real_wall()
             try:
-                super().receive_messages((message,), now)
+                receive((message,), now)
             finally:
-                self._end("in", {"d": incoming(message)})
+                self._depth = 0
+                self._held_wall = None
+                line = {"k": "in", "t": now, "w": wall, "c": self._conn,
+                        "d": incoming(message)}
+                if self._draws:
+                    line["r"] = self._draws
+                    self._draws = []
+                add(_dumps(line, option=_NEWLINE))
 
     def handle_timer(self, now: float) -> None:
         self._input("handle_timer", now,

@@ -75,8 +75,10 @@ HEADER = "$header"
 """The kind ``raw_records`` gives a header line met after the first (an appended session)."""
 
 REDACTED = "*"
-_HEAD = b'{"header":{"session_key":'
-_AFTER_KEY = b',"t":'
+_HEAD_TEXT = '{"header":{"session_key":'
+_HEAD_SIZE = len(_HEAD_TEXT)
+_AFTER_KEY_TEXT = ',"t":'
+_REDACTED_HEAD = f'{_HEAD_TEXT}"{REDACTED}"'
 
 
 class RecordingError(InstamrktError):
@@ -155,7 +157,7 @@ def encode_record(kind: str, t: float, wall: int, conn: int,
     line = {"k": kind, "t": t, "w": wall, "c": conn}
     if fields:
         line.update(fields)
-    return orjson.dumps(line, default=_default) + b"\n"
+    return orjson.dumps(line, default=_default, option=orjson.OPT_APPEND_NEWLINE)
 
 
 def decode_params(value: Any) -> Any:
@@ -194,21 +196,24 @@ def raw_records(lines: Iterator[bytes | str]) -> Iterator[dict[str, Any]]:
     """The record lines after the header as dicts, lazily; a broken line is an error
     except a last line cut short (a recording whose writer was killed mid-line)."""
     number = 1
+    loads, decode_error = orjson.loads, orjson.JSONDecodeError
     for line in lines:
         number += 1
-        if not line.strip():
-            continue
         try:
-            data = orjson.loads(line)
-        except orjson.JSONDecodeError:
+            data = loads(line)
+        except decode_error:
+            if not line.strip():
+                continue
             if not (line.endswith(b"\n") if isinstance(line, bytes) else line.endswith("\n")):
                 return  # the cut-off tail of a recording whose writer died
             raise RecordingError(f"line {number} of the recording is not JSON") from None
-        if isinstance(data, dict) and data.get("format") == FORMAT:
+        if type(data) is dict and "k" in data:
+            yield data
+        elif isinstance(data, dict) and data.get("format") == FORMAT:
             data["k"] = HEADER  # a later session appended to the same file
-        elif not isinstance(data, dict) or "k" not in data:
+            yield data
+        else:
             raise RecordingError(f"line {number} of the recording is not a record")
-        yield data
 
 
 def read_records(lines: Iterable[bytes | str]) -> tuple[Header, Iterator[Record]]:
@@ -270,7 +275,10 @@ class Secrets:
         return value
 
     def _message(self, text: str) -> str:
-        if not any(form in text for form in self._forms):
+        for form in self._forms:
+            if form in text:
+                break
+        else:
             return text
         try:
             data = orjson.loads(text)
@@ -279,12 +287,12 @@ class Secrets:
         return orjson.dumps(self.value(data)).decode()
 
     def outgoing(self, frame: bytes | str) -> str:
-        data = frame if isinstance(frame, bytes) else frame.encode()
-        if data.startswith(_HEAD):
-            end = data.find(_AFTER_KEY, len(_HEAD))
+        text = frame.decode("utf-8", "replace") if isinstance(frame, bytes) else frame
+        if text.startswith(_HEAD_TEXT):
+            end = text.find(_AFTER_KEY_TEXT, _HEAD_SIZE)
             if end > 0:
-                data = b'%s"%s"%s' % (_HEAD, REDACTED.encode(), data[end:])
-        return self._message(data.decode("utf-8", "replace"))
+                text = _REDACTED_HEAD + text[end:]
+        return self._message(text)
 
     def incoming(self, message: bytes | str) -> str:
         text = message if isinstance(message, str) else message.decode("utf-8", "replace")

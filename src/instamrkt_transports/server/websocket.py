@@ -752,7 +752,10 @@ class ReferenceServer:
             if out.kind == "reply" and drop is not None and session.replies >= drop:
                 await self._drop(session, faults, flush=True)
                 return
-            await self._flush(session)
+            # Pushes queued right behind this one leave in the same write: a flood costs a
+            # system call per batch, not per message (the last of a batch flushes them all).
+            if out.kind != "push" or not session.out_recv.statistics().current_buffer_used:
+                await self._flush(session)
 
     def _closing_by_fault(self, kind: str, faults: Faults) -> None:
         """A knob of ``faults`` is about to close a connection: count it and, for a one-shot

@@ -150,7 +150,7 @@ def bench_recording_overhead(total: int) -> None:
 def _bets_recording(path: Path, bets: int, per_pool: int = 50) -> None:
     """One game whose pools (of ``per_pool`` bets each: the market recomputes a pool's
     distribution per bet, so a pool of thousands would measure that instead) take ``bets``
-    bets from 20 recorded users."""
+    bets from 20 recorded users, each pool then resolved by a goal."""
     lines = [encode_header(created=T0, user_id=USER, config=ClientConfig(), library="bench")]
     for i in range(bets):
         at = T0 + 1 + i // 50
@@ -166,6 +166,10 @@ def _bets_recording(path: Path, bets: int, per_pool: int = 50) -> None:
         lines.append(encode_record("in", 1.0, at, 1, {"d": orjson.dumps(
             {"response_header": {"t": at}, "res": 361, "pool_id": pool_id,
              "new_bets": [bet]}).decode()}))
+        if i % per_pool == per_pool - 1:  # a goal resolves the pool: the money goes round
+            lines.append(encode_record("in", 1.0, at, 1, {"d": orjson.dumps(
+                {"response_header": {"t": at}, "res": 366, "game_id": "g-1",
+                 "action_id": "goal", "target_id": "reds", "happened_at": at}).decode()}))
     path.write_bytes(b"".join(lines))
 
 

@@ -103,6 +103,7 @@ class _Session:
         self.replies = 0
         self.closing = False
         self.eof_sent = False
+        self.unflushed = 0  # messages written to the protocol since the last flush
 
 
 def _speed(value: float | str) -> float | None:
@@ -752,9 +753,12 @@ class ReferenceServer:
             if out.kind == "reply" and drop is not None and session.replies >= drop:
                 await self._drop(session, faults, flush=True)
                 return
-            # Pushes queued right behind this one leave in the same write: a flood costs a
-            # system call per batch, not per message (the last of a batch flushes them all).
-            if out.kind != "push" or not session.out_recv.statistics().current_buffer_used:
+            # Pushes queued right behind this one leave in the same write (up to 64): a
+            # flood costs a system call per batch, not per message.
+            session.unflushed += 1
+            if (out.kind != "push" or session.unflushed >= 64
+                    or not session.out_recv.statistics().current_buffer_used):
+                session.unflushed = 0
                 await self._flush(session)
 
     def _closing_by_fault(self, kind: str, faults: Faults) -> None:

@@ -10,6 +10,12 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -300,3 +306,37 @@ def test_records_read_back_as_written(params: dict[str, Any], t: float, wall: in
     assert header.user_id == "1" and header.config == ClientConfig()
     assert (record.kind, record.t, record.wall, record.conn) == ("send_request", t, wall, conn)
     assert decode_params(record.fields["p"]) == params
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_the_record_command_records_until_stopped(instamrkt_server_factory: Any,
+                                                  tmp_path: Path, stop: int) -> None:
+    server = instamrkt_server_factory(scenario="football", scenario_interval=0.05)
+    creds = server.credentials
+    out = tmp_path / "night.jsonl.gz"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INSTAMRKT_")}
+    env.update(INSTAMRKT_SESSION_KEY=creds.session_key, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "instamrkt_transports", "record", server.url, "--user-id",
+         creds.user_id, "--out", str(out), "--game", server.scenario.game_id, "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout is not None
+        started = json.loads(proc.stdout.readline())
+        assert started == {"event": "recording", "out": str(out),
+                           "games": [server.scenario.game_id]}
+        time.sleep(1.0)  # a second of the game: about twenty steps
+        proc.send_signal(stop)
+        stdout, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, stderr
+    stopped = json.loads(stdout.splitlines()[-1])
+    assert stopped["event"] == "stopped" and stopped["events"] > 5
+    text = gzip.decompress(out.read_bytes()).decode()
+    assert creds.session_key not in text
+    assert text.rstrip().endswith('"m":"closed","code":1000,"reason":"closed by client"}')
+    events = list(replay(out))
+    assert any(isinstance(e, api.GameJoined) for e in events)
+    assert sum(isinstance(e, api.Push) for e in events) >= stopped["events"] - 2

@@ -276,6 +276,16 @@ def test_a_key_echoed_by_the_server_is_replaced(key: str, text: str) -> None:
     assert message == {"res": 901, "text": "*"}
 
 
+def test_only_the_last_digests_are_looked_for() -> None:
+    secrets = Secrets()
+    secrets.add("the-session-key")
+    digests = [f"{n:064x}" for n in range(Secrets.RECENT + 2)]
+    for digest in digests:
+        secrets.add(digest, transient=True)
+    text = " ".join(["the-session-key", *digests])
+    assert secrets.text(text).split() == ["*", digests[0], digests[1]] + ["*"] * Secrets.RECENT
+
+
 def json_strings(value: Any) -> str:
     """Every string inside a decoded JSON value, joined: what a reader of the line sees."""
     if isinstance(value, str):

@@ -169,7 +169,7 @@ class RecordingConnection(ClientConnection):
         if isinstance(event, Connecting):
             digest = dict(parse_qsl(urlsplit(event.url).query)).get("h")
             if digest:
-                self._secrets.add(digest)
+                self._secrets.add(digest, transient=True)
             self._write("mark", {"m": "connecting", "attempt": event.attempt})
         elif isinstance(event, Connected):
             self._write("mark", {"m": "connected"})

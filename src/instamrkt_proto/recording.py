@@ -245,18 +245,35 @@ class Secrets:
     the secret replaced in place.
     """
 
-    __slots__ = ("_forms", "_values")
+    __slots__ = ("_forms", "_kept", "_recent", "_values")
+
+    RECENT = 4
+    """Transient secrets (digests: one per connection attempt) remembered at once; older
+    ones are dropped, so a session that reconnected a thousand times does not check every
+    message for a thousand strings."""
 
     def __init__(self) -> None:
+        self._kept: list[str] = []
+        self._recent: list[str] = []
         self._values: list[str] = []
         self._forms: list[str] = []  # each secret as written and as a JSON string holds it
 
-    def add(self, secret: str) -> None:
-        if secret and secret not in self._values:
-            self._values.append(secret)
-            for form in (secret, orjson.dumps(secret).decode()[1:-1]):
-                if form not in self._forms:
-                    self._forms.append(form)
+    def add(self, secret: str, *, transient: bool = False) -> None:
+        """Never write ``secret``; a ``transient`` one only while it is among the last
+        ``RECENT`` transient ones added."""
+        if not secret or secret in self._values:
+            return
+        if transient:
+            self._recent = [*self._recent, secret][-self.RECENT:]
+        else:
+            self._kept.append(secret)
+        self._values = self._kept + self._recent
+        forms: list[str] = []
+        for value in self._values:
+            for form in (value, orjson.dumps(value).decode()[1:-1]):
+                if form not in forms:
+                    forms.append(form)
+        self._forms = forms
 
     def text(self, text: str) -> str:
         for form in self._forms:

@@ -1,4 +1,4 @@
-"""The ``instamrkt`` command: demo, serve, login, ping, opcodes, logon, request.
+"""The ``instamrkt`` command: demo, serve, login, ping, opcodes, logon, request, record.
 
 Credentials come from ``--user-id`` or ``INSTAMRKT_USER_ID`` and from the environment
 variable ``INSTAMRKT_SESSION_KEY`` only: a secret on the command line ends up in shell
@@ -43,6 +43,7 @@ from .output import (
     _jsonable,
     _scrub,
 )
+from .record import cmd_record, parse_speed, serve_replay
 from .session import TRANSPORTS, _login, _options, _ping_run, _session, _stats, open_client
 
 __all__ = ("build_parser", "main")
@@ -204,6 +205,12 @@ def cmd_serve(args: argparse.Namespace, out: Output) -> int:
             raise UsageError(f"cannot load --tls-cert/--tls-key: {exc}") from None
     # Before the first line goes out: a `kill` right after it stops us as cleanly as Ctrl-C.
     signal.signal(signal.SIGTERM, _interrupt)
+    if args.replay is not None:
+        if args.scenario is not None:
+            raise UsageError("--replay and --scenario cannot be combined")
+        return serve_replay(args, out, users, {"host": args.host, "port": args.port,
+                                               "ssl_context": context,
+                                               "rest_port": args.rest_port})
     try:
         with ServerThread(users, host=args.host, port=args.port, ssl_context=context,
                           rest_port=args.rest_port, scenario=args.scenario,
@@ -282,6 +289,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--scenario-interval", type=_number(float, 0.001), default=1.0,
                        metavar="S", help="seconds between two steps of the scenario (1.0): "
                        "a game lasts 60 steps")
+    serve.add_argument("--replay", metavar="FILE",
+                       help="play a recording's games (see docs/record-replay.md); at the end "
+                            "report what each user did")
+    serve.add_argument("--speed", type=parse_speed, default=1.0,
+                       help="with --replay: times the recorded pace, or max (1)")
     serve.add_argument("--json", action="store_true", help="one JSON object per line")
     serve.set_defaults(func=cmd_serve)
 
@@ -336,6 +348,13 @@ def build_parser() -> argparse.ArgumentParser:
                          help="parameters; values are JSON if they parse, else text")
     request.add_argument("--logon", action="store_true", help="log on first")
     request.set_defaults(func=cmd_request)
+    record = client_command("record", "log on, join games and record every message until "
+                                      "stopped (Ctrl-C)")
+    record.add_argument("--out", required=True, metavar="FILE",
+                        help="the recording (appended to; .gz compresses)")
+    record.add_argument("--game", action="append", default=[], metavar="GAME_ID",
+                        help="a game to join (repeat for more)")
+    record.set_defaults(func=cmd_record)
     return parser
 
 

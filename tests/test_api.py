@@ -50,11 +50,13 @@ AUDITED_ECHO_KEYS = {
     370: "game_id", 371: "game_id", 451: "game_id", 453: "game_id", 454: "source_id",
     4517: "source_id", 460: "pool_id", 461: "game_id", 617: "game_id", 640: "game_id",
     645: "game_id",
+    340: "source_id", 3401: "source_id",  # since: the docs' examples and tables carry it
 }
 AUDITED_IDEMPOTENT = {1, 2, 611, 372, 380, 3811, 610, 387, 388, 389, 390, 393, 450, 4505, 452,
                       451, 4515, 453, 4516, 4517, 454, 460, 461, 800, 810, 840}
 AUDITED_ALTERNATIVES = {100: {100, 110, 112}, 616: {640, 645}, 4505: {4505, 450},
-                        452: {450, 452}, 4515: {4515, 450}, 453: {451, 453}}
+                        452: {450, 452}, 4515: {4515, 450}, 453: {451, 453},
+                        375: {341, 368}}  # since: 368 when manual pools are pending
 
 
 # -- the table ------------------------------------------------------------------------------

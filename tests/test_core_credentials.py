@@ -217,3 +217,26 @@ def test_update_credentials_needs_credentials() -> None:
     h.connect()
     with pytest.raises(LocalProtocolError):
         h.conn.update_credentials("key", h.clock.now)  # type: ignore[arg-type]
+
+
+def test_a_logon_refused_after_a_refresh_is_not_called_a_refused_handshake() -> None:
+    refuse = {"logon": False}
+
+    def peer(request: ClientRequest) -> list[Reply]:
+        if request.op == 100 and refuse["logon"]:
+            return [{"res": 110}]
+        return standard_reply(request)
+
+    config = ClientConfig(refresh_on_refusal=True, keepalive_interval=None,
+                          max_credential_refreshes=1, backoff=Backoff(base=0.01, cap=0.01))
+    h = _logged_on_in_a_game(config=config, peer=peer)
+    refuse["logon"] = True
+    h.call(lambda c, now: c.connection_lost(now, 1006, "gone"))
+    h.advance(1.0)  # the re-logon gets 110: one refresh is allowed
+    events = h.call(lambda c, now: c.update_credentials(FRESH, now))
+    events += h.advance(1.0)  # the fresh key's re-logon gets 110 too: the end
+    (closed,) = [e for e in _of(events, Closed) if not e.will_reconnect]
+    error = closed.error
+    assert isinstance(error, AuthenticationError) and error.action == "logon"
+    assert str(error) == "logon refused: res 110 with refreshed credentials"
+    assert "handshake" not in str(error)

@@ -74,9 +74,11 @@ INTERNAL = frozenset({
     "decode_request", "decode_server_message", "encode_params", "encode_request",
     "encode_response", "frame_request", "lenient_int",
 })
-# testing needs hypothesis; server, api and mirror (``from instamrkt_proto import api``,
-# ``from instamrkt_proto.mirror import MarketMirror``): own API
-NOT_REEXPORTED = frozenset({"testing", "server", "api", "mirror"})
+# testing needs hypothesis; server and api (``from instamrkt_proto import api``): own API;
+# so are recording (the file format), recorder (RecordingConnection), replay and mirror
+# (``from instamrkt_proto.mirror import MarketMirror``)
+NOT_REEXPORTED = frozenset({"testing", "server", "api", "recording", "recorder", "replay",
+                            "mirror"})
 PUBLIC = [name for name in SUBMODULES if not name.startswith("_")]
 PRIVATE = [name for name in SUBMODULES if name.startswith("_")]
 
@@ -86,7 +88,8 @@ def test_internals_are_private_modules() -> None:
                             "_session", "_state", "_timing", "_names", "_dialer",
                             "_models", "_decoders", "_params"}
     assert set(PUBLIC) == {"api", "auth", "client", "codec", "codes", "config", "errors",
-                           "events", "mirror", "server", "testing"}
+                           "events", "server", "testing", "recording", "recorder", "replay",
+                           "mirror"}
 
 
 @pytest.mark.parametrize("name", PUBLIC)

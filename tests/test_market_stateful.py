@@ -204,8 +204,22 @@ class MarketMachine(RuleBasedStateMachine):
         """Close the game now (375), or open the next one with a ``close_at`` (the clock
         closes it, in a tick); the game after it opens when a rule needs one."""
         if self.game_is_open():
-            res, _f = self.call(DEPUTY, api.CloseGame(game_id=self.game))
-            assert res == 341
+            manual = {p.pool_id: p.action_id for p in self.open_pools() if p.binary}
+            res, fields = self.call(DEPUTY, api.CloseGame(game_id=self.game))
+            if manual:  # the docs: no 341 while manual pools remain; each is blocked (368)
+                assert res == 368 and fields["pool_id"] in manual, (res, fields)
+                assert self.market.games[self.game].status == "open"
+                assert all(self.market.pools[p].blocked for p in manual)
+                for action in sorted({a for a in manual.values() if a is not None}):
+                    self.call(DEPUTY, api.RegisterGameEvent(
+                        game_id=self.game, action_id=action, target_id="none"),
+                        at=self.clock.now)  # answered by hand: "no"
+                if any(a is None for a in manual.values()):
+                    self.call(DEPUTY, api.RegisterGameEvent(
+                        game_id=self.game, action_id="goal", target_id="none"),
+                        at=self.clock.now)
+                res, fields = self.call(DEPUTY, api.CloseGame(game_id=self.game))
+            assert res == 341, (res, fields)
         self.new_game(None if by_time is None else self.clock.now + by_time)
 
     def game_is_open(self) -> bool:

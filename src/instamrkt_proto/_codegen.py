@@ -330,6 +330,8 @@ class per op and one model per response code, named after the documented names i
   `BecomeAnAdminForGameSuccess | BecomeAnAdminForGameFail`; every leaderboard reply is an
   `api.Leaderboard` (each code a subclass; 452 and 453, which only the examples use, are
   plain `Leaderboard`s), so an op answered by two codes returns `Leaderboard`.
+  close_game returns `GameClosed | BettingInPoolBlocked`: the second means the game is
+  still open because a manual (binary) pool is unresolved (see its entry below).
 - **Payloads that do not fit.** A documented code whose payload cannot be structured (a
   required field missing, text where money belongs) arrives as the generic `Push` or
   `Response` with `decode_error` saying why, counted in the session metrics

@@ -6,7 +6,9 @@ decide which request a reply answers, all honest about doubt:
 * A request expects a set of response codes (``codes.REPLIES``). A reply goes to the oldest
   request on the wire that expects its code, narrowed by an echoed key where the reply
   carries one (``codes.ECHO_KEYS``: two join_game calls for different games can be told
-  apart by ``game_id``).
+  apart by ``game_id``). A request without that key takes such a reply only where the
+  code has a second key (``codes.ECHO_ALSO``) that the reply carries with the request's
+  value: 368 answers close_game by ``game_id``, since it is pushed for any pool too.
 * Two requests that expect the same code and cannot be told apart by an echoed key never
   share the wire, unless both are idempotent reads: those pipeline FIFO. Anything else waits
   in the queue until the first is answered, so no reply can ever go to the wrong request.
@@ -31,7 +33,7 @@ from typing import Any
 
 import attrs
 
-from .codes import ECHO_KEYS
+from .codes import ECHO_ALSO, ECHO_KEYS
 from .errors import InstamrktError, OutcomeUnknown, RequestTimeout
 
 __all__ = ("Correlator", "PendingRequest", "timeout_outcome")
@@ -166,8 +168,13 @@ class Correlator:
             if exact:
                 return _unambiguous(exact)
             candidates = [r for r in candidates if key not in r.params]
-            if not candidates:
-                return None
+        also = ECHO_ALSO.get(res)
+        if also is not None:  # a request without the key must match on the second one
+            value = fields.get(also)
+            candidates = [r for r in candidates if (key is not None and key in r.params) or (
+                value is not None and also in r.params and _same(r.params[also], value))]
+        if not candidates:
+            return None
         return _unambiguous(candidates)
 
     def expire_tombstones(self, now: float) -> None:

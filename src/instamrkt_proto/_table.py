@@ -71,6 +71,9 @@ class ResSpec(NamedTuple):
     base: str | None = None
     """The model this one specialises (same fields), e.g. every leaderboard is a Leaderboard."""
     doc: str = ""
+    echo_also: str | None = None
+    """A second key the reply carries back, for a request without ``echo``: such a request
+    takes the reply only if the reply carries this key with the request's own value."""
 
 
 P = Param
@@ -250,8 +253,13 @@ OPS: tuple[OpSpec, ...] = (
            doc="Subscribe to a game's pushes."),
     OpSpec(364, "leave_game", (_GAME,), (334,), False, pushes=(480,),
            doc="Unsubscribe from a game."),
-    OpSpec(375, "close_game", (_GAME,), (341,), False, pushes=(341, 362, 368), role="GA",
-           doc="Close a game: resolves automatic pools, blocks manual ones."),
+    OpSpec(375, "close_game", (_GAME,), (341, 368), False, pushes=(341, 362, 368), role="GA",
+           doc="Close a game: resolves automatic pools, blocks manual ones. Answered by 341 "
+               "once no manual (binary) pool is left unresolved: the game is closed. "
+               "Otherwise by one 368 per pending manual pool and no 341: the game stays "
+               "open; resolve those pools, then send close_game again. The call returns "
+               "the first 368 (its `pool_id` is one pending pool; the others follow as "
+               "pushes)."),
     OpSpec(380, "list_games_for_source", (_SOURCE,), (345,), True,
            doc="A source's active games."),
     OpSpec(3811, "list_upcoming_games_for_source", (_SOURCE,), (3461,), True,
@@ -268,6 +276,8 @@ OPS: tuple[OpSpec, ...] = (
         P("finish_at", "millis", doc="When it closes (resolves to none)."),
         P("stop_accepting_bets_at", "millis", doc="When it stops taking bets."),
         P("recreate_on_end", "bool", default="False", doc="Recreate it once resolved."),
+        P("is_blocked", "bool", default="False", doc="Open it with betting blocked."),
+        P("is_hot", "bool", default="False", doc="Mark it hot from the start."),
     ), (350,), False, pushes=(352,), role="GA", doc="Create and open a betting pool."),
     OpSpec(395, "register_game_event", (
         _GAME, _ACTION,
@@ -318,8 +328,11 @@ OPS: tuple[OpSpec, ...] = (
            (450, 452), True, doc="Your friends' leaderboard."),
     OpSpec(451, "get_leaderboard_for_game", (_GAME, _START, _END), (451,), True,
            doc="A game's leaderboard."),
-    OpSpec(4515, "get_user_tailored_leaderboard_for_game", (_GAME, *_COUNTS),
-           (4515, 450), True, doc="A game's leaderboard around you."),
+    OpSpec(4515, "get_user_tailored_leaderboard_for_game",
+           (_GAME, _GAME_TYPE, _CURRENCY, *_COUNTS), (4515, 450), True,
+           doc="A game's leaderboard around you. The docs give this call op 4505 (and the "
+               "name get_user_tailored_leaderboard), the global call's op; we send 4515, "
+               "the number of its documented reply code, so the two stay apart."),
     OpSpec(453, "get_friends_leaderboard_for_game", (_GAME, _START, _END), (451, 453), True,
            doc="A game's leaderboard of your friends."),
     OpSpec(4516, "get_leaderboard_for_game_source", (_SOURCE, _START, _END), (4516,), True,
@@ -365,8 +378,8 @@ RESPONSES: tuple[ResSpec, ...] = (
         F("sources", "objects", doc="{id, name, description} each."),
     ), True, False, doc="Sources you administer."),
     ResSpec(340, "game_created_and_opened", _GAME_FIELDS + _ACTIONS_TARGETS_FIELDS, True, True,
-            doc="Game created and opened (also published through the source)."),
-    ResSpec(3401, "game_created", _GAME_FIELDS, True, True,
+            echo="source_id", doc="Game created and opened (also published through the source)."),
+    ResSpec(3401, "game_created", _GAME_FIELDS, True, True, echo="source_id",
             doc="Game created, upcoming (also published through the source)."),
     ResSpec(3402, "game_opened", _GAME_FIELDS + _ACTIONS_TARGETS_FIELDS, True, True,
             echo="game_id", doc="Game opened (also published through the source)."),
@@ -409,8 +422,10 @@ RESPONSES: tuple[ResSpec, ...] = (
         _GAME_ID, _POOL_ID, F("description", "str", doc="The question."),
         F("type", "int", alias="pool_type", doc="1..4."),
     ), True, False, echo="game_id", doc="Your pool was created."),
-    ResSpec(352, "new_betting_pool", tuple(f for f in SHAPES["Pool"] if f.name != "name"),
-            False, True,
+    ResSpec(352, "new_betting_pool", (
+        *(f for f in SHAPES["Pool"] if f.name != "name"),
+        F("live_start_at", "millis", doc="The game's real-life start (informative)."),
+    ), False, True,
             doc="A new pool in a game you joined (the full pool)."),
     ResSpec(366, "new_game_event", (
         _GAME_ID,
@@ -448,7 +463,9 @@ RESPONSES: tuple[ResSpec, ...] = (
     ), False, True, doc="New bets changed a pool's distribution."),
     ResSpec(368, "betting_in_pool_blocked", (
         _POOL_ID, F("blocked_at", "millis", doc="When."),
-    ), True, True, echo="pool_id", doc="Betting in a pool is blocked."),
+        F("game_id", "id", doc="The pool's game (an addition: sent in answers to close_game)."),
+    ), True, True, echo="pool_id", echo_also="game_id",
+            doc="Betting in a pool is blocked (also: a pool close_game cannot resolve)."),
     ResSpec(369, "betting_in_pool_allowed", (
         _POOL_ID, F("allowed_at", "millis", doc="When."),
     ), True, True, echo="pool_id", doc="Betting in a pool is allowed again."),

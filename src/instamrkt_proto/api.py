@@ -385,9 +385,9 @@ class GameCreatedAndOpened(Payload):
     """res 340 ``game_created_and_opened``.
 
     Game created and opened (also published through the source). The reply to
-    create_and_open_game (370). Pushed after create_and_open_game (370). As a reply it is a
-    ``GameCreatedAndOpenedReply`` (a ``Response``), as a push a
-    ``GameCreatedAndOpenedPush`` (a ``Push``).
+    create_and_open_game (370). Pushed after create_and_open_game (370). Echoes
+    ``source_id``. As a reply it is a ``GameCreatedAndOpenedReply`` (a ``Response``), as a
+    push a ``GameCreatedAndOpenedPush`` (a ``Push``).
     """
 
     __slots__ = ()
@@ -489,8 +489,9 @@ class GameCreatedAndOpenedPush(Push, GameCreatedAndOpened):
 class GameCreated(Payload):
     """res 3401 ``game_created``: Game created, upcoming (also published through the source).
 
-    The reply to create_game (3701). Pushed after create_game (3701). As a reply it is a
-    ``GameCreatedReply`` (a ``Response``), as a push a ``GameCreatedPush`` (a ``Push``).
+    The reply to create_game (3701). Pushed after create_game (3701). Echoes ``source_id``.
+    As a reply it is a ``GameCreatedReply`` (a ``Response``), as a push a
+    ``GameCreatedPush`` (a ``Push``).
     """
 
     __slots__ = ()
@@ -1068,6 +1069,8 @@ class NewBettingPool(Push):
     """Your winnings (resolved pools)."""
     game_name: str | None = None
     """The game's name (some listings)."""
+    live_start_at: int | None = None
+    """The game's real-life start (informative)."""
 
 
 class NewGameEvent(Payload):
@@ -1305,9 +1308,10 @@ class BettingPoolBetsDistributionUpdate(Push):
 
 
 class BettingInPoolBlocked(Payload):
-    """res 368 ``betting_in_pool_blocked``: Betting in a pool is blocked.
+    """res 368 ``betting_in_pool_blocked``.
 
-    The reply to block_betting_in_betting_pool (397). Pushed after close_game (375),
+    Betting in a pool is blocked (also: a pool close_game cannot resolve). The reply to
+    close_game (375), block_betting_in_betting_pool (397). Pushed after close_game (375),
     block_betting_in_betting_pool (397), block_betting_for_game_and_action (3975). Echoes
     ``pool_id``. As a reply it is a ``BettingInPoolBlockedReply`` (a ``Response``), as a
     push a ``BettingInPoolBlockedPush`` (a ``Push``).
@@ -1319,6 +1323,8 @@ class BettingInPoolBlocked(Payload):
     """The betting pool."""
     blocked_at: int | None
     """When."""
+    game_id: str | None
+    """The pool's game (an addition: sent in answers to close_game)."""
 
 
 @attrs.frozen(slots=True, kw_only=True)
@@ -1330,6 +1336,8 @@ class BettingInPoolBlockedReply(Response, BettingInPoolBlocked):
     """The betting pool."""
     blocked_at: int | None = None
     """When."""
+    game_id: str | None = None
+    """The pool's game (an addition: sent in answers to close_game)."""
 
 
 @attrs.frozen(slots=True, kw_only=True)
@@ -1341,6 +1349,8 @@ class BettingInPoolBlockedPush(Push, BettingInPoolBlocked):
     """The betting pool."""
     blocked_at: int | None = None
     """When."""
+    game_id: str | None = None
+    """The pool's game (an addition: sent in answers to close_game)."""
 
 
 class BettingInPoolAllowed(Payload):
@@ -1973,12 +1983,16 @@ class LeaveGame(Request[GameLeft]):
 
 
 @attrs.frozen(slots=True, kw_only=True)
-class CloseGame(Request[GameClosed]):
-    """op 375 ``close_game``: Close a game: resolves automatic pools, blocks manual ones.
+class CloseGame(Request[GameClosed | BettingInPoolBlocked]):
+    """op 375 ``close_game``.
 
-    Moves money: never sent twice; ``OutcomeUnknown`` if its reply is lost. Replies: 341
-    ``GameClosed``. Then pushed: 341 ``GameClosed``, 362 ``BetPoolResolved``, 368
-    ``BettingInPoolBlocked``.
+    Close a game: resolves automatic pools, blocks manual ones. Answered by 341 once no
+    manual (binary) pool is left unresolved: the game is closed. Otherwise by one 368 per
+    pending manual pool and no 341: the game stays open; resolve those pools, then send
+    close_game again. The call returns the first 368 (its `pool_id` is one pending pool;
+    the others follow as pushes). Moves money: never sent twice; ``OutcomeUnknown`` if its
+    reply is lost. Replies: 341 ``GameClosed``, 368 ``BettingInPoolBlocked``. Then pushed:
+    341 ``GameClosed``, 362 ``BetPoolResolved``, 368 ``BettingInPoolBlocked``.
     """
 
     OP: ClassVar[int] = 375
@@ -2047,6 +2061,10 @@ class CreateAndOpenBettingPool(Request[BettingPoolCreated]):
     """When it stops taking bets."""
     recreate_on_end: bool | None = None
     """Recreate it once resolved. Server default: False."""
+    is_blocked: bool | None = None
+    """Open it with betting blocked. Server default: False."""
+    is_hot: bool | None = None
+    """Mark it hot from the start. Server default: False."""
 
 
 @attrs.frozen(slots=True, kw_only=True)
@@ -2323,14 +2341,21 @@ class GetLeaderboardForGame(Request[LeaderboardForGame]):
 
 @attrs.frozen(slots=True, kw_only=True)
 class GetUserTailoredLeaderboardForGame(Request[Leaderboard]):
-    """op 4515 ``get_user_tailored_leaderboard_for_game``: A game's leaderboard around you.
+    """op 4515 ``get_user_tailored_leaderboard_for_game``.
 
-    An idempotent read. Replies: 4515 ``LeaderboardForGameTailored``, 450 ``Leaderboard``.
+    A game's leaderboard around you. The docs give this call op 4505 (and the name
+    get_user_tailored_leaderboard), the global call's op; we send 4515, the number of its
+    documented reply code, so the two stay apart. An idempotent read. Replies: 4515
+    ``LeaderboardForGameTailored``, 450 ``Leaderboard``.
     """
 
     OP: ClassVar[int] = 4515
     game_id: str | int
     """The game."""
+    game_type: str | None = None
+    """The game type. Server default: "INSTAMRKT"."""
+    currency: str | None = None
+    """The currency. Server default: "DON"."""
     top_count: int | None = None
     """Users from the top. Server default: 3."""
     surrounding_count: int | None = None

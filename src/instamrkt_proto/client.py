@@ -263,7 +263,8 @@ class ClientConnection:
         if self._state is State.CLOSED:
             return
         if not self._dialer.replace(credentials, now):
-            error = AuthenticationError(None, "the new credentials hold the key just refused")
+            error = AuthenticationError(None, "the new credentials hold the key just refused",
+                                        action="credential refresh")
             self._events.append(CloseTransport(code=1000, reason="credentials refused"))
             self._finish(Input.FATAL, error, code=None, reason=str(error))
         elif self._state is State.REFRESHING:
@@ -278,7 +279,8 @@ class ClientConnection:
         expiry keeps its key and asks again a minute later.
         """
         if self._state is State.REFRESHING:
-            error = AuthenticationError(None, f"refreshing the credentials failed: {reason}")
+            error = AuthenticationError(None, f"the provider failed: {reason}",
+                                        action="credential refresh")
             self._finish(Input.FATAL, error, code=None, reason=str(error))
         elif self._state is not State.CLOSED and self.config.credentials_max_age is not None:
             self._dialer.refresh_at = now + min(60.0, self.config.credentials_max_age)
@@ -622,7 +624,8 @@ class ClientConnection:
         elif res == Res.LOGON_FAIL and self._may_refresh():
             self._refresh_after_logon_refused(now)
         elif res == Res.LOGON_FAIL and self.config.refresh_on_refusal:
-            error = AuthenticationError(None, "logon refused (res 110) with refreshed credentials")
+            error = AuthenticationError(None, "res 110 with refreshed credentials",
+                                        action="logon")
             self._events.append(CloseTransport(code=1000, reason="logon refused"))
             self._finish(Input.FATAL, error, code=1000, reason="logon refused")
         elif res == Res.LOGON_FAIL:

@@ -29,6 +29,7 @@ from ._table import EXTRA_CODES, OPS, RESPONSES
 __all__ = (
     "DEFAULT_OPCODES",
     "DEFAULT_RESPONSE_CODES",
+    "ECHO_ALSO",
     "ECHO_KEYS",
     "ERROR_RES",
     "IDEMPOTENT",
@@ -90,3 +91,10 @@ did not echo would make requests that it was meant to tell apart look ambiguous 
 since ambiguous replies are never attributed, but slower). Codes with no single key (450)
 stay out.
 """
+
+ECHO_ALSO: Mapping[int, str] = MappingProxyType(
+    {spec.res: spec.echo_also for spec in RESPONSES if spec.echo_also is not None})
+"""Res -> a second key, for requests that lack the ``ECHO_KEYS`` one: such a request takes
+the reply only if the reply carries this key with the request's value. 368 answers
+close_game (no ``pool_id`` in the request) and is also pushed for any pool of any game
+joined: without the game id a stranger's push could pass for close_game's answer."""

@@ -19,6 +19,7 @@ __all__ = (
     "AuthenticationError",
     "ConnectionClosed",
     "ConsumerTooSlow",
+    "InsecureHTTPError",
     "InstamrktError",
     "LocalProtocolError",
     "LogonError",
@@ -27,8 +28,10 @@ __all__ = (
     "RemoteProtocolError",
     "RequestLimitExceeded",
     "RequestTimeout",
+    "RestAuthenticationError",
     "RestConnectionError",
     "RestError",
+    "RestSettingError",
     "ServerError",
     "UndecodableReply",
 )
@@ -89,9 +92,11 @@ class ConnectionClosed(InstamrktError, ConnectionError):
 class AuthenticationError(InstamrktError):
     """The server refused the credentials: a fatal error, retrying cannot help.
 
-    Raised for a refused websocket handshake (HTTP 403/400) and for a refused REST login,
-    signup or logout (HTTP 401/403); ``action`` says which, ``reason`` is the server's own
-    explanation (the REST ``msg``), verbatim.
+    Raised for a refused websocket handshake (HTTP 403/400), a logon refused (res 110) with
+    refreshed credentials, a credentials provider that failed, and a refused REST login,
+    signup or logout (HTTP 401/403 with the API's JSON); ``action`` says which
+    ("handshake", "logon", "credential refresh", "login", "signup", "logout"), ``reason``
+    is the server's own explanation (the REST ``msg``, withheld if it quotes a secret).
     """
 
     def __init__(self, status: int | None, reason: str = "", *,
@@ -182,3 +187,36 @@ class RestConnectionError(RestError, ConnectionError):
 
     def __init__(self, action: str, reason: str) -> None:
         super().__init__(action, reason)
+
+
+class RestAuthenticationError(AuthenticationError, RestError):
+    """A REST login, signup or logout the server refused (HTTP 401/403 with its JSON).
+
+    Both an ``AuthenticationError`` (the credentials are wrong: retrying cannot help) and a
+    ``RestError``, so ``except RestError`` catches every failure of a REST call. ``msg``
+    is the same text as ``reason``.
+    """
+
+    def __init__(self, status: int | None, reason: str = "", *, action: str) -> None:
+        text = f"{action} refused with HTTP {status}" if status else f"{action} refused"
+        InstamrktError.__init__(self, f"{text}: {reason}" if reason else text)
+        self.status = status
+        self.reason = reason
+        self.action = action
+        self.msg = reason or None
+
+
+class RestSettingError(LocalProtocolError, ValueError):
+    """A REST call's own setting cannot be used, so nothing was sent.
+
+    A base URL that is not an http(s) REST root or that carries a user name or password, a
+    proxy setting httpx cannot use (a SOCKS proxy without the ``socksio`` package, a
+    malformed proxy URL), or a user id or session key that cannot travel in a Cookie
+    header. The message says which, never the secret itself.
+    """
+
+
+class InsecureHTTPError(RestSettingError):
+    """A REST call would send a password or a session key over plain ``http://`` to a host
+    that is not this machine; refused before anything is sent (``allow_insecure_http=True``
+    lifts the refusal, for a trusted test network)."""

@@ -20,6 +20,9 @@ extra). Importing it without hypothesis raises ``ImportError``.
   round-trip property is ``decode_model(data, ...) == model``.
 * ``FakeClock``: monotonic seconds and wall-clock epoch milliseconds you advance by hand.
 * ``SequenceRandom``: a replayable ``random()`` for the backoff jitter.
+* ``replay(path)``: the events a recorded session (``record=`` option) produces when its
+  recorded inputs are fed to a fresh ``ClientConnection`` (``instamrkt_proto.replay``;
+  it needs no hypothesis and can be imported from there).
 * ``Harness``: a ``ClientConnection`` wired to a fake clock and a scripted peer. It opens
   the connection when the core asks, decodes what the core sends, feeds back replies, and
   runs the core's timers in order while time advances.
@@ -46,6 +49,7 @@ from .codec import ClientRequest, decode_request, decode_server_message, encode_
 from .codes import DEFAULT_OPCODES, ECHO_KEYS, REPLIES, Op, Res
 from .config import ClientConfig
 from .events import Connecting, Event, Push, Response
+from .replay import replay
 
 __all__ = (
     "FakeClock",
@@ -56,6 +60,7 @@ __all__ = (
     "json_values",
     "model_messages",
     "models",
+    "replay",
     "request_objects",
     "requests",
     "server_messages",

@@ -9,9 +9,10 @@ an error, never silently ignored.
 
 from __future__ import annotations
 
+import os
 import ssl
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import IO, Any
 
 import attrs
 
@@ -34,6 +35,7 @@ class Options:
     overflow: Overflow = attrs.field(default=Overflow.BACKPRESSURE, converter=Overflow)
     refresh_credentials: Callable[[], Credentials | Awaitable[Credentials]] | None = \
         attrs.field(default=None, repr=False)
+    record: str | os.PathLike[str] | IO[bytes] | None = None
     mirror: bool = False
 
     def push_buffer(self) -> PushBuffer:

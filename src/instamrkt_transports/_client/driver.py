@@ -197,6 +197,9 @@ def wall_ms() -> int:
 def new_core(url: str, credentials: Credentials, options: Options, *,
              flush_reports: bool = False) -> ClientConnection:
     """The core, wired to the real clocks and the real random source."""
+    if options.record is not None:  # the same core, writing down what it is told
+        from .recordsink import recording_core
+        return recording_core(url, credentials, options, flush_reports, wall_ms)
     return ClientConnection(url, credentials, wall_clock=wall_ms, random=random.random,
                             config=options.config, flush_reports=flush_reports)
 

@@ -1,11 +1,12 @@
-"""The ``instamrkt`` command: demo, serve, login, ping, opcodes, logon, request.
+"""The ``instamrkt`` command: demo, serve, login, ping, opcodes, logon, request, record.
 
 Credentials come from ``--user-id`` or ``INSTAMRKT_USER_ID`` and from the environment
 variable ``INSTAMRKT_SESSION_KEY`` only: a secret on the command line ends up in shell
 history and ``ps``. ``instamrkt login`` gets them from the REST API and prints them as
 ``export`` lines for ``eval``; it asks for the password on the terminal, without echo, for
-the same reason. Errors are one line on stderr with a documented exit code, never a
-traceback, never a secret.
+the same reason (or reads the first line of stdin with ``--password-stdin``; a stdin that
+is not a terminal is never read without it). Errors are one line on stderr with a
+documented exit code, never a traceback, never a secret.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from .output import (
     _jsonable,
     _scrub,
 )
+from .record import cmd_record, parse_speed, serve_replay
 from .session import TRANSPORTS, _login, _options, _ping_run, _session, _stats, open_client
 
 __all__ = ("build_parser", "main")
@@ -203,6 +205,12 @@ def cmd_serve(args: argparse.Namespace, out: Output) -> int:
             raise UsageError(f"cannot load --tls-cert/--tls-key: {exc}") from None
     # Before the first line goes out: a `kill` right after it stops us as cleanly as Ctrl-C.
     signal.signal(signal.SIGTERM, _interrupt)
+    if args.replay is not None:
+        if args.scenario is not None:
+            raise UsageError("--replay and --scenario cannot be combined")
+        return serve_replay(args, out, users, {"host": args.host, "port": args.port,
+                                               "ssl_context": context,
+                                               "rest_port": args.rest_port})
     try:
         with ServerThread(users, host=args.host, port=args.port, ssl_context=context,
                           rest_port=args.rest_port, scenario=args.scenario,
@@ -239,6 +247,14 @@ def cmd_serve(args: argparse.Namespace, out: Output) -> int:
 # -- argument parsing -------------------------------------------------------------------------
 
 
+def _rest_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--password-stdin", action="store_true",
+                   help="read the password from the first line of stdin (needs --username)")
+    p.add_argument("--allow-insecure-http", action="store_true",
+                   help="allow a plain http:// REST root on another host (the password "
+                        "travels unencrypted)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     codes = "\n".join(f"  {code}  {text}" for code, text in EXIT_CODES.items())
     parser = _Parser(
@@ -273,34 +289,43 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--scenario-interval", type=_number(float, 0.001), default=1.0,
                        metavar="S", help="seconds between two steps of the scenario (1.0): "
                        "a game lasts 60 steps")
+    serve.add_argument("--replay", metavar="FILE",
+                       help="play a recording's games (see docs/record-replay.md); at the end "
+                            "report what each user did")
+    serve.add_argument("--speed", type=parse_speed, default=1.0,
+                       help="with --replay: times the recorded pace, or max (1)")
     serve.add_argument("--json", action="store_true", help="one JSON object per line")
     serve.set_defaults(func=cmd_serve)
 
     login = sub.add_parser(
-        "login", help="log in over REST; print export lines for the credentials",
+        "login", allow_abbrev=False,  # "--password x" must not pass for --password-stdin
+        help="log in over REST; print export lines for the credentials",
         description="Log in over REST and print the credentials as shell export lines, "
                     "for: eval \"$(instamrkt login)\". The password is asked on the "
-                    "terminal, without echo (never an argument: argv shows in ps and shell "
+                    "terminal, without echo, or read from the first line of stdin with "
+                    "--password-stdin (never an argument: argv shows in ps and shell "
                     "history). Every login issues a new session key; the previous one "
                     "stops working.")
     login.add_argument("--base-url", help="REST root, e.g. https://dev.instamrkt.com/i "
                                           "(default: $INSTAMRKT_BASE_URL)")
     login.add_argument("--username", help="(default: $INSTAMRKT_USERNAME, else asked)")
     login.add_argument("--timeout", type=_number(float, 0, low_open=True), default=30.0,
-                       help="seconds for each HTTP exchange (30)")
+                       help="seconds for the whole login (30)")
+    _rest_flags(login)
     login.add_argument("--cafile", help="PEM CA bundle to verify the server (default: system)")
     login.add_argument("--json", action="store_true",
                        help="print one JSON object instead of export lines")
     login.set_defaults(func=cmd_login)
 
     def client_command(name: str, helptext: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=helptext, description=helptext)
+        p = sub.add_parser(name, help=helptext, description=helptext, allow_abbrev=False)
         p.add_argument("url", help="ws:// or wss:// endpoint, e.g. wss://instamrkt.com:9999")
         p.add_argument("--user-id", help="user id (default: $INSTAMRKT_USER_ID)")
         p.add_argument("--username", help="log in over REST first (the password is asked); "
                                           "the login is repeated if the key expires")
         p.add_argument("--base-url", help="REST root for --username "
                                           "(default: $INSTAMRKT_BASE_URL)")
+        _rest_flags(p)
         p.add_argument("--transport", choices=TRANSPORTS, default="blocking",
                        help="client adapter (blocking)")
         p.add_argument("--timeout", type=_number(float, 0, low_open=True), default=10.0,
@@ -323,6 +348,13 @@ def build_parser() -> argparse.ArgumentParser:
                          help="parameters; values are JSON if they parse, else text")
     request.add_argument("--logon", action="store_true", help="log on first")
     request.set_defaults(func=cmd_request)
+    record = client_command("record", "log on, join games and record every message until "
+                                      "stopped (Ctrl-C)")
+    record.add_argument("--out", required=True, metavar="FILE",
+                        help="the recording (appended to; .gz compresses)")
+    record.add_argument("--game", action="append", default=[], metavar="GAME_ID",
+                        help="a game to join (repeat for more)")
+    record.set_defaults(func=cmd_record)
     return parser
 
 

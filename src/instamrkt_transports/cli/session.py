@@ -72,22 +72,45 @@ def _login(args: argparse.Namespace, ssl_context: ssl.SSLContext | None
     base_url = args.base_url or os.environ.get("INSTAMRKT_BASE_URL")
     if not base_url:
         raise UsageError("no REST root: pass --base-url or set INSTAMRKT_BASE_URL")
-    username = args.username or os.environ.get("INSTAMRKT_USERNAME") or _ask("Username: ")
+    insecure = bool(getattr(args, "allow_insecure_http", False))
+    # Before any question: a URL that cannot be used must not cost the user a password.
+    rest.check_base_url(base_url, allow_insecure_http=insecure)
+    from_stdin = bool(getattr(args, "password_stdin", False))
+    username = args.username or os.environ.get("INSTAMRKT_USERNAME")
+    if not username and from_stdin:
+        raise UsageError("--password-stdin needs --username (or INSTAMRKT_USERNAME): "
+                         "stdin carries the password")
+    username = username or _ask("Username: ")
     if not username:
         raise UsageError("no username given")
-    try:
-        password = getpass.getpass("Password: ")  # the terminal, never argv or the env
-    except EOFError:
-        raise UsageError("no password given") from None
-    if not password:
-        raise UsageError("empty password")
+    password = _password(from_stdin)
     timeout = args.timeout
 
     def again() -> Credentials:
         return rest.login(base_url, username, password, timeout=timeout,
-                          ssl_context=ssl_context)
+                          ssl_context=ssl_context, allow_insecure_http=insecure)
 
     return username, again(), again
+
+
+def _password(from_stdin: bool) -> str:
+    """The password: one line of stdin with ``--password-stdin`` (as ``docker login``
+    reads it), else asked on the terminal without echo; never argv or the environment."""
+    if from_stdin:
+        line = sys.stdin.readline()
+        password = line[:-1] if line.endswith("\n") else line
+        password = password[:-1] if password.endswith("\r") else password
+    elif not sys.stdin.isatty():
+        raise UsageError("stdin is not a terminal, so the password cannot be asked; to "
+                         "read it from stdin (its first line), pass --password-stdin")
+    else:
+        try:
+            password = getpass.getpass("Password: ")  # the terminal, without echo
+        except EOFError:
+            raise UsageError("no password given") from None
+    if not password:
+        raise UsageError("empty password")
+    return password
 
 
 def _session(args: argparse.Namespace) -> tuple[Credentials, dict[str, Any]]:

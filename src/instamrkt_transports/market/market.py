@@ -362,18 +362,30 @@ class Market:
         return 334, {"game_id": r.game_id}, [Out(480, note, Audience("game", game, user))]
 
     def _close(self, user: str, r: api.CloseGame, joined: set[str]) -> _Result:
+        """375: resolve the automatic pools; close the game only if no manual (binary)
+        pool is left, else answer one 368 per pending pool (blocked), no 341, and keep
+        the game open: the docs' "send it again once they are resolved"."""
         game = self._game_admin(user, r.game_id, "close this game")
         if game.status == "closed":
             raise MarketError(f"game {game.game_id!r} is already closed")
-        return 341, {"game_id": game.game_id}, self._close_game(game, user)
+        resolved, pending = self._book.close_game(game.game_id, keep_manual=True)
+        if not pending:
+            return 341, {"game_id": game.game_id}, [*resolved, *self._closed(game, user)]
+        blocked = [{"pool_id": p.pool_id, "blocked_at": self._clock(), "game_id": game.game_id}
+                   for p in pending]
+        to_others = [Out(368, fields, Audience("game", game.game_id, user)) for fields in blocked]
+        to_requester = [Out(368, fields, Audience("user", user)) for fields in blocked[1:]]
+        return 368, blocked[0], [*resolved, *to_others, *to_requester]
 
     def _close_game(self, game: Game, requester: str | None) -> list[Out]:
         """Resolve every open pool of the game (``PoolBook.close_game``), close it, then
-        announce 341."""
-        pushes = self._book.close_game(game.game_id)
+        announce 341 (a game's ``close_at``, its source closing)."""
+        pushes, _none = self._book.close_game(game.game_id)
+        return [*pushes, *self._closed(game, requester)]
+
+    def _closed(self, game: Game, requester: str | None) -> list[Out]:
         game.status = "closed"
-        return [*pushes, Out(341, {"game_id": game.game_id},
-                             Audience("game", game.game_id, requester))]
+        return [Out(341, {"game_id": game.game_id}, Audience("game", game.game_id, requester))]
 
     def _games_list(self, source_id: str | int, statuses: tuple[str, ...]) -> list[Any]:
         return [game_details(g, self._clock) for g in self.games.values()
@@ -422,7 +434,8 @@ class Market:
                     start_at=r.start_at if r.start_at is not None else self._clock(),
                     finish_at=r.finish_at, stop_accepting_bets_at=r.stop_accepting_bets_at,
                     recreate_on_end=bool(r.recreate_on_end),
-                    blocked=r.action_id in game.blocked_actions)
+                    blocked=bool(r.is_blocked) or r.action_id in game.blocked_actions,
+                    hot_since=self._clock() if r.is_hot else None)
         return 350, {"game_id": game.game_id, "pool_id": pool.pool_id,
                      "description": pool.description, "type": kind}, self._book.open(pool)
 

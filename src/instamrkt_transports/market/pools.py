@@ -99,8 +99,11 @@ class PoolBook:
         self._pools[pool.pool_id] = pool
         if pool.finish_at is not None:
             self._schedule(pool.finish_at, "expire", pool.pool_id)
-        fields = pool_fields(pool, self._games.get(pool.game_id), None)
+        game = self._games.get(pool.game_id)
+        fields = pool_fields(pool, game, None)
         fields.pop("name", None)
+        if game is not None and game.live_start_at is not None:
+            fields["live_start_at"] = game.live_start_at  # 352 carries it (the docs)
         return [Out(352, checked(352, fields), Audience("game", pool.game_id))]
 
     def place_bet(self, user: str, pool_id: str | int, target: str, amount: Decimal,
@@ -194,15 +197,25 @@ class PoolBook:
                 pushes += self._resolve(pool, winner, at)
         return pushes
 
-    def close_game(self, game_id: str) -> list[Out]:
-        """Resolve every open pool of a closing game, with no event and no recreation."""
+    def close_game(self, game_id: str, *, keep_manual: bool = False
+                   ) -> tuple[list[Out], list[Pool]]:
+        """Resolve every open pool of a closing game, with no event and no recreation:
+        the pushes, and the manual (binary) pools left pending. ``keep_manual`` (close_game,
+        375) leaves binary pools unresolved and blocks them (the docs never resolve them
+        automatically); the caller announces them."""
         pushes: list[Out] = []
+        pending: list[Pool] = []
         now = self._clock()
         for pool in list(self._pools.values()):
             if pool.game_id == game_id and pool.resolved_at is None:
+                if keep_manual and pool.binary:
+                    pool.blocked = True
+                    pool.recreate_on_end = False  # the game is closing: no fresh copy
+                    pending.append(pool)
+                    continue
                 pool.recreate_on_end = False
                 pushes += self._resolve(pool, _expiry_target(pool), now)
-        return pushes
+        return pushes, pending
 
     def due(self, now: int) -> list[Out]:
         """Run what the timetable says is due by ``now``: scheduled blocks, allows and hot

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
@@ -18,6 +18,7 @@ import anyio.from_thread
 from instamrkt_proto.auth import Credentials
 
 from ..market import Market
+from ..market.replay import Backtest, UserReport
 from ..market.scenario import Scenario
 from .faults import Faults, ServerStats
 from .rest import RestReceived
@@ -113,6 +114,26 @@ class ServerThread:
         """The scripted game the server plays (``scenario=`` option), or None: read its
         ``source_id`` and ``game_id``."""
         return self.server.scenario
+
+    @property
+    def backtest(self) -> Backtest | None:
+        """The recording the server replays (``replay=`` option): ``game_ids`` maps the
+        recorded game ids to the served ones."""
+        return self.server.backtest
+
+    @property
+    def replay_finished(self) -> bool:
+        """The replayed recording has been played to its end."""
+        return self.server.replay_finished
+
+    def replay_report(self, users: Iterable[str] = ()) -> list[UserReport]:
+        """What each user did in the replayed games (read on the server's loop)."""
+        return self._call(lambda: self.server.replay_report(users))
+
+    def replay_mismatches(self) -> list[tuple[str, str, str | None]]:
+        """Pools the replay decided otherwise than the recording (``Backtest.mismatches``)."""
+        backtest = self.server.backtest
+        return [] if backtest is None else self._call(backtest.mismatches)
 
     @property
     def credentials(self) -> Credentials:

@@ -28,9 +28,11 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
+import os
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -53,6 +55,7 @@ from instamrkt_proto.server import (
 
 from .._quietlog import NoDebugLogger
 from ..market import Audience, Market, Out
+from ..market.replay import Backtest, UserReport, VirtualClock, load_timeline
 from ..market.scenario import Scenario, make_scenario
 from .faults import Faults, ServerStats
 from .rest import REST_PREFIX, RestService, serve_http
@@ -100,6 +103,20 @@ class _Session:
         self.replies = 0
         self.closing = False
         self.eof_sent = False
+        self.unflushed = 0  # messages written to the protocol since the last flush
+
+
+def _speed(value: float | str) -> float | None:
+    """``speed``: a positive factor, or "max" (None: as fast as the clients read)."""
+    if value == "max":
+        return None
+    try:
+        speed = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"speed must be a positive number or 'max', not {value!r}") from None
+    if not (speed > 0 and math.isfinite(speed)):
+        raise ValueError(f"speed must be a positive number or 'max', not {value!r}")
+    return speed
 
 
 class ReferenceServer:
@@ -121,6 +138,13 @@ class ReferenceServer:
     market (``market/scenario.py``, ``docs/market.md``): read ``scenario.source_id`` and
     ``scenario.game_id``; a step runs every ``scenario_interval`` seconds, with choices
     drawn from ``random.Random(scenario_seed)``.
+
+    ``replay`` (a recording's path, ``docs/record-replay.md``) makes it play the recorded
+    games instead, once a client joined one of them: at the recorded pace times ``speed``,
+    or as fast as the clients read with ``speed="max"``; the market's clock is then the
+    recording's. ``backtest.game_ids`` maps recorded game ids to served ones,
+    ``replay_finished`` turns True at the end, and ``replay_report()`` says what each user
+    did.
 
     ``start()`` and ``aclose()`` must be awaited from the same task (they enter and leave a
     task group); prefer ``async with``. Everything else must run on the server's event loop;
@@ -148,6 +172,8 @@ class ReferenceServer:
         scenario: str | None = None,
         scenario_seed: int = 0,
         scenario_interval: float = 1.0,
+        replay: str | os.PathLike[str] | None = None,
+        speed: float | str = 1.0,
     ) -> None:
         self.users: dict[str, str] = {str(k): v for k, v in (users or {}).items()}
         self.host = host
@@ -162,7 +188,17 @@ class ReferenceServer:
         self.close_timeout = close_timeout
         self._wall = wall_clock
         self.tick_interval = tick_interval
-        self.market = Market(wall_clock, initial_balance)
+        self.backtest: Backtest | None = None
+        self.speed = _speed(speed)
+        if replay is not None:  # the recording's clock, not the wall's (market/replay.py)
+            timeline = load_timeline(replay)
+            clock = VirtualClock(timeline.start)
+            self.market = Market(clock, initial_balance)
+            self.backtest = Backtest(self.market, clock, timeline, initial_balance)
+            self.backtest.start()
+        else:
+            self.market = Market(wall_clock, initial_balance)
+        self.replay_finished = False
         for uid in self.users:
             self.market.add_user(uid)
         self.scenario: Scenario | None = None
@@ -279,6 +315,8 @@ class ReferenceServer:
         self._accept_scope = anyio.CancelScope()
         tg.start_soon(self._accept_loop, listener, self._accept_scope, self._connection)
         tg.start_soon(self._ticker)
+        if self.backtest is not None:
+            tg.start_soon(self._play_replay)
         log.info("reference server listening on %s", self.url)
         if rest_listener is not None:
             self._rest_scope = anyio.CancelScope()
@@ -548,6 +586,50 @@ class ReferenceServer:
             except Exception:  # a market bug must not stop the clock or the server
                 log.exception("reference server: market tick failed")
 
+    async def _play_replay(self) -> None:
+        """Play the recording once a client joined one of its games: at the recorded pace
+        times ``speed``, or (``speed`` None) as fast as the clients read, never dropping a
+        push (a full queue waits, as ``flood`` does)."""
+        backtest = self.backtest
+        assert backtest is not None
+        served = set(backtest.game_ids.values())
+        while not any(s.joined & served for s in self._sessions):
+            await anyio.sleep(0.01)
+        started, origin = time.monotonic(), backtest.clock.now
+        while not backtest.finished:
+            due = backtest.next_at
+            assert due is not None
+            if self.speed is not None:
+                now = origin + int((time.monotonic() - started) * 1000 * self.speed)
+                if due > now:
+                    await anyio.sleep(min(0.05, (due - now) / 1000 / self.speed))
+                    continue
+                due = now
+            await self._route_wait(backtest.play_until(due))
+        self.replay_finished = True
+        log.info("reference server: the recording is played to its end")
+
+    async def _route_wait(self, pushes: list[Out]) -> None:
+        """``route``, waiting for room in each connection's queue instead of dropping."""
+        for out in pushes:
+            for session in self._audience(out.to, None):
+                if session.closing:
+                    continue
+                session.core.push(out.res, **out.fields)
+                for data in session.core.data_to_send():
+                    try:
+                        await session.out_send.send(_Out("push", data))
+                    except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                        break
+        await anyio.sleep(0)  # let the readers in between steps, even when none waited
+
+    def replay_report(self, users: Iterable[str] = ()) -> list[UserReport]:
+        """What each user did in the replayed games, from the market's ledger (every user
+        who bet, and ``users``); see ``market/replay.py``."""
+        if self.backtest is None:
+            raise RuntimeError("this server is not replaying a recording")
+        return self.backtest.report(users)
+
     def route(self, pushes: list[Out], requester: _Session | None = None) -> int:
         """Queue each push to its audience's connections (``Audience``); returns how many.
 
@@ -671,7 +753,13 @@ class ReferenceServer:
             if out.kind == "reply" and drop is not None and session.replies >= drop:
                 await self._drop(session, faults, flush=True)
                 return
-            await self._flush(session)
+            # Pushes queued right behind this one leave in the same write (up to 64): a
+            # flood costs a system call per batch, not per message.
+            session.unflushed += 1
+            if (out.kind != "push" or session.unflushed >= 64
+                    or not session.out_recv.statistics().current_buffer_used):
+                session.unflushed = 0
+                await self._flush(session)
 
     def _closing_by_fault(self, kind: str, faults: Faults) -> None:
         """A knob of ``faults`` is about to close a connection: count it and, for a one-shot

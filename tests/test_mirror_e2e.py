@@ -16,6 +16,7 @@ import anyio
 
 from instamrkt_proto import Backoff, Credentials, Reconnected, api
 from instamrkt_proto.mirror import BetState, MarketMirror, PoolStatus, StaleKey, StaleKind
+from instamrkt_proto.replay import replay
 from instamrkt_transports import anyio as aio
 from instamrkt_transports import blocking, threaded
 from instamrkt_transports._client.driver import new_mirror
@@ -251,3 +252,28 @@ def test_a_reconnect_makes_the_mirror_stale_until_its_reads_are_done(instamrkt_s
                                                          "blues": Decimal(6),
                                                          "none": Decimal(0)}
         _agrees(me, game_id)
+
+
+def test_a_recorded_session_replays_into_the_same_mirror(instamrkt_server_factory, tmp_path):
+    """The mirror is a pure fold: the events a recording replays give the live mirror."""
+    server = instamrkt_server_factory(USERS)
+    path = tmp_path / "session.jsonl"
+    with blocking.connect(server.url, server.credentials_for("1000"), timeout=5) as admin, \
+            blocking.connect(server.url, server.credentials_for("1001"), timeout=5,
+                             mirror=True, record=str(path)) as me:
+        admin.logon()
+        me.logon()
+        game_id = _admin_game(admin)
+        pool = _pool(admin, game_id, type=1, action_id="goal", targets="reds,blues")
+        me.call(api.JoinGame(game_id=game_id))
+        _resync(me)
+        me.call(api.PlaceBetInBettingPool(pool_id=pool, target="reds", amount="3"))
+        admin.call(api.RegisterGameEvent(game_id=game_id, action_id="goal", target_id="reds"))
+        me.ping()
+        assert me.mirror is not None
+        live = me.mirror.snapshot()
+    replayed = MarketMirror("1001")
+    for event in replay(path):
+        replayed.apply(event)
+    assert replayed.snapshot() == live
+    assert live.pools[pool].status is PoolStatus.RESOLVED

@@ -3,6 +3,7 @@ from the wire, as a client hands them over."""
 
 from __future__ import annotations
 
+import sys
 import threading
 from decimal import Decimal
 from typing import Any
@@ -450,3 +451,46 @@ def test_a_bet_in_a_pool_not_yet_known_counts_when_the_pool_arrives() -> None:
     mirror.apply(push(352, **pool_image("p-7")))
     pool = mirror.pools["p-7"]
     assert pool.my_bets == ("b-1",) and dict(pool.my_stakes) == {"blues": Decimal(3)}
+
+
+def test_live_pool_views_read_from_another_thread_are_never_half_changed() -> None:
+    """Pool list replies alternate between two images of a pool; a view read in another
+    thread while they are applied must show one of them whole (its blocked flag, status,
+    targets and money agree), and so must the views kept for later reads."""
+    mirror = fresh()
+    images = [
+        pool_image("p-1", is_blocked=False, distribution=dist(reds=5, blues=5)),
+        pool_image("p-1", is_blocked=True, distribution=dist(reds=3, blues=3, none=3))]
+    replies = [reply(api.ListAllBettingPoolsForGame(game_id=GAME), 3535, game_id=GAME,
+                     pools_list=[images[n % 2]]) for n in range(3000)]
+    mirror.apply(replies[0])
+    stop = threading.Event()
+    torn: list[Any] = []
+
+    def whole(view: Any) -> bool:
+        blocked = view.is_blocked
+        return (view.status is (PoolStatus.BLOCKED if blocked else PoolStatus.OPEN)
+                and set(view.distribution) == set(view.targets)
+                and len(view.targets) == (3 if blocked else 2)
+                and set(view.distribution.values()) == {Decimal(3 if blocked else 5)})
+
+    def reader() -> None:
+        while not stop.is_set():
+            view = mirror.pools["p-1"]
+            if not whole(view):
+                torn.append(view)
+
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter can
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        for event in replies[1:]:
+            mirror.apply(event)
+            if not whole(mirror.pools["p-1"]):  # a view kept by the reader thread
+                torn.append(mirror.pools["p-1"])
+    finally:
+        stop.set()
+        thread.join(5)
+        sys.setswitchinterval(switch)
+    assert torn == []

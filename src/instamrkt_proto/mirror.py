@@ -231,18 +231,42 @@ class _Pool:
 
 
 class _PoolViews(Mapping[str, PoolView]):
-    """``MarketMirror.pools``: the live pools, each read as its frozen view."""
+    """``MarketMirror.pools``: the live pools, each read as its frozen view.
 
-    __slots__ = ("_pools",)
+    A view is built from the pool's fields when first read after a change, and kept. Built
+    in a thread other than the one applying events, it is kept only if no event was applied
+    meanwhile (the mirror's generation count did not move), so a half-changed pool is never
+    kept, nor handed out.
+    """
 
-    def __init__(self, pools: dict[str, _Pool]) -> None:
+    __slots__ = ("_mirror", "_pools")
+
+    def __init__(self, mirror: MarketMirror, pools: dict[str, _Pool]) -> None:
+        self._mirror = mirror
         self._pools = pools
 
     def __getitem__(self, pool_id: str) -> PoolView:
-        return self._pools[pool_id].frozen()
+        pool = self._pools[pool_id]
+        mirror = self._mirror
+        while True:
+            gen = mirror._gen
+            if gen & 1:  # an event is being applied in another thread
+                continue
+            view = pool.view
+            if view is None:
+                view = pool.build()
+                if mirror._gen != gen:
+                    continue
+                pool.view = view
+                if mirror._gen != gen:  # an apply began before the view was kept
+                    pool.view = None
+                    continue
+            elif mirror._gen != gen:
+                continue
+            return view
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._pools)
+        return iter(list(self._pools))  # a copy: another thread may be adding a pool
 
     def __len__(self) -> int:
         return len(self._pools)
@@ -312,7 +336,7 @@ class MarketMirror:
     def pools(self) -> Mapping[str, PoolView]:
         """The pools by id, each read as a frozen ``PoolView`` (for the thread applying
         events; other threads read ``snapshot()``)."""
-        return _PoolViews(self._pools)
+        return _PoolViews(self, self._pools)
 
     @property
     def my_bets(self) -> Mapping[str, BetView]:
@@ -745,9 +769,9 @@ class MarketMirror:
         targets, money, ratio = _distribution(entries)
         old = pool.distribution
         if money != old or ratio != pool.to_win_if_backed:
-            pool.distribution, pool.to_win_if_backed, pool.view = money, ratio, None
             if targets:
                 pool.targets = targets
+            pool.distribution, pool.to_win_if_backed, pool.view = money, ratio, None
             if money != old and out is not _DISCARD:
                 out.append(_distribution_changed(pool.pool_id, old, money))
 

@@ -15,7 +15,14 @@ from typing import Any
 import anyio
 
 from instamrkt_proto import Backoff, Credentials, Reconnected, api
-from instamrkt_proto.mirror import BetState, MarketMirror, PoolStatus, StaleKey, StaleKind
+from instamrkt_proto.mirror import (
+    BetState,
+    MarketMirror,
+    PoolResolved,
+    PoolStatus,
+    StaleKey,
+    StaleKind,
+)
 from instamrkt_proto.replay import replay
 from instamrkt_transports import anyio as aio
 from instamrkt_transports import blocking, threaded
@@ -273,7 +280,16 @@ def test_a_recorded_session_replays_into_the_same_mirror(instamrkt_server_factor
         assert me.mirror is not None
         live = me.mirror.snapshot()
     replayed = MarketMirror("1001")
-    for event in replay(path):
+    events = list(replay(path))
+    for event in events:
         replayed.apply(event)
     assert replayed.snapshot() == live
+    # The same, built in: replay(mirror=True) folds a mirror of the recorded user.
+    steps = list(replay(path, mirror=True))
+    assert [repr(step.event) for step in steps] == [repr(e) for e in events]  # errors: by text
+    assert len({id(step.mirror) for step in steps}) == 1
+    assert steps[-1].mirror.user_id == "1001"
+    assert steps[-1].mirror.snapshot() == live
+    resolved = [c for step in steps for c in step.changes if isinstance(c, PoolResolved)]
+    assert [c.pool_id for c in resolved] == [pool]
     assert live.pools[pool].status is PoolStatus.RESOLVED

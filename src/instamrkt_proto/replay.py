@@ -12,8 +12,9 @@ With ``check=True`` (the default) every message the replayed core sends is compa
 the recorded one (both with the key scrubbed); the first difference raises
 ``ReplayDiverged``: the library (or the recording) changed since it was made.
 
-The events are plain values, so a fold over them (a market mirror, a P&L) is a loop:
-``for event in replay(path): state = fold(state, event)``.
+The events are plain values, so a fold over them (a P&L, a bot's state) is a loop:
+``for event in replay(path): state = fold(state, event)``. The market mirror is built in:
+``replay(path, mirror=True)`` yields each event with the mirror's changes and state.
 """
 
 from __future__ import annotations
@@ -22,14 +23,16 @@ import gzip
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from typing import IO, Any
+from typing import IO, Any, Literal, overload
 
+import attrs
 import orjson
 
 from .auth import Credentials
 from .client import ClientConnection
 from .config import DEFAULT
 from .events import Event
+from .mirror import Change, MarketMirror
 from .recording import (
     HEADER,
     INPUTS,
@@ -41,7 +44,7 @@ from .recording import (
     read_header,
 )
 
-__all__ = ("ReplayDiverged", "open_recording", "replay", "replay_lines")
+__all__ = ("MirrorStep", "ReplayDiverged", "open_recording", "replay", "replay_lines")
 
 _STAND_IN_KEY = "replay-key"
 
@@ -71,12 +74,59 @@ def open_recording(source: str | os.PathLike[str] | IO[bytes] | Iterable[bytes |
     return iter(source), lambda: None
 
 
+@attrs.frozen(slots=True)
+class MirrorStep:
+    """One replayed event with what it changed in the market mirror, and the mirror itself.
+
+    ``mirror`` is the same ``MarketMirror`` at every step, already holding the state after
+    ``event``: read it at once, or keep ``mirror.snapshot()`` to compare steps later.
+    """
+
+    event: Event
+    changes: tuple[Change, ...]
+    mirror: MarketMirror
+
+
+@overload
 def replay(source: str | os.PathLike[str] | IO[bytes] | Iterable[bytes | str], *,
-           check: bool = True) -> Iterator[Event]:
-    """The events a recording's session produced, produced again by a fresh core."""
+           check: bool = ..., mirror: Literal[False] = ...) -> Iterator[Event]: ...
+@overload
+def replay(source: str | os.PathLike[str] | IO[bytes] | Iterable[bytes | str], *,
+           check: bool = ..., mirror: Literal[True]) -> Iterator[MirrorStep]: ...
+def replay(source: str | os.PathLike[str] | IO[bytes] | Iterable[bytes | str], *,
+           check: bool = True, mirror: bool = False) -> Iterator[Event] | Iterator[MirrorStep]:
+    """The events a recording's session produced, produced again by a fresh core.
+
+    With ``mirror=True`` each event comes as a ``MirrorStep``: the event, applied to a
+    ``MarketMirror`` of the recorded user (the header's ``user_id``), with the changes it
+    made. The mirror is fed exactly what a live client with ``mirror=True`` feeds it, so a
+    replayed mirror ends where the live one did.
+    """
+    if mirror:
+        return _with_mirror(source, check)
+    return _events(source, check)
+
+
+def _events(source: str | os.PathLike[str] | IO[bytes] | Iterable[bytes | str],
+            check: bool) -> Iterator[Event]:
     lines, close = open_recording(source)
     try:
         yield from replay_lines(lines, check=check)
+    finally:
+        close()
+
+
+def _with_mirror(source: str | os.PathLike[str] | IO[bytes] | Iterable[bytes | str],
+                 check: bool) -> Iterator[MirrorStep]:
+    lines, close = open_recording(source)
+    try:
+        first = next(lines, None)
+        if first is None:
+            raise RecordingError("the recording is empty")
+        header = read_header(first)
+        folded = MarketMirror(header.user_id)
+        for event in replay_lines(lines, check=check, header=header):
+            yield MirrorStep(event, folded.apply(event), folded)
     finally:
         close()
 

@@ -106,6 +106,8 @@ __all__ = (
 _ZERO = Decimal(0)
 _BALANCE = StaleKey(StaleKind.BALANCE)
 _RESOLVED, _EXPIRED = PoolStatus.RESOLVED, PoolStatus.EXPIRED
+_WON, _LOST, _RETURNED, _SETTLED = (BetState.WON, BetState.LOST, BetState.RETURNED,
+                                    BetState.SETTLED)
 _TOMBSTONES = 128  # late pushes for a forgotten pool come within moments
 _KIND_ORDER = {kind: i for i, kind in enumerate(StaleKind)}
 
@@ -854,16 +856,23 @@ class MarketMirror:
 
     def _resolved(self, event: api.BetPoolResolved | api.BetPoolExpired,
                   out: list[Change]) -> None:
-        pool = self._known_pool(event.pool_id, event.res, out)
+        # The hot path of a game's end: a 362 costs little to decode, and this must cost
+        # at most half of that, so locals over attributes, no helper for a one-liner and
+        # no change record built for ``update``.
+        pool_id = event.pool_id
+        pool = self._pools.get(pool_id) if pool_id is not None else None
         if pool is None:
+            self._known_pool(pool_id, event.res, out)
             return
-        if pool.status.ended:
+        old = pool.status
+        if old is _RESOLVED or old is _EXPIRED:
             self._ignore(event.res, "pool already ended", out)
             return
-        pool_id, winning = pool.pool_id, event.winning_target
-        status = PoolStatus.EXPIRED if isinstance(event, api.BetPoolExpired) \
-            else PoolStatus.RESOLVED
-        me, stake = self._me, pool.my_stake
+        winning = event.winning_target
+        status = _EXPIRED if isinstance(event, api.BetPoolExpired) else _RESOLVED
+        stakes = pool.my_stakes
+        stake = sum(stakes.values(), _ZERO) if stakes else _ZERO
+        me = self._me
         won = lost = None
         invalid = refund = False
         payout: Decimal | None = None
@@ -872,65 +881,85 @@ class MarketMirror:
             invalid = me in event.invalidated_bettors
             refund = bool(event.is_money_return)
             if stake or won is not None or lost is not None or invalid:
-                payout = self._settle_check(pool, winning, won, lost, invalid, refund, out)
-        old = pool.status
+                payout = self._settle_check(pool_id, stakes, stake, winning, won, lost,
+                                            invalid, refund, out)
         pool.status, pool.winning_target, pool.resolved_at = status, winning, event.resolved_at
         pool.my_payout, pool.view = payout, None
-        out.append(_status_changed(pool_id, old, status))
-        out.append(_pool_resolved(pool_id, pool.game_id, status, winning, stake, payout))
-        self._settle_bets(pool, winning, won, invalid, refund, out)
+        if out is not _DISCARD:
+            out.append(_status_changed(pool_id, old, status))
+            out.append(_pool_resolved(pool_id, pool.game_id, status, winning, stake, payout))
+        if pool.my_bets:
+            self._settle_bets(pool, winning, won, invalid, refund, out)
         if self._stale:
             self._stale.discard(StaleKey(StaleKind.POOL, pool_id))
-        self._missing.discard(pool_id)
-        if not pool.my_bets and not pool.my_stakes:
+        if self._missing:
+            self._missing.discard(pool_id)
+        if not pool.my_bets and not stakes:
             self._forget_pool(pool_id, "ended", out)
 
-    def _settle_check(self, pool: _Pool, winning: str | None, won: Decimal | None,
-                      lost: Decimal | None, invalid: bool, refund: bool,
-                      out: list[Change]) -> Decimal:
-        """My payout from the push, checked against my stakes; queue the balance the next
-        815 must show."""
-        stake = pool.my_stake
-        pool_id = pool.pool_id
-        checkable = not self.is_stale(pool_id)
-        if checkable and not stake and (won or lost):
-            self._mismatch("stake", pool_id, _ZERO, (won or _ZERO) + (lost or _ZERO), out)
-        elif checkable and stake and not invalid and not refund:
-            expected = sum((v for t, v in pool.my_stakes.items() if t != winning), _ZERO)
-            if expected != (lost or _ZERO):
-                self._mismatch("lost_stake", pool_id, expected, lost or _ZERO, out)
-        payout = resolved_payout(stake, won or _ZERO, lost or _ZERO)
-        if payout < 0:
+    def _settle_check(self, pool_id: str, stakes: Mapping[str, Decimal], stake: Decimal,
+                      winning: str | None, won: Decimal | None, lost: Decimal | None,
+                      invalid: bool, refund: bool, out: list[Change]) -> Decimal:
+        """My payout from the push, checked against my ``stakes`` (``stake`` in all); queue
+        the balance the next 815 must show."""
+        stale = self._stale
+        checkable = not stale or not self.is_stale(pool_id)
+        won_ = won or _ZERO
+        lost_ = lost or _ZERO
+        if checkable:
+            if not stake:
+                if won or lost:
+                    self._mismatch("stake", pool_id, _ZERO, won_ + lost_, out)
+            elif not invalid and not refund:
+                expected = _ZERO  # what I staked on the targets that lost
+                for target, amount in stakes.items():
+                    if target != winning:
+                        expected += amount
+                if expected != lost_:
+                    self._mismatch("lost_stake", pool_id, expected, lost_, out)
+        payout = stake - lost_ + won_  # resolved_payout(stake, won_, lost_)
+        if payout < _ZERO:
             self._mismatch("payout", pool_id, _ZERO, payout, out)
-        balance = self._balance
-        current, available = balance.current, balance.available
-        if self._expect:
-            _, current, available = self._expect[-1]
-        if checkable and _BALANCE not in self._stale and current is not None \
-                and available is not None:
-            self._expect.append((pool_id, current - stake + payout, available + payout))
+        expect = self._expect
+        if expect:
+            _, current, available = expect[-1]
+        else:
+            balance = self._balance
+            current, available = balance.current, balance.available
+        if checkable and current is not None and available is not None and \
+                _BALANCE not in stale:
+            expect.append((pool_id, current - stake + payout, available + payout))
         return payout
 
     def _settle_bets(self, pool: _Pool, winning: str | None, won: Decimal | None,
                      invalid: bool, refund: bool, out: list[Change]) -> None:
-        bets = [(k, self._bets[k]) for k in pool.my_bets if k in self._bets]
-        winners = [b for _k, b in bets if b.target == winning]
-        sole_winner = len(winners) == 1 and winners[0].amount is not None and \
-            pool.my_stakes.get(winning or "") == winners[0].amount
-        for key, bet in bets:
+        bets = self._bets
+        keys = pool.my_bets
+        sole_winner: bool | None = None  # whether one bet holds my whole winning stake
+        report = out is not _DISCARD
+        for key in keys:
+            bet = bets.get(key)
+            if bet is None:
+                continue
+            amount = bet.amount
             if refund:
-                state, payout = BetState.RETURNED, bet.amount
+                state, payout = _RETURNED, amount
             elif invalid:
-                state, payout = BetState.SETTLED, None
+                state, payout = _SETTLED, None
             elif bet.target == winning:
-                state = BetState.WON
-                payout = bet.amount + (won or _ZERO) if sole_winner and bet.amount else None
+                state = _WON
+                if sole_winner is None:
+                    sole_winner = amount is not None and (
+                        len(keys) == 1 or sum(1 for k in keys if k in bets
+                                              and bets[k].target == winning) == 1
+                    ) and pool.my_stakes.get(winning or "") == amount
+                payout = amount + (won or _ZERO) if sole_winner and amount else None
             else:
-                state, payout = BetState.LOST, _ZERO
-            settled = _new_bet(bet.bet_id, bet.pool_id, bet.target, bet.amount, bet.placed_at,
-                               state, payout)
-            self._bets[key] = settled
-            out.append(_bet_changed(settled, "pool ended"))
+                state, payout = _LOST, _ZERO
+            bets[key] = settled = _new_bet(bet.bet_id, bet.pool_id, bet.target, amount,
+                                           bet.placed_at, state, payout)
+            if report:
+                out.append(_bet_changed(settled, "pool ended"))
 
     # -- balance -------------------------------------------------------------------------
 

@@ -186,7 +186,8 @@ class _Pool:
     touches two or three of them), and the frozen view built when someone reads it."""
 
     __slots__ = ("action_id", "description", "distribution", "finish_at", "game_id",
-                 "is_blocked", "is_hot", "my_bets", "my_payout", "my_stakes", "participants",
+                 "is_blocked", "is_hot", "my_bets", "my_payout", "my_stake", "my_stakes",
+                 "participants",
                  "pool_id", "resolved_at", "start_at", "status", "stop_accepting_bets_at",
                  "targets", "to_win_if_backed", "type", "view", "winning_target")
 
@@ -208,6 +209,7 @@ class _Pool:
         self.resolved_at: int | None = None
         self.winning_target: str | None = None
         self.my_stakes: Mapping[str, Decimal] = EMPTY
+        self.my_stake = _ZERO  # sum(my_stakes.values(), _ZERO), set with it (set_stakes)
         self.my_bets: tuple[str, ...] = ()
         self.my_payout: Decimal | None = None
         self.view: PoolView | None = None
@@ -227,9 +229,11 @@ class _Pool:
             view = self.view = self.build()
         return view
 
-    @property
-    def my_stake(self) -> Decimal:
-        return sum(self.my_stakes.values(), _ZERO)
+    def set_stakes(self, stakes: Mapping[str, Decimal]) -> None:
+        """``my_stakes`` and their sum, kept with them: a resolution reads the sum, and
+        summing there would cost a 362 more than bets, which are far fewer."""
+        self.my_stakes = stakes
+        self.my_stake = sum(stakes.values(), _ZERO)
 
 
 class _PoolViews(Mapping[str, PoolView]):
@@ -668,9 +672,9 @@ class MarketMirror:
                 bet = self._bets[key]
                 if bet.target is not None and bet.amount is not None:
                     stakes[bet.target] = stakes.get(bet.target, _ZERO) + bet.amount
-            pool.my_stakes = _proxy(stakes)
+            pool.set_stakes(_proxy(stakes))
         if image.user_backed or "user_backed" in _raw(image):
-            pool.my_stakes = _proxy(dict(image.user_backed))
+            pool.set_stakes(_proxy(dict(image.user_backed)))
         if ended and resolved_list and image.total_winnings is not None:
             pool.my_payout = image.total_winnings
         blocked, hot = bool(image.is_blocked), bool(image.is_hot)
@@ -845,7 +849,7 @@ class MarketMirror:
             old = pool.my_stakes
             grown = dict(old)
             grown[target] = grown.get(target, _ZERO) + amount
-            pool.my_stakes = MappingProxyType(grown)
+            pool.set_stakes(MappingProxyType(grown))
             out.append(_stake_changed(pool_id, old, pool.my_stakes))
         pool.my_bets, pool.view = (*pool.my_bets, key), None
 
@@ -854,11 +858,17 @@ class MarketMirror:
             self._add_bet(event.bet_id, event.pool_id, event.target, event.amount, None,
                           "bet reply", out)
 
+    def _expired(self, event: api.BetPoolExpired, out: list[Change]) -> None:
+        self._resolved(event, out, _EXPIRED)
+
     def _resolved(self, event: api.BetPoolResolved | api.BetPoolExpired,
-                  out: list[Change]) -> None:
-        # The hot path of a game's end: a 362 costs little to decode, and this must cost
-        # at most half of that, so locals over attributes, no helper for a one-liner and
-        # no change record built for ``update``.
+                  out: list[Change], status: PoolStatus = _RESOLVED) -> None:
+        """A pool ended: its status, my payout checked against my stakes (a mismatch is
+        reported, and the balance the next 815 must show queued), my bets settled.
+
+        A game's end pushes one per pool and a 362 is cheap to decode; this must cost at
+        most half of that decode, hence one function, locals over attributes and no change
+        record built for ``update``."""
         pool_id = event.pool_id
         pool = self._pools.get(pool_id) if pool_id is not None else None
         if pool is None:
@@ -869,9 +879,8 @@ class MarketMirror:
             self._ignore(event.res, "pool already ended", out)
             return
         winning = event.winning_target
-        status = _EXPIRED if isinstance(event, api.BetPoolExpired) else _RESOLVED
         stakes = pool.my_stakes
-        stake = sum(stakes.values(), _ZERO) if stakes else _ZERO
+        stake = pool.my_stake
         me = self._me
         won = lost = None
         invalid = refund = False
@@ -880,56 +889,64 @@ class MarketMirror:
             won, lost = event.winners.get(me), event.losers.get(me)
             invalid = me in event.invalidated_bettors
             refund = bool(event.is_money_return)
-            if stake or won is not None or lost is not None or invalid:
-                payout = self._settle_check(pool_id, stakes, stake, winning, won, lost,
-                                            invalid, refund, out)
+        if me is not None and (stake or won is not None or lost is not None or invalid):
+            # check the push against my stakes; queue the balance the next 815 must show
+            stale = self._stale
+            checkable = not stale or not self.is_stale(pool_id)
+            won_ = won or _ZERO
+            lost_ = lost or _ZERO
+            if checkable:
+                if not stake:
+                    if won or lost:
+                        self._mismatch("stake", pool_id, _ZERO, won_ + lost_, out)
+                elif not invalid and not refund:
+                    expected = _ZERO  # what I staked on the targets that lost
+                    for target, amount in stakes.items():
+                        if target != winning:
+                            expected += amount
+                    if expected != lost_:
+                        self._mismatch("lost_stake", pool_id, expected, lost_, out)
+            payout = stake - lost_ + won_  # resolved_payout(stake, won_, lost_)
+            if payout < _ZERO:
+                self._mismatch("payout", pool_id, _ZERO, payout, out)
+            expect = self._expect
+            if expect:
+                _, current, available = expect[-1]
+            else:
+                balance = self._balance
+                current, available = balance.current, balance.available
+            if checkable and current is not None and available is not None and \
+                    _BALANCE not in stale:
+                expect.append((pool_id, current - stake + payout, available + payout))
         pool.status, pool.winning_target, pool.resolved_at = status, winning, event.resolved_at
         pool.my_payout, pool.view = payout, None
         if out is not _DISCARD:
             out.append(_status_changed(pool_id, old, status))
             out.append(_pool_resolved(pool_id, pool.game_id, status, winning, stake, payout))
-        if pool.my_bets:
+        keys = pool.my_bets
+        if len(keys) == 1 and not refund and not invalid:  # the usual case: one bet
+            key = keys[0]
+            bet = self._bets.get(key)
+            if bet is not None:
+                amount = bet.amount
+                if bet.target == winning:
+                    state = _WON  # the sole bet on the winner: it holds my whole stake on it
+                    paid = amount + (won or _ZERO) if amount and \
+                        stakes.get(winning or "") == amount else None
+                else:
+                    state, paid = _LOST, _ZERO
+                self._bets[key] = settled = _new_bet(bet.bet_id, bet.pool_id, bet.target,
+                                                     amount, bet.placed_at, state, paid)
+                if out is not _DISCARD:
+                    out.append(_bet_changed(settled, "pool ended"))
+        elif keys:
             self._settle_bets(pool, winning, won, invalid, refund, out)
         if self._stale:
             self._stale.discard(StaleKey(StaleKind.POOL, pool_id))
         if self._missing:
             self._missing.discard(pool_id)
-        if not pool.my_bets and not stakes:
+        if not keys and not stakes:
             self._forget_pool(pool_id, "ended", out)
-
-    def _settle_check(self, pool_id: str, stakes: Mapping[str, Decimal], stake: Decimal,
-                      winning: str | None, won: Decimal | None, lost: Decimal | None,
-                      invalid: bool, refund: bool, out: list[Change]) -> Decimal:
-        """My payout from the push, checked against my ``stakes`` (``stake`` in all); queue
-        the balance the next 815 must show."""
-        stale = self._stale
-        checkable = not stale or not self.is_stale(pool_id)
-        won_ = won or _ZERO
-        lost_ = lost or _ZERO
-        if checkable:
-            if not stake:
-                if won or lost:
-                    self._mismatch("stake", pool_id, _ZERO, won_ + lost_, out)
-            elif not invalid and not refund:
-                expected = _ZERO  # what I staked on the targets that lost
-                for target, amount in stakes.items():
-                    if target != winning:
-                        expected += amount
-                if expected != lost_:
-                    self._mismatch("lost_stake", pool_id, expected, lost_, out)
-        payout = stake - lost_ + won_  # resolved_payout(stake, won_, lost_)
-        if payout < _ZERO:
-            self._mismatch("payout", pool_id, _ZERO, payout, out)
-        expect = self._expect
-        if expect:
-            _, current, available = expect[-1]
-        else:
-            balance = self._balance
-            current, available = balance.current, balance.available
-        if checkable and current is not None and available is not None and \
-                _BALANCE not in stale:
-            expect.append((pool_id, current - stake + payout, available + payout))
-        return payout
 
     def _settle_bets(self, pool: _Pool, winning: str | None, won: Decimal | None,
                      invalid: bool, refund: bool, out: list[Change]) -> None:
@@ -1077,7 +1094,7 @@ _ROUTES: dict[type, Handler] = {
     api.HotBettingPoolSuggested: MarketMirror._pool_hot,
     api.BetPlacedInBettingPool: MarketMirror._bet_placed,
     api.BetPoolResolved: MarketMirror._resolved,
-    api.BetPoolExpired: MarketMirror._resolved,
+    api.BetPoolExpired: MarketMirror._expired,
     api.BalanceUpdate: MarketMirror._balance_update,
     api.YourCurrentBalance: MarketMirror._balance_read,
     api.YourAvailableBalance: MarketMirror._balance_read,

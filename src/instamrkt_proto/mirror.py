@@ -441,8 +441,10 @@ class MarketMirror:
         Never raises for an ``Event``: what the mirror cannot use is ``Ignored`` or marks
         something stale. Anything else is a ``TypeError``.
         """
-        cls = type(event)
-        handler = _HANDLERS.get(cls) or _checked_handler(cls)
+        try:
+            handler = _HANDLERS[type(event)]
+        except KeyError:
+            handler = _checked_handler(type(event))
         out = self._out  # one list, emptied after each event: no allocation per push
         self._gen += 1
         try:
@@ -869,12 +871,11 @@ class MarketMirror:
         A game's end pushes one per pool and a 362 is cheap to decode; this must cost at
         most half of that decode, hence one function, locals over attributes and no change
         record built for ``update``."""
-        pool_id = event.pool_id
-        pool = self._pools.get(pool_id) if pool_id is not None else None
+        pool = self._pools.get(event.pool_id) if event.pool_id is not None else None
         if pool is None:
-            self._known_pool(pool_id, event.res, out)
+            self._known_pool(event.pool_id, event.res, out)
             return
-        old = pool.status
+        pool_id, old = pool.pool_id, pool.status
         if old is _RESOLVED or old is _EXPIRED:
             self._ignore(event.res, "pool already ended", out)
             return
@@ -888,7 +889,7 @@ class MarketMirror:
         if me is not None:
             won, lost = event.winners.get(me), event.losers.get(me)
             invalid = me in event.invalidated_bettors
-            refund = bool(event.is_money_return)
+            refund = True if event.is_money_return else False  # no call: this path counts
         if me is not None and (stake or won is not None or lost is not None or invalid):
             # check the push against my stakes; queue the balance the next 815 must show
             stale = self._stale
@@ -910,6 +911,8 @@ class MarketMirror:
             if payout < _ZERO:
                 self._mismatch("payout", pool_id, _ZERO, payout, out)
             expect = self._expect
+            current: Decimal | None
+            available: Decimal | None
             if expect:
                 _, current, available = expect[-1]
             else:
@@ -928,15 +931,15 @@ class MarketMirror:
             key = keys[0]
             bet = self._bets.get(key)
             if bet is not None:
-                amount = bet.amount
+                placed = bet.amount
                 if bet.target == winning:
                     state = _WON  # the sole bet on the winner: it holds my whole stake on it
-                    paid = amount + (won or _ZERO) if amount and \
-                        stakes.get(winning or "") == amount else None
+                    paid = placed + (won or _ZERO) if placed and \
+                        stakes.get(winning or "") == placed else None
                 else:
                     state, paid = _LOST, _ZERO
                 self._bets[key] = settled = _new_bet(bet.bet_id, bet.pool_id, bet.target,
-                                                     amount, bet.placed_at, state, paid)
+                                                     placed, bet.placed_at, state, paid)
                 if out is not _DISCARD:
                     out.append(_bet_changed(settled, "pool ended"))
         elif keys:

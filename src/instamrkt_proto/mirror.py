@@ -889,7 +889,7 @@ class MarketMirror:
         if me is not None:
             won, lost = event.winners.get(me), event.losers.get(me)
             invalid = me in event.invalidated_bettors
-            refund = True if event.is_money_return else False  # no call: this path counts
+            refund = bool(event.is_money_return)
         if me is not None and (stake or won is not None or lost is not None or invalid):
             # check the push against my stakes; queue the balance the next 815 must show
             stale = self._stale

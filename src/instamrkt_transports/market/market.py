@@ -549,15 +549,31 @@ class Market:
 
     # -- bets --------------------------------------------------------------------------------
 
+    def place_bet(self, user: str, pool_id: str, target: str, amount: Decimal) -> _Result:
+        """``handle`` of a bet (392) whose parameters are already read: for scripted users
+        (a replayed recording's bettors, whose bets come decoded), skipping only the
+        reading of the wire; the checks, answer and pushes are the request's."""
+        self._ledger.open(user)
+        due = self.tick()
+        try:
+            res, fields, pushes = self._placed(user, pool_id, target, amount)
+        except MarketError as exc:
+            return 666, {"text": str(exc)}, due
+        return res, checked(res, fields), due + pushes
+
     def _bet(self, user: str, r: api.PlaceBetInBettingPool, joined: set[str]) -> _Result:
-        amount, target, now = Decimal(r.amount), str(r.target), self._clock()
+        return self._placed(user, r.pool_id, str(r.target), Decimal(r.amount))
+
+    def _placed(self, user: str, pool_id: str | int, target: str, amount: Decimal
+                ) -> _Result:
+        now = self._clock()
         if not amount.is_finite() or amount <= 0:
             raise MarketError("place_bet_in_betting_pool: the amount must be positive")
         if amount != amount.quantize(CENT):
             raise MarketError("place_bet_in_betting_pool: the amount has more than two "
                               "decimals (money is kept in cents)")
-        bet, pushes = self._book.place_bet(user, r.pool_id, target, amount, now)
-        return 356, {"bet_id": bet.bet_id, "pool_id": r.pool_id, "target": target,
+        bet, pushes = self._book.place_bet(user, pool_id, target, amount, now)
+        return 356, {"bet_id": bet.bet_id, "pool_id": pool_id, "target": target,
                      "amount": format(amount, "f")}, pushes
 
     # -- events and resolution ---------------------------------------------------------------

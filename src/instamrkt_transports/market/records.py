@@ -124,11 +124,13 @@ class Tally:
         self.counted += 1
         self.total += bet.amount
         target = bet.target
-        self.money[target] = self.money.get(target, Decimal(0)) + bet.amount
-        backers = self.backers.get(target)
-        if backers is None:
-            backers = self.backers[target] = set()
-        backers.add(bet.user_id)
+        backing = self.money.get(target)
+        if backing is None:
+            self.money[target] = bet.amount
+            self.backers[target] = {bet.user_id}
+        else:
+            self.money[target] = backing + bet.amount
+            self.backers[target].add(bet.user_id)
         self.users.add(bet.user_id)
 
 

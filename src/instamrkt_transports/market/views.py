@@ -82,21 +82,25 @@ def distribution(pool: Pool, *, with_bets: bool) -> list[dict[str, Any]]:
     targets, not of bets."""
     tally = pool.tally()
     total, backed, backers = tally.total, tally.money, tally.backers
-    bettable = pool.bettable
-    targets = bettable + sorted(set(backed) - set(bettable)) if backed else bettable
+    targets = pool.bettable
+    others = backed.keys() - targets
+    if others:
+        targets = targets + sorted(others)
     by_target: dict[str, list[dict[str, Any]]] = {}
     if with_bets:
         for bet in pool.bets:
             by_target.setdefault(bet.target, []).append(bet_fields(bet))
     entries = []
-    zero = Decimal(0)
     for target in targets:
-        backing = backed.get(target, zero)
-        entry: dict[str, Any] = {
-            "target_id": target, "display_name": target,
-            "backing_people": len(backers.get(target, ())), "backing_money": money(backing)}
-        if backing:
-            entry["to_win_if_backed"] = format((total / backing).quantize(CENT), "f")
+        backing = backed.get(target)
+        if backing is None:
+            entry: dict[str, Any] = {"target_id": target, "display_name": target,
+                                     "backing_people": 0, "backing_money": 0}
+        else:
+            entry = {"target_id": target, "display_name": target,
+                     "backing_people": len(backers[target]), "backing_money": money(backing)}
+            if backing:  # str of a Decimal in cents is its plain text, as format "f"
+                entry["to_win_if_backed"] = str((total / backing).quantize(CENT))
         if with_bets:
             entry["bets"] = by_target.get(target, [])
         entries.append(entry)

@@ -154,7 +154,20 @@ class Backtest:
         return pushes
 
     def _run(self, step: Step) -> list[Out]:
-        res, fields, pushes = 0, dict[str, Any](), list[Out]()
+        if step.kind == "bet":  # nearly every step: first, and straight to the market
+            pool = self.pool_ids.get(step.ref)
+            if pool is None:
+                return []
+            user = step.data["user"]
+            if user not in self._users:
+                self._users.add(user)
+                self.market.add_user(user, user)
+            res, fields, pushes = self.market.place_bet(user, pool, step.data["target"],
+                                                        step.data["amount"])
+            if res == 666:
+                self.refused.append((step, str(fields.get("text", ""))))
+            return pushes
+        res, fields, pushes = 0, {}, []
         if step.kind == "pool":
             info = self.timeline.pools[step.ref]
             game = self.game_ids.get(info["game"])
@@ -167,16 +180,6 @@ class Backtest:
                 stop_accepting_bets_at=info["stop_accepting_bets_at"])
             if res == 350:
                 self.pool_ids[step.ref] = str(fields["pool_id"])
-        elif step.kind == "bet":
-            pool = self.pool_ids.get(step.ref)
-            if pool is None:
-                return []
-            user = step.data["user"]
-            if user not in self._users:
-                self._users.add(user)
-                self.market.add_user(user, user)
-            res, fields, pushes = self.market.place_bet(user, pool, step.data["target"],
-                                                        step.data["amount"])
         elif step.kind == "event":
             game = self.game_ids.get(step.ref)
             if game is None:

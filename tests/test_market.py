@@ -292,3 +292,20 @@ def test_a_pools_distribution_is_its_bets_summed_after_every_bet(
     [again] = [out.fields for out in pushes if out.res == 352]
     assert again["pool_id"] != p and shown(again["distribution"]) == {}
     assert again["amount_total"] == 0 and again["participants"] == 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.decimals(min_value=Decimal("-1e6"), max_value=Decimal("1e6"), places=2)
+                | st.decimals(min_value=-10**6, max_value=10**6, places=0)
+                | st.integers(-10**6, 10**6).map(lambda n: Decimal(n).quantize(Decimal("0.01"))),
+                max_size=30))
+def test_money_is_written_alike_whatever_was_written_before(amounts: list[Decimal]) -> None:
+    """Whole amounts are remembered once written (every bet writes several): 5, 5.00 and
+    5.0 must still read 5, and 12.5 and 12.50 keep their own text."""
+    from instamrkt_transports.market.ledger import money
+
+    amounts += [a.normalize() for a in amounts]  # 12.50 -> 12.5, 100 -> 1E+2
+    for amount in amounts + amounts[::-1]:
+        expected = int(amount) if amount == int(amount) else format(amount, "f")
+        got = money(amount)
+        assert got == expected and type(got) is type(expected), (amount, got)

@@ -28,7 +28,18 @@ CENT = Decimal("0.01")
 def money(amount: Decimal) -> int | str:
     """Money on the wire: a JSON number when integral (as the docs' examples), else the
     exact decimal text (as the docs' place_bet example)."""
-    return int(amount) if amount == amount.to_integral_value() else format(amount, "f")
+    number = _WHOLE.get(amount)  # every bet writes a few amounts, mostly whole ones
+    if number is not None:
+        return number
+    if amount != amount.to_integral_value():
+        return format(amount, "f")  # not cached: 12.5 and 12.50 are equal, not written alike
+    if len(_WHOLE) >= 4096:
+        _WHOLE.clear()
+    number = _WHOLE[amount] = int(amount)
+    return number
+
+
+_WHOLE: dict[Decimal, int] = {}  # whole amounts already written: any equal one reads alike
 
 
 # sent with every bet: the names checked here once, not at every push

@@ -114,6 +114,7 @@ class Market:
         self._ids = {k: itertools.count(1) for k in ("game", "source")}
         self._events_kept = events_kept
         self._closed_kept = closed_games_kept
+        self._closed_games = 0  # how many of ``games`` are closed
         # action blocks and allows given a future time: (at, seq, "block"/"allow", game, action)
         self._timetable: list[tuple[int, int, str, str, str]] = []
         self._seq = itertools.count()
@@ -209,10 +210,13 @@ class Market:
     def _forget_closed_games(self) -> None:
         """Keep the newest ``closed_games_kept`` closed games; forget older ones and their
         pools (all resolved: a closed game owes nobody money)."""
+        if self._closed_games <= self._closed_kept:
+            return  # every request runs this: counted, not looked for, when none is due
         closed = [g for g in self.games.values() if g.status == "closed"]
         for game in closed[:max(0, len(closed) - self._closed_kept)]:
             if self._book.forget_game(game.game_id):
                 del self.games[game.game_id]
+                self._closed_games -= 1
 
     # -- lookups and roles -------------------------------------------------------------------
 
@@ -384,6 +388,8 @@ class Market:
         return [*pushes, *self._closed(game, requester)]
 
     def _closed(self, game: Game, requester: str | None) -> list[Out]:
+        if game.status != "closed":
+            self._closed_games += 1
         game.status = "closed"
         return [Out(341, {"game_id": game.game_id}, Audience("game", game.game_id, requester))]
 

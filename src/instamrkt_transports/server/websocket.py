@@ -627,9 +627,13 @@ class ReferenceServer:
         push is encoded once for its audience, and each connection's pushes are queued in
         batches that its writer writes at once."""
         touched: dict[_Session, None] = {}  # in order of first push
+        audiences: dict[int, list[_Session]] = {}  # by id: a batch's pushes share audiences
         for out in pushes:
             encoded: dict[int, bytes] = {}
-            for session in self._audience(out.to, None):
+            audience = audiences.get(id(out.to))
+            if audience is None:
+                audience = audiences[id(out.to)] = self._audience(out.to, None)
+            for session in audience:
                 if not session.closing:
                     session.core.push_shared(out.res, out.fields, encoded)
                     touched[session] = None

@@ -260,3 +260,71 @@ def test_bets_the_market_refuses_are_counted_not_fatal(tmp_path: Path) -> None:
         assert [(step.data["user"], step.data["amount"]) for step, _ in refused] == \
             [("rec-60", Decimal(5000))]
         assert "balance" in refused[0][1] or "funds" in refused[0][1], refused
+
+
+def test_at_max_speed_every_subscriber_reads_every_push_with_the_running_sums(
+        tmp_path: Path) -> None:
+    """Played at full speed in batches, each push encoded once for its audience: two bots
+    joined to the game read the same pushes in the recorded order, and each 361 carries
+    the distribution of the bets so far (summed here by hand) however many batches the
+    pools span. The replay starts at the first join, so the second bot, joining a moment
+    later, may miss the first few: what it reads must be the end of what the first read."""
+    import threading
+
+    bets, per_pool = 3000, 400  # many batches of steps, several pools
+    lines = [encode_header(created=T0, user_id=BOT, config=ClientConfig(), library="hand")]
+    for i in range(bets):
+        at, pool_id = T0 + 1 + i // 40, f"p-{i // per_pool}"
+        if i % per_pool == 0:
+            lines.append(encode_record("in", 1.0, at, 1, {"d": _message(
+                352, at, **{**_pool(pool_id, 1, ["reds", "blues"]), "start_at": at})}))
+        bet = {**_bet(f"b{i}", str(100 + i % 7), "reds" if i % 3 else "blues", 1 + i % 4),
+               "placed_at": at}
+        lines.append(encode_record("in", 1.0, at, 1, {"d": _message(
+            361, at, pool_id=pool_id, new_bets=[bet])}))
+        if i % per_pool == per_pool - 1 or i == bets - 1:
+            lines.append(encode_record("in", 1.0, at, 1, {"d": _message(
+                366, at, game_id="g-1", action_id="goal", target_id="reds",
+                happened_at=at)}))
+    path = tmp_path / "many.jsonl"
+    path.write_bytes(b"".join(lines))
+    other = "8"
+    with ServerThread({BOT: KEY, other: "other-session-key-01"}, replay=path, speed="max",
+                      close_timeout=0.25) as server:
+        assert server.backtest is not None
+        game = server.backtest.game_ids["g-1"]
+        seen: dict[str, list[Any]] = {}
+        logged_on = threading.Barrier(2, timeout=10)
+
+        def read(user: str) -> None:
+            with blocking.connect(server.url, server.credentials_for(user), timeout=10,
+                                  queue_size=None) as client:
+                client.logon()
+                logged_on.wait()
+                client.call(api.JoinGame(game_id=game))
+                seen[user] = wait_for_the_end(client, server)
+
+        readers = [threading.Thread(target=read, args=(u,)) for u in (BOT, other)]
+        for reader in readers:
+            reader.start()
+        for reader in readers:
+            reader.join(40)
+    assert set(seen) == {BOT, other}
+    first, second = ([e for e in seen[u] if isinstance(e, api.Push)  # the replay's pushes:
+                      and not isinstance(e, api.UserJoinedGame)]  # not the other's joining
+                     for u in (BOT, other))
+    if len(second) > len(first):
+        first, second = second, first
+    assert second, "the second bot joined after the whole replay"
+    assert [(type(e), e.fields) for e in first[len(first) - len(second):]] == \
+        [(type(e), e.fields) for e in second]
+    distributions = [e for e in first if isinstance(e, api.BettingPoolBetsDistributionUpdate)]
+    assert len(distributions) == bets
+    money: dict[tuple[str | None, str], Decimal] = {}
+    for i, push in enumerate(distributions):
+        target = "reds" if i % 3 else "blues"
+        money[push.pool_id, target] = money.get((push.pool_id, target), Decimal(0)) + 1 + i % 4
+        assert push.new_bets[0].target == target and push.new_bets[0].amount == 1 + i % 4
+        shown = {e.target_id: e.backing_money for e in push.distribution}
+        assert shown["reds"] == money.get((push.pool_id, "reds"), 0), i
+        assert shown["blues"] == money.get((push.pool_id, "blues"), 0), i

@@ -236,3 +236,76 @@ def test_money_is_conserved_whatever_the_calls(steps: list[tuple[Any, ...]]) -> 
     check_money(market)
     if res == 341:  # closing resolves everything: nothing stays exposed
         assert all(v == 0 for v in market.exposure.values())
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([ALICE, BOB, CAROL]),
+                          st.sampled_from(["arg", "bra", "none", "bra:neymar"]),
+                          st.decimals(min_value=Decimal("0.01"), max_value=Decimal("9"),
+                                      places=2)), max_size=40))
+def test_a_pools_distribution_is_its_bets_summed_after_every_bet(
+        bets: list[tuple[str, str, Decimal]]) -> None:
+    """The market keeps each pool's money and backers as running sums (a bet and its 361
+    cost the targets, not the bets): after every bet, the 361, the distribution read (393)
+    and the pool list (387) must say what summing the accepted bets says, to the cent; a
+    pool opened again when it resolves starts empty."""
+    _market, d, game = setup_game()
+    p = pool(d, game, recreate_on_end=True)
+    accepted: list[tuple[str, str, Decimal]] = []
+
+    def summed() -> dict[str, tuple[Decimal, int, str | None]]:
+        total = sum((a for _u, _t, a in accepted), Decimal(0))
+        out = {}
+        for target in {t for _u, t, _a in accepted}:
+            money = sum((a for _u, t, a in accepted if t == target), Decimal(0))
+            people = len({u for u, t, _a in accepted if t == target})
+            out[target] = (money, people, format((total / money).quantize(Decimal("0.01")),
+                                                 "f"))
+        return out
+
+    def shown(entries: list[dict[str, Any]]) -> dict[str, tuple[Decimal, int, str | None]]:
+        return {e["target_id"]: (Decimal(str(e["backing_money"])), e["backing_people"],
+                                 e.get("to_win_if_backed"))
+                for e in entries if e["backing_money"] or e["backing_people"]}
+
+    for user, target, amount in bets:
+        res, fields, pushes = d.raw(user, api.PlaceBetInBettingPool(pool_id=p, target=target,
+                                                                    amount=amount))
+        if res != 356:
+            assert res == 666 and not pushes
+            continue
+        accepted.append((user, target, amount))
+        [pushed] = [out.fields for out in pushes if out.res == 361]
+        assert shown(pushed["distribution"]) == summed()
+        assert pushed["new_bets"][0]["target"] == target
+    res, fields, _ = d.raw(ADMIN, api.GetBettingPoolBetsDistribution(pool_id=p))
+    assert res == 360 and shown(fields["distribution"]) == summed()
+    assert sorted(Decimal(str(b["amount"])) for e in fields["distribution"]
+                  for b in e["bets"]) == sorted(a for _u, _t, a in accepted)
+    res, fields, _ = d.raw(ADMIN, api.ListAllBettingPoolsForGame(game_id=game))
+    [listed] = fields["pools_list"]
+    assert Decimal(str(listed["amount_total"])) == sum((a for _u, _t, a in accepted),
+                                                       Decimal(0))
+    assert listed["participants"] == len({u for u, _t, _a in accepted})
+    res, fields, pushes = d.raw(ADMIN, api.RegisterGameEvent(game_id=game, action_id="goal",
+                                                             target_id="arg"))
+    [again] = [out.fields for out in pushes if out.res == 352]
+    assert again["pool_id"] != p and shown(again["distribution"]) == {}
+    assert again["amount_total"] == 0 and again["participants"] == 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.decimals(min_value=Decimal("-1e6"), max_value=Decimal("1e6"), places=2)
+                | st.decimals(min_value=-10**6, max_value=10**6, places=0)
+                | st.integers(-10**6, 10**6).map(lambda n: Decimal(n).quantize(Decimal("0.01"))),
+                max_size=30))
+def test_money_is_written_alike_whatever_was_written_before(amounts: list[Decimal]) -> None:
+    """Whole amounts are remembered once written (every bet writes several): 5, 5.00 and
+    5.0 must still read 5, and 12.5 and 12.50 keep their own text."""
+    from instamrkt_transports.market.ledger import money
+
+    amounts += [a.normalize() for a in amounts]  # 12.50 -> 12.5, 100 -> 1E+2
+    for amount in amounts + amounts[::-1]:
+        expected = int(amount) if amount == int(amount) else format(amount, "f")
+        got = money(amount)
+        assert got == expected and type(got) is type(expected), (amount, got)

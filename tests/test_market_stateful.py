@@ -13,6 +13,9 @@ market to it after every step:
   goes to the house), losing bets are paid nothing, late bets are returned, and a pool
   nobody backed the winner of (or with no money) returns every stake; ``winners`` reports
   net winnings and ``losers`` the stakes lost;
+* every unresolved pool shows its accepted bets summed, in its distribution (393, and the
+  361 each bet pushes) and in the pool lists (amount total, participants): the market keeps
+  these as running sums, which must never drift from the bets;
 * history stays bounded (events per game, resolved pools per game, closed games).
 """
 
@@ -51,6 +54,7 @@ class MarketMachine(RuleBasedStateMachine):
         self.house = Decimal(0)
         self.open_bets: dict[str, list[tuple[str, str, Decimal, int]]] = defaultdict(list)
         self.pool_game: dict[str, str] = {}
+        self.pushes: list[Out] = []  # of the last call
         self.source = self.call(ADMIN, api.OpenGameSource(source_name="s"))[1]["source_id"]
         self.game = ""
         self.new_game()
@@ -62,7 +66,22 @@ class MarketMachine(RuleBasedStateMachine):
         res, fields, pushes = self.market.handle(user, request.OP, dict(request.params()),
                                                  set())
         self.check_pushes(pushes, at)
+        self.pushes = pushes
         return res, fields
+
+    @staticmethod
+    def backing(entries: list[dict[str, Any]]) -> dict[str, tuple[Decimal, int]]:
+        """A distribution as target -> (backing money, backing people), backed targets only."""
+        return {e["target_id"]: (Decimal(str(e["backing_money"])), e["backing_people"])
+                for e in entries if e["backing_money"]}
+
+    def model_backing(self, pool_id: str) -> dict[str, tuple[Decimal, int]]:
+        money: dict[str, Decimal] = defaultdict(Decimal)
+        people: dict[str, set[str]] = defaultdict(set)
+        for user, target, amount, _placed in self.open_bets.get(pool_id, []):
+            money[target] += amount
+            people[target].add(user)
+        return {t: (money[t], len(people[t])) for t in money}
 
     def check_pushes(self, pushes: list[Out], at: int | None) -> None:
         """Learn new pools (352) and hold each resolution (362, 363) to the rule; ``at``:
@@ -147,6 +166,9 @@ class MarketMachine(RuleBasedStateMachine):
             self.available[user] -= amount
             self.open_bets[pool.pool_id].append((user, backing, amount, self.clock.now))
             self.pool_game[pool.pool_id] = pool.game_id
+            pushed = [out.fields for out in self.pushes if out.res == 361]
+            assert len(pushed) == 1 and pushed[0]["pool_id"] == pool.pool_id
+            assert self.backing(pushed[0]["distribution"]) == self.model_backing(pool.pool_id)
         else:
             assert res == 666 and fields["text"]
 
@@ -255,6 +277,31 @@ class MarketMachine(RuleBasedStateMachine):
             read = {p["pool_id"]: {t: Decimal(str(v)) for t, v in p["user_backed"].items()}
                     for p in fields["pools_list"]}
             assert read == pools
+
+    @invariant()
+    def every_open_pool_shows_its_bets_summed(self) -> None:
+        for pool in [p for p in self.market.pools.values() if p.resolved_at is None]:
+            bets = self.open_bets.get(pool.pool_id, [])
+            expected = self.model_backing(pool.pool_id)
+            res, fields, _ = self.market.handle(ADMIN, 393, {"pool_id": pool.pool_id}, set())
+            assert res == 360
+            entries = fields["distribution"]
+            assert self.backing(entries) == expected
+            assert sorted(Decimal(str(b["amount"])) for e in entries for b in e["bets"]) == \
+                sorted(b[2] for b in bets)
+            for entry in entries:
+                backed = sum((Decimal(str(b["amount"])) for b in entry["bets"]), Decimal(0))
+                assert Decimal(str(entry["backing_money"])) == backed
+                if backed:  # the odds: the whole pool over the money on this target
+                    total = sum((b[2] for b in bets), Decimal(0))
+                    assert entry["to_win_if_backed"] == format(
+                        (total / backed).quantize(CENTS), "f")
+            res, fields, _ = self.market.handle(ADMIN, 387, {"game_id": pool.game_id}, set())
+            assert res == 3535
+            listed = next(p for p in fields["pools_list"] if p["pool_id"] == pool.pool_id)
+            assert Decimal(str(listed["amount_total"])) == sum((b[2] for b in bets), Decimal(0))
+            assert listed["participants"] == len({b[0] for b in bets})
+            assert self.backing(listed["distribution"]) == expected
 
     @invariant()
     def history_is_bounded(self) -> None:

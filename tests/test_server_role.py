@@ -181,6 +181,27 @@ def test_reply_without_request_is_misuse_but_push_is_fine() -> None:
     assert replies(conn) == [(815, {"current_balance": 1}, T0)]
 
 
+def test_a_shared_push_is_encoded_once_per_header_time_and_reads_as_push() -> None:
+    """One push to many connections: each gets what ``push`` would send it, and
+    connections whose header time agrees share one encoding (the same bytes object)."""
+    conns = [opened(), opened(), opened(clock_skew_ms=250)]
+    encoded: dict[int, bytes] = {}
+    for conn in conns:
+        conn.push_shared(815, {"current_balance": 1, "currency": "DON"}, encoded)
+    sent = [conn.data_to_send() for conn in conns]
+    assert sorted(encoded) == [T0, T0 + 250]
+    assert sent[0][0] is sent[1][0] and sent[0][0] is not sent[2][0]
+    plain = opened(clock_skew_ms=250)
+    plain.push(815, current_balance=1, currency="DON")
+    assert sent[2] == plain.data_to_send()
+    assert replies(conns[0]) == [] and decode_server_message(sent[0][0]).t == T0
+    with pytest.raises(LocalProtocolError):  # the same checks as push
+        conns[0].push_shared(815, {"value": object()}, {})
+    conns[0].close()
+    with pytest.raises(LocalProtocolError):
+        conns[0].push_shared(815, {}, encoded)
+
+
 def test_reply_rejects_reserved_and_unserialisable_fields() -> None:
     conn = opened()
     conn.receive_message(request(800))

@@ -308,17 +308,37 @@ class ServerConnection:
             raise LocalProtocolError(f"push() in state {self._state.value}")
         self._send(res, fields)
 
+    def push_shared(self, res: int, fields: Mapping[str, Any], encoded: dict[int, bytes]
+                    ) -> None:
+        """``push``, for one push sent to many connections: ``encoded`` (the same dict for
+        every connection) maps a ``response_header.t`` to the message already encoded with
+        it, so the push is encoded once per distinct ``t`` (wall clock plus skew), not once
+        per connection. The bytes are the ones ``push`` would send."""
+        if self._state not in (ServerState.OPEN, ServerState.LOGGED_ON):
+            raise LocalProtocolError(f"push() in state {self._state.value}")
+        t = self._wall() + self.clock_skew_ms
+        data = encoded.get(t)
+        if data is None:
+            data = encoded[t] = self._encode(res, fields, t)
+        if self._debug:
+            self._log.debug("> res %d (%d bytes) to user_id=%r", res, len(data), self.user_id)
+        self._out.append(data)
+
     def close(self) -> None:
         """The connection is gone; later calls to ``receive_message`` raise."""
         self._state = ServerState.CLOSED
         self._owed = 0
 
-    def _send(self, res: int, fields: Mapping[str, Any]) -> None:
+    @staticmethod
+    def _encode(res: int, fields: Mapping[str, Any], t: int) -> bytes:
         try:
-            data = encode_response(res, fields, t=self._wall() + self.clock_skew_ms)
+            return encode_response(res, fields, t=t)
         except TypeError as exc:
             raise LocalProtocolError(f"res {res}: fields are not JSON-serialisable: {exc}"
                                      ) from None
+
+    def _send(self, res: int, fields: Mapping[str, Any]) -> None:
+        data = self._encode(res, fields, self._wall() + self.clock_skew_ms)
         if self._debug:
             self._log.debug("> res %d (%d bytes) to user_id=%r", res, len(data), self.user_id)
         self._out.append(data)

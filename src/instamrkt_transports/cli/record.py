@@ -11,6 +11,7 @@ then reports what each user did, from the market's ledger (``docs/record-replay.
 from __future__ import annotations
 
 import argparse
+import gc
 import signal
 import time
 from typing import Any
@@ -77,6 +78,10 @@ def serve_replay(args: argparse.Namespace, out: Output, users: dict[str | int, s
     with server_cm as server:
         backtest = server.backtest
         assert backtest is not None
+        # The recording's steps and the market's opening live as long as this process:
+        # kept out of the cyclic collector's scans, which would otherwise walk them again
+        # and again as a fast replay's bets pile up.
+        gc.freeze()
         ids = sorted(str(u) for u in users)
         out.emit(f"serving on {server.url} for {len(ids)} user(s), replaying {args.replay} "
                  f"at speed {args.speed}; Ctrl-C to stop",

@@ -28,7 +28,22 @@ CENT = Decimal("0.01")
 def money(amount: Decimal) -> int | str:
     """Money on the wire: a JSON number when integral (as the docs' examples), else the
     exact decimal text (as the docs' place_bet example)."""
-    return int(amount) if amount == amount.to_integral_value() else format(amount, "f")
+    number = _WHOLE.get(amount)  # every bet writes a few amounts, mostly whole ones
+    if number is not None:
+        return number
+    if amount != amount.to_integral_value():
+        return format(amount, "f")  # not cached: 12.5 and 12.50 are equal, not written alike
+    if len(_WHOLE) >= 4096:
+        _WHOLE.clear()
+    number = _WHOLE[amount] = int(amount)
+    return number
+
+
+_WHOLE: dict[Decimal, int] = {}  # whole amounts already written: any equal one reads alike
+
+
+# sent with every bet: the names checked here once, not at every push
+checked(815, dict.fromkeys(("current_balance", "available_balance", "currency")))
 
 
 def _cents(amount: Decimal) -> int:
@@ -114,10 +129,11 @@ class Ledger:
         return sum((self.current(u) for u in list(self._available)), Decimal(0)) + self._house
 
     def balance_fields(self, user: str) -> dict[str, Any]:
-        """``user``'s balance as the fields of a 815 (balance_update)."""
+        """``user``'s balance as the fields of a 815 (balance_update), its names
+        checked against the table once, at import."""
         available, exposure = self.balances(user)
-        return checked(815, {"current_balance": money(available + exposure),
-                             "available_balance": money(available), "currency": CURRENCY})
+        return {"current_balance": money(available + exposure),
+                "available_balance": money(available), "currency": CURRENCY}
 
     # -- moving money ------------------------------------------------------------------------
 

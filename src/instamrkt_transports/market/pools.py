@@ -62,6 +62,7 @@ class PoolBook:
         # due goes to every subscriber (the requester's reply came long before)
         self._due: list[tuple[int, int, str, str]] = []
         self._due_seq = itertools.count()
+        self._audiences: dict[tuple[str, str], Audience] = {}
 
     @property
     def pools(self) -> Mapping[str, Pool]:
@@ -125,8 +126,16 @@ class PoolBook:
         return bet, [
             Out(361, {"pool_id": pool.pool_id, "target_level": 1,
                       "distribution": distribution(pool, with_bets=False),
-                      "new_bets": [bet_fields(bet)]}, Audience("game", pool.game_id)),
-            Out(815, self._ledger.balance_fields(user), Audience("user", user))]
+                      "new_bets": [bet_fields(bet)]}, self._audience("game", pool.game_id)),
+            Out(815, self._ledger.balance_fields(user), self._audience("user", user))]
+
+    def _audience(self, kind: str, key: str) -> Audience:
+        """The audience of a game's or a user's pushes, made once (every bet has two).
+        One per user and per game not yet forgotten."""
+        audience = self._audiences.get((kind, key))
+        if audience is None:
+            audience = self._audiences[kind, key] = Audience(kind, key)
+        return audience
 
     def _closed_to_bets(self, pool: Pool, target: str, now: int) -> str | None:
         if pool.resolved_at is not None:
@@ -289,6 +298,7 @@ class PoolBook:
         if any(pool.resolved_at is None for pool in pools):
             return False
         self._resolved.pop(game_id, None)
+        self._audiences.pop(("game", game_id), None)
         for pool in pools:
             self._forget(pool.pool_id)
         return True

@@ -20,7 +20,7 @@ from instamrkt_proto._table import EXTRA_CODES, RESPONSES
 
 __all__ = ("BINARY_EVENT", "BINARY_TARGETS", "BINARY_TIME", "CURRENCY", "PARIMUTUEL_EVENT",
            "PARIMUTUEL_TIME", "Audience", "Bet", "Game", "MarketError", "Out", "Pool",
-           "Source", "checked")
+           "Source", "Tally", "checked")
 
 CURRENCY = "DON"
 PARIMUTUEL_EVENT, PARIMUTUEL_TIME, BINARY_EVENT, BINARY_TIME = 1, 2, 3, 4
@@ -102,6 +102,38 @@ class Bet:
     placed_at: int
 
 
+class Tally:
+    """Running sums over a pool's bets: its total, and each target's money and backers.
+
+    Every bet pushes the pool's distribution (361), so reading these by summing the bets
+    would cost each bet the whole pool; kept up to date they cost it one addition. Exact
+    (``Decimal`` cents added in bet order, as a sum over the bets would).
+    """
+
+    __slots__ = ("backers", "bets", "counted", "money", "total", "users")
+
+    def __init__(self, bets: list[Bet]) -> None:
+        self.bets = bets  # the list summed: a pool given another list is summed afresh
+        self.counted = 0
+        self.total = Decimal(0)
+        self.money: dict[str, Decimal] = {}  # target -> backing money
+        self.backers: dict[str, set[str]] = {}  # target -> users backing it
+        self.users: set[str] = set()  # everyone who bet in the pool
+
+    def add(self, bet: Bet) -> None:
+        self.counted += 1
+        self.total += bet.amount
+        target = bet.target
+        backing = self.money.get(target)
+        if backing is None:
+            self.money[target] = bet.amount
+            self.backers[target] = {bet.user_id}
+        else:
+            self.money[target] = backing + bet.amount
+            self.backers[target].add(bet.user_id)
+        self.users.add(bet.user_id)
+
+
 @attrs.define(slots=True, kw_only=True)
 class Pool:
     pool_id: str
@@ -120,6 +152,7 @@ class Pool:
     resolved_at: int | None = None
     winning_target: str | None = None
     payouts: dict[str, Decimal] = attrs.field(factory=dict)  # user -> money paid back
+    _tally: Tally | None = attrs.field(default=None, init=False, eq=False, repr=False)
 
     @property
     def binary(self) -> bool:
@@ -132,4 +165,16 @@ class Pool:
 
     @property
     def total(self) -> Decimal:
-        return sum((b.amount for b in self.bets), Decimal(0))
+        return self.tally().total
+
+    def tally(self) -> Tally:
+        """The running sums over ``bets``, brought up to date with the bets appended since
+        the last read (``bets`` only ever grows; another list, or a shorter one, is summed
+        afresh)."""
+        tally, bets = self._tally, self.bets
+        if tally is None or tally.bets is not bets or tally.counted > len(bets):
+            tally = self._tally = Tally(bets)
+        if tally.counted < len(bets):
+            for bet in bets[tally.counted:]:
+                tally.add(bet)
+        return tally

@@ -126,19 +126,48 @@ class Backtest:
         pushes: list[Out] = []
         steps = self.timeline.steps
         while self._next < len(steps) and steps[self._next].at <= now:
-            step = steps[self._next]
-            self._next += 1
-            if step.at > self.clock.now:
-                self.clock.now = step.at
-                pushes += self.market.tick()
-            pushes += self._run(step)
+            pushes += self._step()
         if now > self.clock.now:
             self.clock.now = now
             pushes += self.market.tick()
         return pushes
 
+    def play_next(self, pushes: int) -> list[Out]:
+        """Run the next steps, each at its own time (as ``play_until`` of each step's time
+        would), until they made at least ``pushes`` pushes or the timeline ends: playing as
+        fast as possible (``--speed max``), the server routes the pushes a batch at a time."""
+        out: list[Out] = []
+        while self._next < len(self.timeline.steps) and len(out) < pushes:
+            out += self._step()
+        return out
+
+    def _step(self) -> list[Out]:
+        """Run the next step, moving the clock to its time first (what that makes due runs
+        before it)."""
+        step = self.timeline.steps[self._next]
+        self._next += 1
+        pushes: list[Out] = []
+        if step.at > self.clock.now:
+            self.clock.now = step.at
+            pushes += self.market.tick()
+        pushes += self._run(step)
+        return pushes
+
     def _run(self, step: Step) -> list[Out]:
-        res, fields, pushes = 0, dict[str, Any](), list[Out]()
+        if step.kind == "bet":  # nearly every step: first, and straight to the market
+            pool = self.pool_ids.get(step.ref)
+            if pool is None:
+                return []
+            user = step.data["user"]
+            if user not in self._users:
+                self._users.add(user)
+                self.market.add_user(user, user)
+            res, fields, pushes = self.market.place_bet(user, pool, step.data["target"],
+                                                        step.data["amount"])
+            if res == 666:
+                self.refused.append((step, str(fields.get("text", ""))))
+            return pushes
+        res, fields, pushes = 0, {}, []
         if step.kind == "pool":
             info = self.timeline.pools[step.ref]
             game = self.game_ids.get(info["game"])
@@ -151,17 +180,6 @@ class Backtest:
                 stop_accepting_bets_at=info["stop_accepting_bets_at"])
             if res == 350:
                 self.pool_ids[step.ref] = str(fields["pool_id"])
-        elif step.kind == "bet":
-            pool = self.pool_ids.get(step.ref)
-            if pool is None:
-                return []
-            user = step.data["user"]
-            if user not in self._users:
-                self._users.add(user)
-                self.market.add_user(user, user)
-            res, fields, pushes = self._call(user, 392, pool_id=pool,
-                                             target=step.data["target"],
-                                             amount=step.data["amount"])
         elif step.kind == "event":
             game = self.game_ids.get(step.ref)
             if game is None:

@@ -77,20 +77,32 @@ def bet_fields(bet: Bet) -> dict[str, Any]:
 
 def distribution(pool: Pool, *, with_bets: bool) -> list[dict[str, Any]]:
     """Who backs what in ``pool``: one entry per bettable target, then any other target
-    backed, with the money and the pool's odds on it (``with_bets``: and its bets)."""
-    total = pool.total
-    targets = pool.bettable + sorted({b.target for b in pool.bets} - set(pool.bettable))
+    backed, with the money and the pool's odds on it (``with_bets``: and its bets).
+    Read from the pool's running sums (``Pool.tally``): a bet's 361 costs the number of
+    targets, not of bets."""
+    tally = pool.tally()
+    total, backed, backers = tally.total, tally.money, tally.backers
+    targets = pool.bettable
+    others = backed.keys() - targets
+    if others:
+        targets = targets + sorted(others)
+    by_target: dict[str, list[dict[str, Any]]] = {}
+    if with_bets:
+        for bet in pool.bets:
+            by_target.setdefault(bet.target, []).append(bet_fields(bet))
     entries = []
     for target in targets:
-        bets = [b for b in pool.bets if b.target == target]
-        backing = sum((b.amount for b in bets), Decimal(0))
-        entry: dict[str, Any] = {
-            "target_id": target, "display_name": target,
-            "backing_people": len({b.user_id for b in bets}), "backing_money": money(backing)}
-        if backing:
-            entry["to_win_if_backed"] = format((total / backing).quantize(CENT), "f")
+        backing = backed.get(target)
+        if backing is None:
+            entry: dict[str, Any] = {"target_id": target, "display_name": target,
+                                     "backing_people": 0, "backing_money": 0}
+        else:
+            entry = {"target_id": target, "display_name": target,
+                     "backing_people": len(backers[target]), "backing_money": money(backing)}
+            if backing:  # str of a Decimal in cents is its plain text, as format "f"
+                entry["to_win_if_backed"] = str((total / backing).quantize(CENT))
         if with_bets:
-            entry["bets"] = [bet_fields(b) for b in bets]
+            entry["bets"] = by_target.get(target, [])
         entries.append(entry)
     return entries
 
@@ -101,7 +113,7 @@ def pool_fields(pool: Pool, game: Game | None, user: str | None) -> dict[str, An
     fields: dict[str, Any] = {
         "pool_id": pool.pool_id, "game_id": pool.game_id, "description": pool.description,
         "name": pool.description, "type": pool.type, "action_id": pool.action_id,
-        "participants": len({b.user_id for b in pool.bets}),
+        "participants": len(pool.tally().users),
         "amount_total": money(pool.total), "target_level": 1, "is_blocked": pool.blocked,
         "is_hot": pool.hot_since is not None,
         "distribution": distribution(pool, with_bets=False),

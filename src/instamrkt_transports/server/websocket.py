@@ -75,13 +75,19 @@ def _wall_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-class _Out:
-    __slots__ = ("code", "data", "kind")
+_BATCH = 256  # pushes queued (and written) together when the replay plays at full speed
 
-    def __init__(self, kind: str, data: bytes = b"", code: int = 1000) -> None:
-        self.kind = kind  # "reply", "push", "raw" or "close" (data is then the reason)
+
+class _Out:
+    __slots__ = ("batch", "code", "data", "kind")
+
+    def __init__(self, kind: str, data: bytes = b"", code: int = 1000,
+                 batch: list[bytes] | None = None) -> None:
+        # "reply", "push", "raw", "close" (data is then the reason) or "pushes" (``batch``)
+        self.kind = kind
         self.data = data
         self.code = code
+        self.batch = batch
 
 
 class _Session:
@@ -512,13 +518,19 @@ class ReferenceServer:
     async def _write(self, stream: anyio.abc.ByteStream, proto: ServerProtocol) -> bool:
         """Write what ``proto`` has for the wire; True once it signalled end of stream."""
         eof = False
+        pending: list[bytes] = []  # frames leave in one write: a system call per flush
         for chunk in proto.data_to_send():
             if chunk:
-                await stream.send(chunk)
-            else:
-                eof = True
-                if not isinstance(stream, TLSStream):  # TLS has no half-close: just close
-                    await stream.send_eof()
+                pending.append(chunk)
+                continue
+            if pending:
+                await stream.send(b"".join(pending))
+                pending.clear()
+            eof = True
+            if not isinstance(stream, TLSStream):  # TLS has no half-close: just close
+                await stream.send_eof()
+        if pending:
+            await stream.send(b"".join(pending))
         return eof
 
     async def _flush(self, session: _Session) -> None:
@@ -597,30 +609,46 @@ class ReferenceServer:
             await anyio.sleep(0.01)
         started, origin = time.monotonic(), backtest.clock.now
         while not backtest.finished:
+            if self.speed is None:  # as fast as possible: a batch of steps at a time
+                await self._route_wait(backtest.play_next(_BATCH))
+                continue
             due = backtest.next_at
             assert due is not None
-            if self.speed is not None:
-                now = origin + int((time.monotonic() - started) * 1000 * self.speed)
-                if due > now:
-                    await anyio.sleep(min(0.05, (due - now) / 1000 / self.speed))
-                    continue
-                due = now
-            await self._route_wait(backtest.play_until(due))
+            now = origin + int((time.monotonic() - started) * 1000 * self.speed)
+            if due > now:
+                await anyio.sleep(min(0.05, (due - now) / 1000 / self.speed))
+                continue
+            await self._route_wait(backtest.play_until(now))
         self.replay_finished = True
         log.info("reference server: the recording is played to its end")
 
     async def _route_wait(self, pushes: list[Out]) -> None:
-        """``route``, waiting for room in each connection's queue instead of dropping."""
+        """``route``, waiting for room in each connection's queue instead of dropping. Each
+        push is encoded once for its audience, and each connection's pushes are queued in
+        batches that its writer writes at once."""
+        touched: dict[_Session, None] = {}  # in order of first push
+        audiences: dict[int, list[_Session]] = {}  # by id: a batch's pushes share audiences
         for out in pushes:
-            for session in self._audience(out.to, None):
+            encoded: dict[int, bytes] = {}
+            audience = audiences.get(id(out.to))
+            if audience is None:
+                audience = audiences[id(out.to)] = self._audience(out.to, None)
+            for session in audience:
+                if not session.closing:
+                    session.core.push_shared(out.res, out.fields, encoded)
+                    touched[session] = None
+        # Taken before any wait: a reader answering a request meanwhile takes its reply
+        # from the same core, and must not take these pushes with it.
+        batches = [(session, session.core.data_to_send()) for session in touched]
+        for session, items in batches:
+            for start in range(0, len(items), _BATCH):
                 if session.closing:
-                    continue
-                session.core.push(out.res, **out.fields)
-                for data in session.core.data_to_send():
-                    try:
-                        await session.out_send.send(_Out("push", data))
-                    except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-                        break
+                    break
+                try:
+                    await session.out_send.send(_Out("pushes",
+                                                     batch=items[start:start + _BATCH]))
+                except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                    break
         await anyio.sleep(0)  # let the readers in between steps, even when none waited
 
     def replay_report(self, users: Iterable[str] = ()) -> list[UserReport]:
@@ -638,12 +666,15 @@ class ReferenceServer:
         """
         queued = 0
         for out in pushes:
+            encoded: dict[int, bytes] = {}  # one encoding for the whole audience
             for session in self._audience(out.to, requester):
-                queued += self._push_nowait(session, out.res, out.fields)
+                queued += self._push_nowait(session, out.res, out.fields, encoded)
         return queued
 
     def _audience(self, to: Audience, requester: _Session | None) -> list[_Session]:
-        sessions = sorted(self._sessions, key=lambda s: s is not requester)  # requester first
+        sessions = list(self._sessions)
+        if requester is not None:
+            sessions.sort(key=lambda s: s is not requester)  # requester first
         if to.kind == "user":
             chosen = [s for s in sessions if s.user_id == to.key]
         elif to.kind == "game":
@@ -694,10 +725,16 @@ class ReferenceServer:
             session.sources[game] = self.market.push_stream(game, session.user_id)
         return session.sources[game]
 
-    def _push_nowait(self, session: _Session, res: int, fields: Mapping[str, Any]) -> bool:
+    def _push_nowait(self, session: _Session, res: int, fields: Mapping[str, Any],
+                     encoded: dict[int, bytes] | None = None) -> bool:
+        """Queue one push, or drop it if the queue is full; ``encoded`` shares its encoding
+        with the rest of its audience (``ServerConnection.push_shared``)."""
         if session.closing:
             return False
-        session.core.push(res, **fields)
+        if encoded is None:
+            session.core.push(res, **fields)
+        else:
+            session.core.push_shared(res, fields, encoded)
         try:
             for data in session.core.data_to_send():
                 session.out_send.send_nowait(_Out("push", data))
@@ -733,6 +770,9 @@ class ReferenceServer:
             if out.kind == "close":
                 await self._send_close(session, out.code, out.data.decode())
                 continue
+            if out.batch is not None:
+                await self._write_batch(session, out.batch)
+                continue
             delay = self._faults(session.user_id).reply_delay
             if out.kind == "reply" and delay > 0:
                 await anyio.sleep(delay)
@@ -760,6 +800,20 @@ class ReferenceServer:
                     or not session.out_recv.statistics().current_buffer_used):
                 session.unflushed = 0
                 await self._flush(session)
+
+    async def _write_batch(self, session: _Session, batch: list[bytes]) -> None:
+        """Write a batch of pushes (``_route_wait``): flushed with what follows it when
+        more is queued, as single pushes are."""
+        if session.proto.state is not State.OPEN:
+            return
+        for data in batch:
+            session.proto.send_text(data)
+        if not self._faults(session.user_id).silent:
+            self.stats.pushes_sent += len(batch)
+        session.unflushed += len(batch)
+        if session.unflushed >= 64 or not session.out_recv.statistics().current_buffer_used:
+            session.unflushed = 0
+            await self._flush(session)
 
     def _closing_by_fault(self, kind: str, faults: Faults) -> None:
         """A knob of ``faults`` is about to close a connection: count it and, for a one-shot

@@ -147,6 +147,17 @@ def expected_payout(stake: Decimal, target: str, backing: dict[str, Decimal],
         Decimal("0.01"), ROUND_DOWN)
 
 
+def _next_json(proc: subprocess.Popen[str]) -> Any:
+    """The command's next line of output, as JSON; if it ended instead, why (its stderr)."""
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line.strip():
+        _out, err = proc.communicate(timeout=30)
+        raise AssertionError(f"the command ended (exit {proc.returncode}) with {line!r} "
+                             f"instead of a line; stderr: {err}")
+    return json.loads(line)
+
+
 def test_serve_replay_max_speed_reports_what_the_bot_made(instamrkt_server_factory: Any,
                                                           tmp_path: Path) -> None:
     live = instamrkt_server_factory({BOT: KEY}, scenario="football", scenario_interval=0.02)
@@ -161,8 +172,7 @@ def test_serve_replay_max_speed_reports_what_the_bot_made(instamrkt_server_facto
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         assert proc.stdout is not None
-        serving = json.loads(proc.stdout.readline())
-        game = json.loads(proc.stdout.readline())
+        serving, game = _next_json(proc), _next_json(proc)
         assert serving["event"] == "serving" and game["event"] == "game"
         mine: list[tuple[str, str, Decimal]] = []
         backing: dict[str, dict[str, Decimal]] = {}

@@ -26,6 +26,7 @@ from instamrkt_proto.mirror import (
 from instamrkt_proto.replay import replay
 from instamrkt_transports import anyio as aio
 from instamrkt_transports import blocking, threaded
+from instamrkt_transports._client import portal
 from instamrkt_transports._client.driver import new_mirror
 from instamrkt_transports.options import make_options
 
@@ -216,6 +217,14 @@ def test_every_client_applies_a_push_before_the_application_sees_it(instamrkt_se
                     break
 
     anyio.run(main)
+
+    # The anyio client driven from synchronous code (the command line's way) shows it too.
+    with portal.connect(server.url, creds, backend="asyncio", timeout=5,
+                        mirror=True) as pclient:
+        pclient.logon()
+        assert pclient.mirror is not None
+        assert pclient.mirror is pclient._client.mirror
+        assert pclient.mirror.metrics.events > 0
 
     with blocking.connect(server.url, creds, timeout=5) as plain:
         assert plain.mirror is None

@@ -35,6 +35,7 @@ import anyio.to_thread
 
 from instamrkt_proto import Credentials, Event, RequestSettled, Response, State
 from instamrkt_proto.client import ClientConnection
+from instamrkt_proto.mirror import MarketMirror
 
 from ._client.aiolink import NETWORK_ERRORS, WsLink, failure
 from ._client.calls import AsyncCalls, ClientMetrics
@@ -137,6 +138,10 @@ class AsyncClient(AsyncCalls):
     @property
     def core(self) -> ClientConnection:
         return self._core
+
+    @property
+    def mirror(self) -> MarketMirror | None:
+        return self._driver.mirror
 
     async def aclose(self) -> None:
         """Close the session; outstanding calls fail. Idempotent."""

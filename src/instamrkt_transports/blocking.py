@@ -27,6 +27,7 @@ from websocket import WebSocketTimeoutException
 
 from instamrkt_proto import Credentials, Event, RequestSettled, Response, State
 from instamrkt_proto.client import ClientConnection
+from instamrkt_proto.mirror import MarketMirror
 
 from ._client.calls import Calls, ClientMetrics
 from ._client.driver import Driver, call_provider, new_core, new_mirror, renewed, result, submit
@@ -81,6 +82,10 @@ class BlockingClient(Calls):
     @property
     def core(self) -> ClientConnection:
         return self._core
+
+    @property
+    def mirror(self) -> MarketMirror | None:
+        return self._driver.mirror
 
     def close(self) -> None:
         """Close the session; the socket is closed at once. Idempotent."""

@@ -54,6 +54,7 @@ from instamrkt_proto import (
     State,
 )
 from instamrkt_proto.client import ClientConnection
+from instamrkt_proto.mirror import MarketMirror
 
 from ._client.calls import Calls, ClientMetrics, FutureCalls
 from ._client.driver import Driver, call_provider, new_core, new_mirror, renewed, result, submit
@@ -114,6 +115,10 @@ class ThreadedClient(Calls, FutureCalls):
     def core(self) -> ClientConnection:
         """The sans-IO session (read-only use; racy outside the client's own threads)."""
         return self._core
+
+    @property
+    def mirror(self) -> MarketMirror | None:
+        return self._driver.mirror
 
     def close(self) -> None:
         """Close the session from any thread; outstanding calls fail. Idempotent, prompt."""

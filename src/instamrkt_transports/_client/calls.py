@@ -109,7 +109,7 @@ class _Surface:
         """The market mirror (option ``mirror=True``; else None), current with every event
         the application has been handed. From a thread other than the one reading events
         (the threaded client), read ``mirror.snapshot()``: a consistent copy."""
-        return self._driver.mirror  # type: ignore[attr-defined, no-any-return]
+        raise NotImplementedError
 
     @property
     def clock(self) -> ClockEstimate | None:

@@ -17,6 +17,7 @@ from anyio.from_thread import BlockingPortal
 
 from instamrkt_proto import Credentials, Event, Response
 from instamrkt_proto.client import ClientConnection
+from instamrkt_proto.mirror import MarketMirror
 
 from .. import anyio as anyio_client
 from ..options import Options
@@ -43,6 +44,10 @@ class PortalClient(Calls):
     @property
     def core(self) -> ClientConnection:
         return self._client.core
+
+    @property
+    def mirror(self) -> MarketMirror | None:
+        return self._client.mirror
 
     def metrics(self) -> ClientMetrics:
         if not self._running():

@@ -800,25 +800,27 @@ class MarketMirror:
         else:
             self._set_distribution(pool, event.distribution, out)
 
+    def _live_pool(self, pool_id: str | None, res: int, out: list[Change]) -> _Pool | None:
+        """The pool a flag push (368, 369, 367) names, if the mirror holds it and it has
+        not ended; an unknown one is noted as ``_known_pool`` notes it."""
+        pool = self._known_pool(pool_id, res, out)
+        if pool is None or pool.status is _RESOLVED or pool.status is _EXPIRED:
+            return None
+        return pool
+
     def _pool_blocked(self, event: api.BettingInPoolBlocked, out: list[Change]) -> None:
-        pool = self._pools.get(event.pool_id or "")
-        if pool is None:
-            self._known_pool(event.pool_id, event.res, out)
-        elif pool.status is not _RESOLVED and pool.status is not _EXPIRED:
+        pool = self._live_pool(event.pool_id, event.res, out)
+        if pool is not None:
             self._pool_flags(pool, True, pool.is_hot, out)
 
     def _pool_allowed(self, event: api.BettingInPoolAllowed, out: list[Change]) -> None:
-        pool = self._pools.get(event.pool_id or "")
-        if pool is None:
-            self._known_pool(event.pool_id, event.res, out)
-        elif pool.status is not _RESOLVED and pool.status is not _EXPIRED:
+        pool = self._live_pool(event.pool_id, event.res, out)
+        if pool is not None:
             self._pool_flags(pool, False, pool.is_hot, out)
 
     def _pool_hot(self, event: api.HotBettingPoolSuggested, out: list[Change]) -> None:
-        pool = self._pools.get(event.pool_id or "")
-        if pool is None:
-            self._known_pool(event.pool_id, event.res, out)
-        elif pool.status is not _RESOLVED and pool.status is not _EXPIRED:
+        pool = self._live_pool(event.pool_id, event.res, out)
+        if pool is not None:
             self._pool_flags(pool, pool.is_blocked, True, out)
 
     def _pool_flags(self, pool: _Pool, blocked: bool, hot: bool, out: list[Change]) -> None:

@@ -4,7 +4,8 @@ It speaks real websocket framing through the sans-I/O layer of the ``websockets`
 (no compression extension is offered) and the Instamrkt protocol through
 ``instamrkt_proto.ServerConnection``, so a client tested against it meets the same codec and
 handshake rules it would meet in production, plus the faults in ``Faults``. The application
-behind it is the in-memory ``Market`` from ``server/faults.py``. It runs on asyncio and trio.
+behind it is the in-memory ``Market`` of ``instamrkt_transports.market``. It runs on asyncio
+and trio.
 
 Each connection has one reader task (feeds bytes in, answers requests), one writer task
 (drains a bounded queue of outgoing messages, applying delays and drops) and one push task.

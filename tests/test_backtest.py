@@ -207,7 +207,12 @@ def test_serve_replay_max_speed_reports_what_the_bot_made(instamrkt_server_facto
                 elif isinstance(event, (api.BetPoolResolved, api.BetPoolExpired)):
                     outcomes[event.pool_id] = (str(event.winning_target),
                                                bool(event.is_money_return))
-        out, err = proc.communicate(timeout=60)
+        # Waited for, then read through the same buffered readers as the first lines:
+        # communicate() reads the pipes beneath them and would miss what readline() had
+        # buffered (a second "game" line with its newline still to come, for one).
+        proc.wait(timeout=60)
+        assert proc.stdout is not None and proc.stderr is not None
+        out, err = proc.stdout.read(), proc.stderr.read()
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)

@@ -337,7 +337,9 @@ def test_the_record_command_records_until_stopped(instamrkt_server_factory: Any,
                            "games": [server.scenario.game_id]}
         time.sleep(1.0)  # a second of the game: about twenty steps
         proc.send_signal(stop)
-        stdout, stderr = proc.communicate(timeout=30)
+        proc.wait(timeout=30)  # then read through the reader the first line came from
+        assert proc.stderr is not None
+        stdout, stderr = proc.stdout.read(), proc.stderr.read()
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -12,7 +12,7 @@ core only ever needs it to the millisecond); outside an input the real clock is 
 
 Lines are kept in memory and handed to ``sink`` (a callable taking bytes: one or more whole
 lines) in batches, when the adapter collects the core's output (``data_to_send``, after
-every input) and either ``batch_ms`` of wall-clock time have passed since the last batch,
+every input) and either ``batch_ms`` have passed (on the core's own ``now``) since the last batch,
 or a lifecycle mark was written: one write per batch, not per line, is what keeps a
 recording's cost small. ``on_finish`` is called once when the session ends for good (after
 the last batch), so a file sink can close.
@@ -33,8 +33,11 @@ from .events import Closed, Connected, Connecting, Event, Reconnected
 from .recording import Secrets, encode_header, encode_record
 
 _dumps = orjson.dumps
-_NEWLINE = orjson.OPT_APPEND_NEWLINE
 _MARKED = frozenset({Connecting, Connected, Reconnected, Closed})
+
+_Entry = tuple[str, float, int, int, Any]
+"""A line not yet written: kind, monotonic and wall time, connection, and what the kind
+carries (a message and its random draws for ``in``, a frame for ``out``, else the fields)."""
 
 __all__ = ("RecordingConnection",)
 
@@ -45,8 +48,8 @@ class RecordingConnection(ClientConnection):
     """A ``ClientConnection`` whose inputs and outputs are written to ``sink`` as recording
     lines (``recording.py``). Secrets never reach the sink."""
 
-    __slots__ = ("_batch_ms", "_conn", "_depth", "_draws", "_held_wall", "_lines",
-                 "_on_finish", "_real_random", "_real_wall", "_secrets", "_sent_at", "_sink",
+    __slots__ = ("_batch_s", "_conn", "_depth", "_draws", "_held_wall", "_last_wall", "_lines",
+                 "_on_finish", "_real_random", "_real_wall", "_secrets", "_sent_t", "_sink",
                  "_t", "_urgent")
 
     def __init__(
@@ -65,9 +68,10 @@ class RecordingConnection(ClientConnection):
         batch_ms: int = 100,
     ) -> None:
         self._sink = sink
-        self._lines: list[bytes] = []
-        self._batch_ms = batch_ms
-        self._sent_at = wall_clock()
+        # What happened, kept raw until the batch is written (see _encode)
+        self._lines: list[_Entry] = []
+        self._batch_s = batch_ms / 1000
+        self._sent_t = float("-inf")
         self._urgent = False
         self._on_finish = on_finish
         self._real_wall = wall_clock
@@ -77,6 +81,7 @@ class RecordingConnection(ClientConnection):
         self._depth = 0
         self._conn = 0
         self._t = 0.0
+        self._last_wall = 0
         self._secrets = Secrets()
         self._secrets.add(credentials.session_key)
         super().__init__(url, credentials, wall_clock=self._wall_read, random=self._draw,
@@ -103,7 +108,7 @@ class RecordingConnection(ClientConnection):
         self._depth += 1
         if self._depth > 1:
             return False
-        self._held_wall = self._real_wall()
+        self._held_wall = self._last_wall = self._real_wall()
         self._t = now
         return True
 
@@ -117,10 +122,10 @@ class RecordingConnection(ClientConnection):
             fields = dict(fields or {})
             fields["r"] = self._draws
             self._draws = []
-        self._lines.append(encode_record(kind, self._t, wall, self._conn, fields))
+        self._lines.append((kind, self._t, wall, self._conn, fields))
 
     def _write(self, kind: str, fields: dict[str, Any]) -> None:
-        self._lines.append(encode_record(kind, self._t, self._wall_read(), self._conn, fields))
+        self._lines.append((kind, self._t, self._wall_read(), self._conn, fields))
 
     def _input(self, kind: str, now: float, call: Callable[[], object],
                fields: dict[str, Any] | None = None) -> None:
@@ -136,29 +141,51 @@ class RecordingConnection(ClientConnection):
     # -- the core's outputs ------------------------------------------------------------------
 
     def data_to_send(self) -> list[bytes]:
-        frames = super().data_to_send()
+        # No clock is read here: what goes out was made by the last input, so it carries that
+        # input's times, and batches are timed on the core's own ``now``.
+        # (The core's own data_to_send is this swap; done here, the hot path saves a call.)
+        frames, self._out = self._out, []
         lines = self._lines
-        wall = self._real_wall()
         if frames:
-            add, outgoing, t, conn = lines.append, self._secrets.outgoing, self._t, self._conn
-            for frame in frames:
-                add(_dumps({"k": "out", "t": t, "w": wall, "c": conn, "d": outgoing(frame)},
-                           option=_NEWLINE))
-        if lines and (self._urgent or wall - self._sent_at >= self._batch_ms):
-            self.flush_lines(wall)
+            t, wall, conn = self._t, self._last_wall, self._conn
+            lines.extend([("out", t, wall, conn, frame) for frame in frames])
+        if lines and (self._urgent or self._t - self._sent_t >= self._batch_s):
+            self.flush_lines()
         return frames
 
-    def flush_lines(self, wall: int | None = None) -> None:
+    def flush_lines(self) -> None:
         """Hand every line kept so far to the sink now."""
-        self._sent_at = self._real_wall() if wall is None else wall
+        self._sent_t = self._t
         self._urgent = False
         if self._lines:
-            data = b"".join(self._lines)
-            self._lines.clear()
-            self._sink(data)
+            entries, self._lines = self._lines, []
+            self._sink(self._encode(entries))
+
+    def _encode(self, entries: list[_Entry]) -> bytes:
+        """The lines of a batch. Encoded here, in one loop, rather than as each message
+        passes: the per-message path then only keeps a reference, which is most of what
+        keeps recording cheap. Secrets are cut out now, with every secret known by now (a
+        message is never kept past the batch that follows a new connection's digest)."""
+        secrets = self._secrets
+        lines: list[bytes] = []
+        add = lines.append
+        for kind, t, wall, conn, payload in entries:
+            if kind == "in":
+                message, draws = payload
+                line = b'{"k":"in","t":%b,"w":%d,"c":%d,"d":%b' % (
+                    _dumps(t), wall, conn, _dumps(secrets.incoming(message)))
+                add(line + b',"r":' + _dumps(draws) + b"}\n" if draws else line + b"}\n")
+            elif kind == "out":
+                add(b'{"k":"out","t":%b,"w":%d,"c":%d,"d":%b}\n' % (
+                    _dumps(t), wall, conn, _dumps(secrets.outgoing(payload))))
+            else:
+                add(encode_record(kind, t, wall, conn, payload))
+        return b"".join(lines)
 
     def events_received(self) -> list[Event]:
         events = super().events_received()
+        if not events:
+            return events
         for event in events:
             if type(event) in _MARKED:
                 self._mark(event)
@@ -280,23 +307,20 @@ class RecordingConnection(ClientConnection):
         if self._depth:
             super().receive_messages(messages, now)
             return
-        incoming, add, receive = self._secrets.incoming, self._lines.append, \
-            super().receive_messages
+        add, receive = self._lines.append, super().receive_messages
         self._t = now
         for message in messages:
             self._depth = 1
-            wall = self._held_wall = self._real_wall()
+            wall = self._held_wall = self._last_wall = self._real_wall()
             try:
                 receive((message,), now)
             finally:
                 self._depth = 0
                 self._held_wall = None
-                line = {"k": "in", "t": now, "w": wall, "c": self._conn,
-                        "d": incoming(message)}
-                if self._draws:
-                    line["r"] = self._draws
+                draws = self._draws
+                if draws:
                     self._draws = []
-                add(_dumps(line, option=_NEWLINE))
+                add(("in", now, wall, self._conn, (message, draws)))
 
     def handle_timer(self, now: float) -> None:
         self._input("handle_timer", now,

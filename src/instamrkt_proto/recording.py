@@ -74,6 +74,7 @@ INPUTS = frozenset({
 HEADER = "$header"
 """The kind ``raw_records`` gives a header line met after the first (an appended session)."""
 
+_dumps = orjson.dumps
 REDACTED = "*"
 _HEAD_TEXT = '{"header":{"session_key":'
 _HEAD_SIZE = len(_HEAD_TEXT)
@@ -154,10 +155,12 @@ def encode_record(kind: str, t: float, wall: int, conn: int,
                   fields: dict[str, Any] | None = None) -> bytes:
     """One record line. Values orjson cannot write: ``Decimal`` becomes ``{"$decimal": s}``
     (``decode_params`` turns it back), sets and tuples lists."""
-    line = {"k": kind, "t": t, "w": wall, "c": conn}
-    if fields:
-        line.update(fields)
-    return orjson.dumps(line, default=_default, option=orjson.OPT_APPEND_NEWLINE)
+    # The fixed keys formatted, the fields spliced in after them: cheaper than a merged dict
+    # on the path every request takes.
+    head = b'{"k":%b,"t":%b,"w":%d,"c":%d' % (_dumps(kind), _dumps(t), wall, conn)
+    if not fields:
+        return head + b"}\n"
+    return head + b"," + _dumps(fields, default=_default)[1:] + b"\n"
 
 
 def decode_params(value: Any) -> Any:
@@ -292,11 +295,8 @@ class Secrets:
         return value
 
     def _message(self, text: str) -> str:
-        for form in self._forms:
-            if form in text:
-                break
-        else:
-            return text
+        """``text`` (a message known to hold a secret) with every string holding one
+        replaced."""
         try:
             data = orjson.loads(text)
         except orjson.JSONDecodeError:
@@ -309,8 +309,14 @@ class Secrets:
             end = text.find(_AFTER_KEY_TEXT, _HEAD_SIZE)
             if end > 0:
                 text = _REDACTED_HEAD + text[end:]
-        return self._message(text)
+        for form in self._forms:
+            if form in text:
+                return self._message(text)
+        return text
 
     def incoming(self, message: bytes | str) -> str:
         text = message if isinstance(message, str) else message.decode("utf-8", "replace")
-        return self._message(text)
+        for form in self._forms:
+            if form in text:
+                return self._message(text)
+        return text

@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 
 from instamrkt_proto import Credentials, LocalProtocolError
 from instamrkt_transports import AuthenticationError, rest
+from instamrkt_transports._client import restcalls, restsecrets
 from instamrkt_transports.cli import main
 from instamrkt_transports.rest import (
     InsecureHTTPError,
@@ -539,20 +540,20 @@ def test_any_answer_is_credentials_or_a_rest_error_without_a_secret(
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(status, headers=headers, content=body)
 
-    settings_ = rest._Settings("https://rest.example/i", 5.0, None, False, True, False)
-    found = rest._Secrets(_SECRET_PASSWORD, KEY)
+    settings_ = restcalls.Settings("https://rest.example/i", 5.0, None, False, True, False)
+    found = restsecrets.Secrets(_SECRET_PASSWORD, KEY)
     if action == "login":
         def flow(c: Any) -> Any:
-            return rest._login_flow(c, settings_, found, "e", _SECRET_PASSWORD, None, None)
+            return restcalls.login_flow(c, settings_, found, "e", _SECRET_PASSWORD, None, None)
     elif action == "signup":
         def flow(c: Any) -> Any:
-            return rest._signup_flow(c, settings_, found, "e", "e@x", _SECRET_PASSWORD, None)
+            return restcalls.signup_flow(c, settings_, found, "e", "e@x", _SECRET_PASSWORD, None)
     else:
         def flow(c: Any) -> Any:
-            return rest._logout_flow(c, settings_, found, Credentials("7", KEY))
+            return restcalls.logout_flow(c, settings_, found, Credentials("7", KEY))
 
     try:
-        result = anyio.run(rest._drive, settings_, rest._Jar(), action, flow, found,
+        result = anyio.run(restcalls.drive, settings_, restcalls.Jar(), action, flow, found,
                            httpx.MockTransport(handler))
     except RestError as error:  # AuthenticationError from a REST call is one too
         assert_clean(error, _SECRET_PASSWORD, KEY)

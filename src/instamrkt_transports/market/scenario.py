@@ -36,6 +36,7 @@ LULL_STEPS = 12  # one stretch of each game with no event: time pools expire in 
 CORNER_WINDOW = 8  # "who wins the next corner" expires to `none` after this many steps
 SOON_WINDOW = 4  # "will the reds score soon" expires to `no` after this many steps
 GOAL_CHANCE, CORNER_CHANCE = 0.2, 0.25  # per step, outside the lull
+BLUES_SHUT_OUT = 0.5  # the chance, drawn at kick-off, that the blues score no goal in a game
 
 
 class Scenario:
@@ -128,6 +129,8 @@ class FootballScenario(Scenario):
         self.kickoff_step, self.in_play, self.pools = self.steps, True, {}
         rng = self.rng
         lull = rng.randint(4, GAME_STEPS - BLOCK_BEFORE - LULL_STEPS - 4)
+        # "will the blues score" must not be a sure thing: in some games they never do
+        blues_score = rng.random() >= BLUES_SHUT_OUT
         self.timeline = {}
         for minute in range(1, GAME_STEPS - BLOCK_BEFORE):
             if lull <= minute < lull + LULL_STEPS:
@@ -136,7 +139,10 @@ class FootballScenario(Scenario):
             action = "goal" if roll < GOAL_CHANCE else \
                 "corner" if roll < GOAL_CHANCE + CORNER_CHANCE else None
             if action is not None:
-                self.timeline[minute] = (action, rng.choice(TEAMS))
+                team = rng.choice(TEAMS)
+                if action == "goal" and not blues_score:
+                    team = "reds"
+                self.timeline[minute] = (action, team)
         self.lull = lull
         return pushes + self._open_pools(with_binary=True)
 

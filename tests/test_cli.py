@@ -336,6 +336,17 @@ def test_demo_runs_every_transport() -> None:
     assert done == {"event": "done", "ok": True, "money_conserved": True}
 
 
+def test_demo_fails_when_what_the_client_saw_disagrees_with_the_ledger(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from instamrkt_transports.cli import demo
+    from instamrkt_transports.cli.output import EXIT_ERROR, Output
+
+    monkeypatch.setattr(demo, "_demo_market", lambda server, creds, out: False)
+    assert demo.run_demo(2, Output(as_json=True)) == EXIT_ERROR
+    done = json_lines(capsys.readouterr().out)[-1]
+    assert done == {"event": "done", "ok": False, "money_conserved": False}
+
+
 def test_demo_text_report() -> None:
     lines = ok(run("demo", "--count", "5", command=[ENTRY_POINT]))
     assert lines[0].startswith("reference server on ws://127.0.0.1:")

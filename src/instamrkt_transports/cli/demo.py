@@ -251,6 +251,7 @@ def run_demo(count: int, out: Output) -> int:
                          f"{len(rtts)} pings: rtt min {row['min_ms']:.3f} / median "
                          f"{row['median_ms']:.3f} / p99 {row['p99_ms']:.3f} ms, "
                          f"clock offset {offset}", row)
+    # what the client saw must add up to the ledger: a mismatch fails the demo
     out.emit(f"demo finished: every step above ran; money conserved: {money}.",
-             {"event": "done", "ok": True, "money_conserved": money})
-    return EXIT_OK
+             {"event": "done", "ok": money, "money_conserved": money})
+    return EXIT_OK if money else EXIT_ERROR

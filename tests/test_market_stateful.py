@@ -7,12 +7,13 @@ market to it after every step:
 * money is conserved: every balance plus the house is all the money ever minted;
 * every accepted bet is visible in its bettor's reads (389, with the amount it backed) until
   its pool resolves or expires;
-* every resolution (362, 363) pays exactly the docs' parimutuel rule, to the cent: the
-  valid stakes (placed by the event's ``happened_at``) form the pool, each winning bet is
-  paid ``pool_cents * stake_cents // winning_cents`` (rounded down per bet; the remainder
-  goes to the house), losing bets are paid nothing, late bets are returned, and a pool
-  nobody backed the winner of (or with no money) returns every stake; ``winners`` reports
-  net winnings and ``losers`` the stakes lost;
+* every resolution (362, 363: by an event, by ``finish_at``, by closing the game with 375
+  or by its ``close_at``, or by closing its source with 366) pays exactly the docs'
+  parimutuel rule, to the cent: the valid stakes (placed by the event's ``happened_at``)
+  form the pool, each winning bet is paid ``pool_cents * stake_cents // winning_cents``
+  (rounded down per bet; the remainder goes to the house), losing bets are paid nothing,
+  late bets are returned, and a pool nobody backed the winner of (or with no money)
+  returns every stake; ``winners`` reports net winnings and ``losers`` the stakes lost;
 * every unresolved pool shows its accepted bets summed, in its distribution (393, and the
   361 each bet pushes) and in the pool lists (amount total, participants): the market keeps
   these as running sums, which must never drift from the bets;
@@ -243,6 +244,17 @@ class MarketMachine(RuleBasedStateMachine):
                 res, fields = self.call(DEPUTY, api.CloseGame(game_id=self.game))
             assert res == 341, (res, fields)
         self.new_game(None if by_time is None else self.clock.now + by_time)
+
+    @rule()
+    def close_the_source_and_open_another(self) -> None:
+        """366: every open pool of the source's games resolves (binary pools `no`,
+        parimutuel `none`) and the games close; then a new source and game."""
+        res, fields = self.call(ADMIN, api.CloseGameSource(source_id=self.source))
+        assert res == 336, fields
+        assert self.market.games[self.game].status == "closed"
+        assert not self.open_pools()
+        self.source = self.call(ADMIN, api.OpenGameSource(source_name="s"))[1]["source_id"]
+        self.new_game()
 
     def game_is_open(self) -> bool:
         """Open a new game if the current one closed by its ``close_at``; False if so."""

@@ -178,6 +178,27 @@ async def test_the_deadline_holds_for_anyio_code_too(raw_peer: Any, anyio_backen
     assert time.monotonic() - started < 1.0 + 4.0
 
 
+def test_a_stalled_dns_lookup_cannot_stretch_a_blocking_call(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The lookup runs in the portal loop's executor, whose shutdown used to wait for it.
+    release, real = threading.Event(), socket.getaddrinfo
+
+    def stalled(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host in ("stalled-dns.example", b"stalled-dns.example"):
+            release.wait(HANG)
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", stalled)
+    started = time.monotonic()
+    try:
+        with pytest.raises(RestConnectionError, match="within 1 s") as info:
+            rest.login("https://stalled-dns.example/i", "e", PASSWORD, timeout=1.0, proxy=False)
+        assert time.monotonic() - started < 1.0 + 4.0  # not the resolver's own timeout
+    finally:
+        release.set()
+    assert_clean(info.value, PASSWORD)
+
+
 def test_a_prompt_server_is_unaffected_by_the_deadline(raw_peer: Any) -> None:
     peer = raw_peer(LOGIN_OK)
     assert rest.login(peer.url, "e", PASSWORD, timeout=5.0) == Credentials("7", KEY)

@@ -300,6 +300,19 @@ def test_secrets_are_looked_for_before_the_text_is_collapsed_or_cut(
     assert_clean(info.value, password, " ".join(password.split()), password[:20])
 
 
+@pytest.mark.parametrize("disguised", [
+    PASSWORD.replace(" ", "\x00"), PASSWORD[:7] + "\x1b[0m" + PASSWORD[7:],
+    PASSWORD.replace(" ", ""), PASSWORD[:4] + " " + PASSWORD[4:],
+])
+def test_a_secret_split_by_escapes_or_spacing_is_withheld(
+        raw_peer: Any, disguised: str) -> None:
+    peer = raw_peer(http(400, json.dumps({"msg": f"your password: {disguised}"}).encode()))
+    with pytest.raises(RestError) as info:
+        rest.login(peer.url, "e", PASSWORD)
+    assert info.value.msg == rest.WITHHELD
+    assert_clean(info.value, PASSWORD, PASSWORD[:7], PASSWORD[7:])
+
+
 def test_the_session_key_in_a_refusal_is_withheld(raw_peer: Any) -> None:
     answer = http(200, json.dumps({"user_session_key": KEY, "msg": f"key {KEY} unused"}).encode())
     with pytest.raises(AuthenticationError) as info:

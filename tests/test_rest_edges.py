@@ -178,6 +178,27 @@ async def test_the_deadline_holds_for_anyio_code_too(raw_peer: Any, anyio_backen
     assert time.monotonic() - started < 1.0 + 4.0
 
 
+def test_a_stalled_dns_lookup_cannot_stretch_a_blocking_call(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The lookup runs in the portal loop's executor, whose shutdown used to wait for it.
+    release, real = threading.Event(), socket.getaddrinfo
+
+    def stalled(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host in ("stalled-dns.example", b"stalled-dns.example"):
+            release.wait(HANG)
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", stalled)
+    started = time.monotonic()
+    try:
+        with pytest.raises(RestConnectionError, match="within 1 s") as info:
+            rest.login("https://stalled-dns.example/i", "e", PASSWORD, timeout=1.0, proxy=False)
+        assert time.monotonic() - started < 1.0 + 4.0  # not the resolver's own timeout
+    finally:
+        release.set()
+    assert_clean(info.value, PASSWORD)
+
+
 def test_a_prompt_server_is_unaffected_by_the_deadline(raw_peer: Any) -> None:
     peer = raw_peer(LOGIN_OK)
     assert rest.login(peer.url, "e", PASSWORD, timeout=5.0) == Credentials("7", KEY)
@@ -277,6 +298,19 @@ def test_secrets_are_looked_for_before_the_text_is_collapsed_or_cut(
         rest.login(peer.url, "e", password)
     assert info.value.msg == rest.WITHHELD
     assert_clean(info.value, password, " ".join(password.split()), password[:20])
+
+
+@pytest.mark.parametrize("disguised", [
+    PASSWORD.replace(" ", "\x00"), PASSWORD[:7] + "\x1b[0m" + PASSWORD[7:],
+    PASSWORD.replace(" ", ""), PASSWORD[:4] + " " + PASSWORD[4:],
+])
+def test_a_secret_split_by_escapes_or_spacing_is_withheld(
+        raw_peer: Any, disguised: str) -> None:
+    peer = raw_peer(http(400, json.dumps({"msg": f"your password: {disguised}"}).encode()))
+    with pytest.raises(RestError) as info:
+        rest.login(peer.url, "e", PASSWORD)
+    assert info.value.msg == rest.WITHHELD
+    assert_clean(info.value, PASSWORD, PASSWORD[:7], PASSWORD[7:])
 
 
 def test_the_session_key_in_a_refusal_is_withheld(raw_peer: Any) -> None:
@@ -507,8 +541,10 @@ def test_login_and_signup_send_next_and_invite_id(raw_peer: Any) -> None:
 # -- the answer parser, fuzzed -----------------------------------------------------------------
 
 _SECRET_PASSWORD = "pw"  # short on purpose: the hardest case for masking
-_NAMES = st.sampled_from(["content-type", "location", "set-cookie", "content-encoding",
-                          "x-other", "www-authenticate"])
+# some names that matter to httpx, and any other token
+_NAMES = st.one_of(st.sampled_from(["content-type", "location", "set-cookie", "content-encoding",
+                                    "content-length", "transfer-encoding", "www-authenticate"]),
+                   st.from_regex(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,12}", fullmatch=True))
 _TEMPLATES = st.sampled_from([
     "{}", '{"msg": "$"}', '{"id": 1, "user_session_key": "$"}', '{"msg": ["$", 1]}',
     '{"user_id": "$"}', "<html>$</html>", '{"id": $}', "[" * 3000,

@@ -9,12 +9,15 @@ sends a flow's requests through httpx under an anyio cancel scope (see ``rest`` 
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
 import ipaddress
 import json
 import re
 import secrets
 import ssl
+import threading
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Generator, Mapping
@@ -428,8 +431,38 @@ async def drive(settings: Settings, jar: Jar, action: str, make_flow: MakeFlow[_
     raise error
 
 
+class _AbandoningExecutor(concurrent.futures.ThreadPoolExecutor):
+    """The portal loop's default executor, which runs each job (a DNS lookup) on a daemon
+    thread of its own and never waits for one at shutdown: a lookup the deadline gave up
+    on ends on its own, instead of holding the blocking call until the resolver's timeout."""
+
+    def submit(self, fn: Callable[..., _T], /, *args: Any, **kwargs: Any
+               ) -> concurrent.futures.Future[_T]:
+        future: concurrent.futures.Future[_T] = concurrent.futures.Future()
+
+        def run() -> None:
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(fn(*args, **kwargs))
+                except BaseException as exc:
+                    future.set_exception(exc)
+
+        threading.Thread(target=run, name="instamrkt-rest-lookup", daemon=True).start()
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        pass
+
+
+async def _drive_abandoning(settings: Settings, jar: Jar, action: str,
+                            make_flow: MakeFlow[_T], secrets_: Secrets) -> _T:
+    asyncio.get_running_loop().set_default_executor(_AbandoningExecutor(max_workers=1))
+    return await drive(settings, jar, action, make_flow, secrets_)
+
+
 def run_blocking(settings: Settings, jar: Jar, action: str, make_flow: MakeFlow[_T],
                   secrets_: Secrets) -> _T:
-    """``drive`` for a blocking caller, on an event loop thread of its own."""
-    with anyio.from_thread.start_blocking_portal() as portal:
-        return portal.call(drive, settings, jar, action, make_flow, secrets_)
+    """``drive`` for a blocking caller, on an event loop thread of its own (asyncio: its
+    loop's shutdown would otherwise wait for a stalled DNS lookup, past the deadline)."""
+    with anyio.from_thread.start_blocking_portal("asyncio") as portal:
+        return portal.call(_drive_abandoning, settings, jar, action, make_flow, secrets_)

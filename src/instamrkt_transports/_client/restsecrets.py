@@ -54,8 +54,8 @@ _ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]?|\x1b\][^\x07\x1b]*(?:\x07|\x1b\
                       r"|[\x00-\x1f\x7f-\x9f]", re.DOTALL)
 
 
-def _fold(text: str) -> str:
-    return " ".join(text.split()).casefold()
+def _squeeze(text: str) -> str:
+    return "".join(text.split()).casefold()
 
 
 class Secrets:
@@ -73,14 +73,14 @@ class Secrets:
             self._values.append(value)
 
     def found_in(self, text: str) -> bool:
-        """Whether ``text`` holds a secret, as sent or with its case, spacing or URL
-        quoting changed (a server may echo any of those)."""
+        """Whether ``text`` holds a secret, as sent or with its case, spacing (whitespace
+        added, removed or changed) or URL quoting changed (a server may echo any of those)."""
         if not self._values:
             return False
-        variants = {_fold(text), _fold(urllib.parse.unquote_plus(text))}
+        variants = {_squeeze(text), _squeeze(urllib.parse.unquote_plus(text))}
         for value in self._values:
-            folded = _fold(value)
-            if value in text or any(folded in variant for variant in variants):
+            squeezed = _squeeze(value)
+            if value in text or any(squeezed in variant for variant in variants):
                 return True
         return False
 
@@ -91,9 +91,12 @@ def shown(text: str, secrets_: Secrets, limit: int = MSG_LIMIT) -> str:
     Withheld whole if it holds a secret: checked first, on the text as it came, so no
     cutting or collapsing can split a secret past the check, and nothing is masked, since
     the words around a masked short password would tell what it is. Then terminal escapes
-    and control characters go, the text becomes one line, and is cut to ``limit``.
+    and control characters go and the text becomes one line (withheld if that reveals a
+    secret the escapes split), and is cut to ``limit``.
     """
     if secrets_.found_in(text):
         return WITHHELD
     text = " ".join(_ESCAPES.sub(" ", text).split())
+    if secrets_.found_in(text):  # a secret split by escapes or control characters
+        return WITHHELD
     return text[:limit] + "..." if len(text) > limit else text

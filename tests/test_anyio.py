@@ -107,8 +107,9 @@ async def test_flood_with_backpressure_loses_nothing_and_stays_bounded(
                         break
         assert flood.result(timeout=30) == FLOOD
         delivery = client.metrics().delivery
-        # Bounded: the capacity plus at most one network read of pushes.
-        assert delivery.high_water <= capacity + 1000
+        # Bounded: the capacity plus at most one network read of pushes. asyncio's socket
+        # transport reads up to 256 KiB at a time, and every push here is over 100 bytes.
+        assert delivery.high_water <= capacity + 256 * 1024 // 100
         assert delivery.dropped == 0
 
 

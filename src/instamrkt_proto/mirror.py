@@ -30,12 +30,16 @@ Reading from another thread: ``snapshot()`` returns a consistent frozen copy eve
 another thread applies events (the threaded client does): it copies, then retries if an
 ``apply`` ran meanwhile. ``games``, ``pools`` and ``my_bets`` are live read-only views for
 the thread that applies.
+
+What is stale lives apart (``_mirror_stale``), so that what a gap spoils and which reads
+repair it are decided in one place; pools are records changed in place and frozen when read
+(``_mirror_pools``), as a view built per push would cost more than decoding the push.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
@@ -43,6 +47,11 @@ from typing import Any
 import attrs
 
 from . import api
+from ._mirror_pools import Pool, PoolViews, may_be_mine, resolved_payout
+from ._mirror_pools import distribution as _distribution
+from ._mirror_pools import live_status as _live_status
+from ._mirror_pools import proxy as _proxy
+from ._mirror_pools import raw_fields as _raw
 from ._mirror_records import (
     EMPTY,
     Balance,
@@ -71,6 +80,8 @@ from ._mirror_records import (
     StaleKind,
     builder,
 )
+from ._mirror_stale import BALANCE as _BALANCE
+from ._mirror_stale import Staleness, game_keys
 from .errors import RemoteProtocolError
 from .events import Event, LateReply, Push, PushesDropped, Reconnected, Response
 
@@ -104,61 +115,13 @@ __all__ = (
 )
 
 _ZERO = Decimal(0)
-_BALANCE = StaleKey(StaleKind.BALANCE)
 _RESOLVED, _EXPIRED = PoolStatus.RESOLVED, PoolStatus.EXPIRED
 _WON, _LOST, _RETURNED, _SETTLED = (BetState.WON, BetState.LOST, BetState.RETURNED,
                                     BetState.SETTLED)
 _TOMBSTONES = 128  # late pushes for a forgotten pool come within moments
-_KIND_ORDER = {kind: i for i, kind in enumerate(StaleKind)}
-
-
-def resolved_payout(stake: Decimal, won: Decimal, lost: Decimal) -> Decimal:
-    """What a resolved pool paid me back, from my ``stake`` in it and the 362/363 entries.
-
-    The one place the mirror interprets ``winners`` and ``losers``: as the API docs'
-    example has them, ``winners[me]`` is my NET winnings (payout minus winning stake) and
-    ``losers[me]`` the stake I lost, so the payout is my whole stake, less what I lost,
-    plus what I won. Stakes returned (a money return, a bet placed too late) are in
-    neither map and come back whole.
-    """
-    return stake - lost + won
-
-
-def _live_status(blocked: bool, hot: bool) -> PoolStatus:
-    return PoolStatus.BLOCKED if blocked else PoolStatus.HOT if hot else PoolStatus.OPEN
-
-
-def _proxy(mapping: dict[Any, Any]) -> Mapping[Any, Any]:
-    return MappingProxyType(mapping) if mapping else EMPTY
-
-
-def _distribution(entries: Sequence[api.DistributionEntry]
-                  ) -> tuple[tuple[str, ...], Mapping[str, Decimal], Mapping[str, Decimal]]:
-    """(targets, money per target, payout ratio per target) from distribution entries;
-    an entry without a money figure names a target whose backing is unknown."""
-    targets: list[str] = []
-    money: dict[str, Decimal] = {}
-    ratio: dict[str, Decimal] = {}
-    for entry in entries:
-        target = entry.target_id
-        if target is None:
-            continue
-        targets.append(target)
-        if entry.backing_money is not None:
-            money[target] = entry.backing_money
-        if entry.to_win_if_backed is not None:
-            ratio[target] = entry.to_win_if_backed
-    return tuple(targets), _proxy(money), _proxy(ratio)
-
-
-def _raw(model: Any) -> Mapping[str, Any]:
-    raw = getattr(model, "raw", None)
-    return raw if raw is not None else model.fields  # type: ignore[no-any-return]
-
 
 _new_balance = builder(Balance)
 _new_bet = builder(BetView)
-_new_pool_view = builder(PoolView)
 _balance_changed = builder(BalanceChanged)
 _bet_changed = builder(BetChanged)
 _distribution_changed = builder(DistributionChanged)
@@ -179,120 +142,6 @@ class _Discard(list[Change]):
 
 
 _DISCARD = _Discard()
-
-
-class _Pool:
-    """A pool as the mirror keeps it: the fields of ``PoolView``, changed in place (a push
-    touches two or three of them), and the frozen view built when someone reads it."""
-
-    __slots__ = ("action_id", "description", "distribution", "finish_at", "game_id",
-                 "is_blocked", "is_hot", "my_bets", "my_payout", "my_stake", "my_stakes",
-                 "participants",
-                 "pool_id", "resolved_at", "start_at", "status", "stop_accepting_bets_at",
-                 "targets", "to_win_if_backed", "type", "view", "winning_target")
-
-    def __init__(self, pool_id: str) -> None:
-        self.pool_id = pool_id
-        self.game_id: str | None = None
-        self.description: str | None = None
-        self.type: int | None = None
-        self.action_id: str | None = None
-        self.status = PoolStatus.OPEN
-        self.is_blocked = self.is_hot = False
-        self.targets: tuple[str, ...] = ()
-        self.distribution: Mapping[str, Decimal] = EMPTY
-        self.to_win_if_backed: Mapping[str, Decimal] = EMPTY
-        self.participants: int | None = None
-        self.start_at: int | None = None
-        self.finish_at: int | None = None
-        self.stop_accepting_bets_at: int | None = None
-        self.resolved_at: int | None = None
-        self.winning_target: str | None = None
-        self.my_stakes: Mapping[str, Decimal] = EMPTY
-        self.my_stake = _ZERO  # sum(my_stakes.values(), _ZERO), set with it (set_stakes)
-        self.my_bets: tuple[str, ...] = ()
-        self.my_payout: Decimal | None = None
-        self.view: PoolView | None = None
-
-    def build(self) -> PoolView:
-        return _new_pool_view(  # type: ignore[no-any-return]
-            self.pool_id, self.game_id, self.description, self.type, self.action_id,
-            self.status, self.is_blocked, self.is_hot, self.targets, self.distribution,
-            self.to_win_if_backed, self.participants, self.start_at, self.finish_at,
-            self.stop_accepting_bets_at, self.resolved_at, self.winning_target,
-            self.my_stakes, self.my_bets, self.my_payout)
-
-    def frozen(self) -> PoolView:
-        """The view, built once per change (only the applying thread may call this)."""
-        view = self.view
-        if view is None:
-            view = self.view = self.build()
-        return view
-
-    def set_stakes(self, stakes: Mapping[str, Decimal]) -> None:
-        """``my_stakes`` and their sum, kept with them: a resolution reads the sum, and
-        summing there would cost a 362 more than bets, which are far fewer."""
-        self.my_stakes = stakes
-        self.my_stake = sum(stakes.values(), _ZERO)
-
-
-class _PoolViews(Mapping[str, PoolView]):
-    """``MarketMirror.pools``: the live pools, each read as its frozen view.
-
-    A view is built from the pool's fields when first read after a change, and kept. Built
-    in a thread other than the one applying events, it is kept only if no event was applied
-    meanwhile (the mirror's generation count did not move), so a half-changed pool is never
-    kept, nor handed out.
-    """
-
-    __slots__ = ("_mirror", "_pools")
-
-    def __init__(self, mirror: MarketMirror, pools: dict[str, _Pool]) -> None:
-        self._mirror = mirror
-        self._pools = pools
-
-    def __getitem__(self, pool_id: str) -> PoolView:
-        pool = self._pools[pool_id]
-        mirror = self._mirror
-        while True:
-            gen = mirror._gen
-            if gen & 1:  # an event is being applied in another thread
-                continue
-            view = pool.view
-            if view is None:
-                view = pool.build()
-                if mirror._gen != gen:
-                    continue
-                pool.view = view
-                if mirror._gen != gen:  # an apply began before the view was kept
-                    pool.view = None
-                    continue
-            elif mirror._gen != gen:
-                continue
-            return view
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(list(self._pools))  # a copy: another thread may be adding a pool
-
-    def __len__(self) -> int:
-        return len(self._pools)
-
-    def __contains__(self, pool_id: object) -> bool:
-        return pool_id in self._pools
-
-
-def _may_be_mine(fields: Mapping[str, Any], me: str) -> bool:
-    """Whether a 361's raw ``new_bets`` name me: skips structuring the bets of others (most
-    of a busy game's pushes). Without raw fields (a model built in code): maybe."""
-    raw = fields.get("new_bets")
-    if type(raw) is not list:
-        return True
-    if len(raw) == 1:  # the usual push: one bet
-        bet = raw[0]
-        return type(bet) is not dict or str(bet.get("user_id")) == me
-    return any(type(bet) is not dict or str(bet.get("user_id")) == me for bet in raw)
-
-
 Handler = Callable[["MarketMirror", Any, list[Change]], None]
 
 
@@ -306,7 +155,7 @@ class MarketMirror:
     """
 
     __slots__ = ("_balance", "_bets", "_counts", "_currency", "_expect", "_games", "_gen",
-                 "_me", "_missing", "_out", "_pending", "_pools", "_stale", "_tombs",
+                 "_me", "_missing", "_out", "_pools", "_stale", "_staleness", "_tombs",
                  "_unnamed")
 
     def __init__(self, user_id: str | int | None = None, *, currency: str | None = None
@@ -314,18 +163,17 @@ class MarketMirror:
         self._me = None if user_id is None else str(user_id)
         self._currency = currency
         self._games: dict[str, GameView] = {}
-        self._pools: dict[str, _Pool] = {}
+        self._pools: dict[str, Pool] = {}
         self._bets: dict[str, BetView] = {}
         self._balance = Balance(currency=currency)
-        self._stale: set[StaleKey] = {_BALANCE}
-        self._pending: set[str] = {"current", "available"}  # balance parts still to re-read
-        self._missing: set[str] = set()  # pools of mine gone from an open-pools list
+        self._staleness = staleness = Staleness(self._pools)
+        # its sets, tested on the push paths without a hop; only it changes them
+        self._stale, self._missing = staleness.keys, staleness.missing
         self._expect: deque[tuple[str, Decimal, Decimal]] = deque()  # (pool, cur, avail)
         self._tombs: dict[str, None] = {}  # pools forgotten lately, oldest first
         self._unnamed = 0
         self._gen = 0
-        # events, changes, ignored, mismatches, gaps, resyncs
-        self._counts = [0, 0, 0, 0, 0, 0]
+        self._counts = [0, 0, 0, 0]  # events, changes, ignored, mismatches
         self._out: list[Change] = []
 
     # -- reading -------------------------------------------------------------------------
@@ -342,7 +190,7 @@ class MarketMirror:
     def pools(self) -> Mapping[str, PoolView]:
         """The pools by id, each read as a frozen ``PoolView`` (for the thread applying
         events; other threads read ``snapshot()``)."""
-        return _PoolViews(self, self._pools)
+        return PoolViews(self, self._pools)
 
     @property
     def my_bets(self) -> Mapping[str, BetView]:
@@ -359,20 +207,15 @@ class MarketMirror:
 
     @property
     def metrics(self) -> MirrorMetrics:
-        events, changes, ignored, mismatches, gaps, resyncs = self._counts
+        events, changes, ignored, mismatches = self._counts
+        staleness = self._staleness
         return MirrorMetrics(events=events, changes=changes, ignored=ignored,
-                             mismatches=mismatches, gaps=gaps, resyncs=resyncs)
+                             mismatches=mismatches, gaps=staleness.gaps,
+                             resyncs=staleness.resyncs)
 
     def is_stale(self, pool_id: str) -> bool:
         """Whether anything the mirror holds about pool ``pool_id`` awaits a read."""
-        if not self._stale:
-            return False
-        if StaleKey(StaleKind.POOL, pool_id) in self._stale:
-            return True
-        pool = self._pools.get(pool_id)
-        return pool is not None and pool.game_id is not None and (
-            StaleKey(StaleKind.GAME_POOLS, pool.game_id) in self._stale
-            or StaleKey(StaleKind.MY_POOLS, pool.game_id) in self._stale)
+        return self._staleness.is_stale(pool_id)
 
     def snapshot(self) -> MirrorSnapshot:
         """A consistent frozen copy, safe to take from any thread (see the module doc)."""
@@ -391,34 +234,7 @@ class MarketMirror:
 
     def resync_requests(self) -> tuple[api.Request[Any], ...]:
         """The reads whose replies refresh everything stale, each once, in a stable order."""
-        out: dict[api.Request[Any], None] = {}
-        for key in sorted(self._stale, key=lambda k: (_KIND_ORDER[k.kind], k.id or "")):
-            for request in self._reads_for(key):
-                out.setdefault(request, None)
-        return tuple(out)
-
-    def _reads_for(self, key: StaleKey) -> Iterable[api.Request[Any]]:
-        kind, ident = key.kind, key.id or ""
-        if kind is StaleKind.BALANCE:
-            currency = self._balance.currency
-            if "current" in self._pending:
-                yield api.GetMyCurrentBalance(currency=currency)
-            if "available" in self._pending:
-                yield api.GetMyAvailableBalance(currency=currency)
-        elif kind is StaleKind.GAME:
-            yield api.GetGameDetails(game_id=ident)
-        elif kind is StaleKind.GAME_POOLS:
-            yield api.ListAllBettingPoolsForGame(game_id=ident)
-        elif kind is StaleKind.MY_POOLS:
-            yield api.ListMyRunningPoolsForGame(game_id=ident)
-        else:
-            pool = self._pools.get(ident)
-            if pool is None or pool.game_id is None:
-                yield api.GetBettingPoolBetsDistribution(pool_id=ident)
-            elif ident in self._missing:
-                yield api.ListMyResolvedPoolsForGame(game_id=pool.game_id)
-            else:
-                yield api.ListAllBettingPoolsForGame(game_id=pool.game_id)
+        return self._staleness.resync_requests(self._balance.currency)
 
     def forget_settled(self) -> tuple[Change, ...]:
         """Drop ended pools and my bets in them (a long-running bot's memory bound)."""
@@ -480,29 +296,10 @@ class MarketMirror:
             self._gen += 1
         self._counts[0] += 1
 
-    # -- staleness -----------------------------------------------------------------------
-
-    def _mark(self, keys: Iterable[StaleKey], cause: str, out: list[Change]) -> None:
-        new = frozenset(keys) - self._stale
-        if new:
-            self._stale |= new
-            if _BALANCE in new:
-                self._pending = {"current", "available"}
-            out.append(MarkedStale(keys=new, cause=cause))
-
-    def _clear(self, keys: Iterable[StaleKey], out: list[Change]) -> None:
-        stale = self._stale
-        if not stale:
-            return
-        gone = frozenset(k for k in keys if k in stale)
-        if gone:
-            stale -= gone
-            self._counts[5] += 1
-            out.append(Resynced(keys=gone))
+    # -- gaps and what the mirror cannot use -------------------------------------------
 
     def _gap(self, event: Event, out: list[Change]) -> None:
-        """Pushes were lost: everything they could have changed is stale."""
-        self._counts[4] += 1
+        """Pushes were lost: the games rejoined or not, and everything stale."""
         self._expect.clear()
         cause = type(event).__name__
         if isinstance(event, Reconnected):
@@ -513,32 +310,14 @@ class MarketMirror:
                     game = attrs.evolve(old, joined=joined)
                     self._games[game_id] = game
                     out.append(GameChanged(game_id=game_id, game=game, cause=cause))
-        keys = [_BALANCE]
-        for game_id in self._games:
-            keys += [StaleKey(StaleKind.GAME, game_id), StaleKey(StaleKind.GAME_POOLS, game_id),
-                     StaleKey(StaleKind.MY_POOLS, game_id)]
-        keys += [StaleKey(StaleKind.POOL, p) for p, v in self._pools.items()
-                 if not v.status.ended]
-        self._mark(keys, cause, out)
+        self._staleness.gap(cause, self._games, out)
 
     def _undecodable(self, event: Any, out: list[Change], *, unreadable: bool = False
                      ) -> None:
         """A state-bearing message the core could not structure: what it named is stale."""
         if event.decode_error is None and not unreadable:
             return
-        fields, keys = getattr(event, "fields", EMPTY), []
-        if event.res in (800, 810, 815, 840):
-            keys.append(_BALANCE)
-        pool_id, game_id = fields.get("pool_id"), fields.get("game_id")
-        if pool_id is not None:
-            keys.append(StaleKey(StaleKind.POOL, str(pool_id)))
-        elif game_id is not None:
-            game = str(game_id)
-            keys += [StaleKey(StaleKind.GAME, game), StaleKey(StaleKind.GAME_POOLS, game),
-                     StaleKey(StaleKind.MY_POOLS, game)]
-        if keys:
-            self._mark(keys, f"undecodable {event.res}", out)
-        else:
+        if not self._staleness.undecodable(event.res, getattr(event, "fields", EMPTY), out):
             self._ignore(event.res, "undecodable", out)
 
     def _ignore(self, res: int | None, reason: str, out: list[Change]) -> None:
@@ -573,8 +352,7 @@ class MarketMirror:
             return
         self._set_game(attrs.evolve(game, joined=True), "joined", out)
         gid = event.game_id
-        self._mark([StaleKey(StaleKind.GAME, gid), StaleKey(StaleKind.GAME_POOLS, gid),
-                    StaleKey(StaleKind.MY_POOLS, gid)], "joined", out)
+        self._staleness.mark(game_keys(gid), "joined", out)
 
     def _left(self, event: api.GameLeft, out: list[Change]) -> None:
         """A game left sends no more pushes: forget it and its pools (my bets stay)."""
@@ -584,8 +362,7 @@ class MarketMirror:
         out.append(GameChanged(game_id=gid, game=None, cause="left"))
         for pool_id in [p for p, v in self._pools.items() if v.game_id == gid]:
             self._forget_pool(pool_id, "game left", out)
-        self._stale -= {StaleKey(kind, gid) for kind in
-                        (StaleKind.GAME, StaleKind.GAME_POOLS, StaleKind.MY_POOLS)}
+        self._staleness.game_left(gid)
 
     def _details(self, event: api.GameDetails, out: list[Change]) -> None:
         gid = event.game_id
@@ -601,7 +378,7 @@ class MarketMirror:
         game = attrs.evolve(old, details=event, closed=event.status == "game_closed",
                             counts=_proxy({a: _proxy(t) for a, t in counts.items()}))
         self._set_game(game, "details", out)
-        self._clear([StaleKey(StaleKind.GAME, gid)], out)
+        self._staleness.clear([StaleKey(StaleKind.GAME, gid)], out)
 
     def _known_game(self, gid: str | None, res: int, out: list[Change]) -> GameView | None:
         game = self._games.get(gid) if gid is not None else None
@@ -637,9 +414,8 @@ class MarketMirror:
 
     def _forget_pool(self, pool_id: str, cause: str, out: list[Change]) -> None:
         self._pools.pop(pool_id, None)
-        self._missing.discard(pool_id)
-        if self._stale:
-            self._stale.discard(StaleKey(StaleKind.POOL, pool_id))
+        if self._stale or self._missing:
+            self._staleness.pool_gone(pool_id)
         tombs = self._tombs  # insertion-ordered: the oldest goes first
         if pool_id not in tombs:
             tombs[pool_id] = None
@@ -647,7 +423,7 @@ class MarketMirror:
                 del tombs[next(iter(tombs))]
         out.append(PoolRemoved(pool_id=pool_id, cause=cause))
 
-    def _known_pool(self, pool_id: str | None, res: int, out: list[Change]) -> _Pool | None:
+    def _known_pool(self, pool_id: str | None, res: int, out: list[Change]) -> Pool | None:
         pool = self._pools.get(pool_id) if pool_id is not None else None
         if pool is None:
             self._ignore(res, "forgotten pool" if pool_id in self._tombs else "unknown pool",
@@ -665,7 +441,7 @@ class MarketMirror:
         ended = image.resolved_at is not None or image.winning_target is not None
         same = old is not None and (not old.status.ended or ended)  # else: recreated
         before = old.frozen() if old is not None and same else None
-        pool = old if old is not None and same else _Pool(pool_id)
+        pool = old if old is not None and same else Pool(pool_id)
         if not same:  # my bets placed before the mirror knew the pool
             pool.my_bets = tuple(k for k, b in self._bets.items()
                                  if b.pool_id == pool_id and b.state is BetState.PLACED)
@@ -703,7 +479,8 @@ class MarketMirror:
         pool.resolved_at, pool.winning_target = image.resolved_at, image.winning_target
         pool.view = None
         self._pools[pool_id] = pool
-        self._missing.discard(pool_id)
+        if self._missing:
+            self._staleness.listed(pool_id)
         self._tombs.pop(pool_id, None)
         if before is None:
             out.append(PoolAdded(pool=pool.frozen()))
@@ -737,15 +514,14 @@ class MarketMirror:
                 if pool.game_id != gid or pool_id in listed or pool.status.ended:
                     continue
                 if pool.my_stakes:  # ended while we did not look: its resolution is due
-                    self._missing.add(pool_id)
-                    self._mark([StaleKey(StaleKind.POOL, pool_id)], "not in a list", out)
+                    self._staleness.unlisted(pool_id, out)
                 elif res == 3535:
                     self._forget_pool(pool_id, "not in the open pools", out)
         if gid is not None and res == 355:
             for pool_id in [p for p in self._missing
                             if p not in listed and self._pools[p].game_id == gid]:
                 self._forget_pool(pool_id, "in no list", out)
-        self._clear(cleared, out)
+        self._staleness.clear(cleared, out)
 
     def _distribution_read(self, event: api.NewBettingPoolBetsDistribution,
                            out: list[Change]) -> None:
@@ -770,9 +546,9 @@ class MarketMirror:
                 pool.my_stakes, pool.view = new, None
                 out.append(_stake_changed(pool.pool_id, old, new))
         if self._stale:
-            self._clear([StaleKey(StaleKind.POOL, pool.pool_id)], out)
+            self._staleness.clear([StaleKey(StaleKind.POOL, pool.pool_id)], out)
 
-    def _set_distribution(self, pool: _Pool, entries: Sequence[api.DistributionEntry],
+    def _set_distribution(self, pool: Pool, entries: Sequence[api.DistributionEntry],
                           out: list[Change]) -> None:
         targets, money, ratio = _distribution(entries)
         old = pool.distribution
@@ -786,7 +562,7 @@ class MarketMirror:
     def _distribution_push(self, event: api.BettingPoolBetsDistributionUpdate,
                            out: list[Change]) -> None:
         me, pool_id = self._me, event.pool_id
-        if event.new_bets and (me is None or _may_be_mine(event.fields, me)):
+        if event.new_bets and (me is None or may_be_mine(event.fields, me)):
             # my bets, and "me" learnt from a bet my own reply announced
             for bet in event.new_bets:
                 if me is None and bet.bet_id in self._bets and bet.user_id is not None:
@@ -800,7 +576,7 @@ class MarketMirror:
         else:
             self._set_distribution(pool, event.distribution, out)
 
-    def _live_pool(self, pool_id: str | None, res: int, out: list[Change]) -> _Pool | None:
+    def _live_pool(self, pool_id: str | None, res: int, out: list[Change]) -> Pool | None:
         """The pool a flag push (368, 369, 367) names, if the mirror holds it and it has
         not ended; an unknown one is noted as ``_known_pool`` notes it."""
         pool = self._known_pool(pool_id, res, out)
@@ -823,7 +599,7 @@ class MarketMirror:
         if pool is not None:
             self._pool_flags(pool, pool.is_blocked, True, out)
 
-    def _pool_flags(self, pool: _Pool, blocked: bool, hot: bool, out: list[Change]) -> None:
+    def _pool_flags(self, pool: Pool, blocked: bool, hot: bool, out: list[Change]) -> None:
         status, old = _live_status(blocked, hot), pool.status
         if (blocked, hot) != (pool.is_blocked, pool.is_hot):
             pool.is_blocked, pool.is_hot, pool.status, pool.view = blocked, hot, status, None
@@ -895,7 +671,7 @@ class MarketMirror:
         if me is not None and (stake or won is not None or lost is not None or invalid):
             # check the push against my stakes; queue the balance the next 815 must show
             stale = self._stale
-            checkable = not stale or not self.is_stale(pool_id)
+            checkable = not stale or not self._staleness.is_stale(pool_id)
             won_ = won or _ZERO
             lost_ = lost or _ZERO
             if checkable:
@@ -946,14 +722,12 @@ class MarketMirror:
                     out.append(_bet_changed(settled, "pool ended"))
         elif keys:
             self._settle_bets(pool, winning, won, invalid, refund, out)
-        if self._stale:
-            self._stale.discard(StaleKey(StaleKind.POOL, pool_id))
-        if self._missing:
-            self._missing.discard(pool_id)
+        if self._stale or self._missing:
+            self._staleness.pool_gone(pool_id)
         if not keys and not stakes:
             self._forget_pool(pool_id, "ended", out)
 
-    def _settle_bets(self, pool: _Pool, winning: str | None, won: Decimal | None,
+    def _settle_bets(self, pool: Pool, winning: str | None, won: Decimal | None,
                      invalid: bool, refund: bool, out: list[Change]) -> None:
         bets = self._bets
         keys = pool.my_bets
@@ -1030,8 +804,7 @@ class MarketMirror:
             if out is not _DISCARD:
                 out.append(_balance_changed(old, new, "balance_update"))
         if self._stale and _BALANCE in self._stale:
-            self._pending.clear()
-            self._clear([_BALANCE], out)
+            self._staleness.balance_pushed(out)
 
     def _balance_read(self, event: Any, out: list[Change]) -> None:
         """800/810/840: one part read; the third follows from current = available +
@@ -1057,9 +830,7 @@ class MarketMirror:
         self._expect.clear()
         self._set_balance(Balance(current=current, available=available, exposure=exposure,
                                   currency=self._currency), event.name or part, out)
-        self._pending.discard(part)
-        if not self._pending:
-            self._clear([_BALANCE], out)
+        self._staleness.balance_read(part, out)
 
     # -- the rest ------------------------------------------------------------------------
 

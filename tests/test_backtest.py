@@ -69,13 +69,18 @@ def hand_made_recording(path: Path) -> None:
 
 
 def wait_for_the_end(client: Any, server: ServerThread) -> list[Any]:
+    """The events until the replay ended and all it sent was read. ``replay_finished``
+    turns True once the last pushes are queued, before they are written: the end is a
+    quiet second that began after it turned True (a wait that began before it can time
+    out with the last pushes still on their way)."""
     events = []
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        event = client.next_event(timeout=0.3)
+        finished = server.replay_finished
+        event = client.next_event(timeout=1.0 if finished else 0.3)
         if event is not None:
             events.append(event)
-        elif server.replay_finished:
+        elif finished:
             return events
     raise AssertionError("the replay did not finish in 30 s")
 

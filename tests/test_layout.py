@@ -5,7 +5,9 @@
   reference market, the reference server or the command line;
 * the market imports nothing from the server, the command line or the clients' internals;
 * the server imports nothing from the command line;
-* no import circle between modules, counting imports inside functions too.
+* no import circle between modules, counting imports inside functions too;
+* every file the README's module map names exists where the map puts it, and every module
+  of the four parts is in the map, in its part.
 
 Every import is read from the source (``ast``), so an import hidden in a function or under
 ``TYPE_CHECKING`` counts the same as one at the top.
@@ -138,15 +140,45 @@ def test_no_import_circle() -> None:
     assert cycles(graph()) == []
 
 
+def readme_map() -> set[str]:
+    """The files the README's module map names, as paths under ``src/``: a ``src/pkg/``
+    line opens a package, a ``part/`` entry two columns in opens a part, and what is
+    indented deeper than two columns belongs to the part last opened."""
+    readme = (SRC.parent / "README.md").read_text()
+    start = readme.index("```\nsrc/instamrkt_proto/")
+    block = readme[start + 4: readme.index("```", start + 4)]
+    named: set[str] = set()
+    package, part = "", ""
+    for line in block.splitlines():
+        words = line.split()
+        if line.startswith("src/"):
+            package, part = words[0].removeprefix("src/"), ""
+            continue
+        if not words:
+            continue
+        if len(line) - len(line.lstrip()) == 2:  # a line of the package itself
+            part = words[0] if words[0].endswith("/") else ""
+        for word in words:
+            if word.endswith(".py"):
+                named.add(f"{package}{part}{word}")
+    return named
+
+
+def test_every_file_the_readme_map_names_exists_where_it_says() -> None:
+    named = readme_map()
+    assert f"{T}/market/ledger.py" in named and "instamrkt_proto/client.py" in named
+    assert sorted(p for p in named if not (SRC / p).is_file()) == []
+
+
 def test_the_four_parts_are_where_the_readme_says() -> None:
     mods = modules()
     for part in ("_client", "market", "server", "cli"):
         assert f"{T}.{part}" in mods, part
-    readme = (SRC.parent / "README.md").read_text()
+    named = readme_map()
     for name in mods:
         if name.startswith(f"{T}.") and name.count(".") == 2:  # a module inside a part
-            part, leaf = name.split(".")[1:]
-            assert f"{leaf}.py" in readme, f"the README's module map misses {part}/{leaf}.py"
+            path = name.replace(".", "/") + ".py"
+            assert path in named, f"the README's module map misses {path}"
 
 
 def test_the_checks_catch_a_broken_rule() -> None:

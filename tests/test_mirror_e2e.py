@@ -302,3 +302,35 @@ def test_a_recorded_session_replays_into_the_same_mirror(instamrkt_server_factor
     resolved = [c for step in steps for c in step.changes if isinstance(c, PoolResolved)]
     assert [c.pool_id for c in resolved] == [pool]
     assert live.pools[pool].status is PoolStatus.RESOLVED
+
+
+def test_the_mirror_adds_no_thread_and_no_task(instamrkt_server_factory):
+    """``mirror=True`` is applied in the code path that already handles each event: the
+    threads and tasks a client starts are the same with and without it."""
+    server = instamrkt_server_factory(USERS)
+    creds = server.credentials_for("1001")
+
+    def threads_started(connect: Any, mirror: bool) -> int:
+        before = set(threading.enumerate())
+        with connect(server.url, creds, timeout=5, mirror=mirror) as client:
+            client.logon()
+            client.ping()
+            return len(set(threading.enumerate()) - before)
+
+    for connect in (blocking.connect, threaded.connect):
+        started = threads_started(connect, True)
+        assert started == threads_started(connect, False), (connect, started)
+
+    async def tasks_started(mirror: bool) -> int:
+        import asyncio
+
+        before = asyncio.all_tasks()
+        async with aio.connect(server.url, creds, timeout=5, mirror=mirror) as client:
+            await client.logon()
+            await client.ping()
+            return len(asyncio.all_tasks() - before)
+
+    async def main() -> None:
+        assert await tasks_started(True) == await tasks_started(False)
+
+    anyio.run(main)

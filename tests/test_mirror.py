@@ -494,3 +494,74 @@ def test_live_pool_views_read_from_another_thread_are_never_half_changed() -> No
         thread.join(5)
         sys.setswitchinterval(switch)
     assert torn == []
+
+
+def test_records_built_on_the_fast_path_are_the_frozen_attrs_records() -> None:
+    """``builder`` fills a record's slots through an unfrozen subclass, then gives it its
+    class: what comes out must be the record attrs would build, in every respect."""
+    import copy
+    import pickle
+
+    import attrs
+
+    from instamrkt_proto._mirror_records import (
+        Balance,
+        BetChanged,
+        BetView,
+        PoolStatusChanged,
+        PoolView,
+        builder,
+    )
+
+    bet = BetView(bet_id="b-1", pool_id="p-1", target="x", amount=Decimal(5))
+    cases: list[tuple[type, dict[str, Any]]] = [
+        (PoolStatusChanged, {"pool_id": "p-1", "old": PoolStatus.OPEN,
+                             "new": PoolStatus.RESOLVED}),
+        (PoolResolved, {"pool_id": "p-1", "game_id": GAME, "status": PoolStatus.RESOLVED,
+                        "winning_target": "x", "my_stake": Decimal(5),
+                        "my_payout": Decimal(9)}),
+        (BetChanged, {"bet": bet, "cause": "pool ended"}),
+        (BetView, attrs.asdict(bet, recurse=False)),
+        (Balance, {"current": Decimal(3), "available": Decimal(2), "exposure": Decimal(1),
+                   "currency": "DON"}),
+        (PoolView, {a.name: getattr(PoolView(pool_id="p-2"), a.name)
+                    for a in attrs.fields(PoolView)}),
+    ]
+    for cls, fields in cases:
+        built = builder(cls)(*fields.values())
+        expected = cls(**fields)
+        assert type(built) is cls and built == expected
+        try:
+            assert hash(built) == hash(expected)
+        except TypeError:  # a view holds mapping proxies, unhashable; so must the copy be
+            with pytest.raises(TypeError):
+                hash(built)
+        assert repr(built) == repr(expected)
+        assert copy.copy(built) == expected
+        if cls is not PoolView:  # its mapping proxies do not pickle
+            assert pickle.loads(pickle.dumps(built)) == expected
+        name = next(iter(fields))
+        with pytest.raises(attrs.exceptions.FrozenInstanceError):
+            setattr(built, name, None)
+        with pytest.raises(attrs.exceptions.FrozenInstanceError):
+            delattr(built, name)
+        with pytest.raises(attrs.exceptions.FrozenInstanceError):
+            built.__class__ = type(expected)
+        assert getattr(built, name) == fields[name]
+    with pytest.raises(TypeError, match="holds more than its fields"):
+        builder(StaleKey)  # its hash cache is a slot attrs' __init__ fills
+
+
+def test_records_are_built_through_their_slots_where_the_class_cannot_change(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from instamrkt_proto import _mirror_records
+    from instamrkt_proto._mirror_records import PoolStatusChanged
+
+    def refused(cls: type, names: list[str]) -> Any:
+        raise TypeError("__class__ assignment: object layout differs")
+
+    monkeypatch.setattr(_mirror_records, "_twin_builder", refused)
+    build = _mirror_records.builder(PoolStatusChanged)
+    built = build("p-1", PoolStatus.OPEN, PoolStatus.HOT)
+    assert type(built) is PoolStatusChanged
+    assert built == PoolStatusChanged(pool_id="p-1", old=PoolStatus.OPEN, new=PoolStatus.HOT)

@@ -116,6 +116,7 @@ __all__ = (
 
 _ZERO = Decimal(0)
 _RESOLVED, _EXPIRED = PoolStatus.RESOLVED, PoolStatus.EXPIRED
+_OPEN, _HOT, _BLOCKED = PoolStatus.OPEN, PoolStatus.HOT, PoolStatus.BLOCKED
 _WON, _LOST, _RETURNED, _SETTLED = (BetState.WON, BetState.LOST, BetState.RETURNED,
                                     BetState.SETTLED)
 _TOMBSTONES = 128  # late pushes for a forgotten pool come within moments
@@ -576,35 +577,37 @@ class MarketMirror:
         else:
             self._set_distribution(pool, event.distribution, out)
 
-    def _live_pool(self, pool_id: str | None, res: int, out: list[Change]) -> Pool | None:
-        """The pool a flag push (368, 369, 367) names, if the mirror holds it and it has
-        not ended; an unknown one is noted as ``_known_pool`` notes it."""
-        pool = self._known_pool(pool_id, res, out)
-        if pool is None or pool.status is _RESOLVED or pool.status is _EXPIRED:
-            return None
-        return pool
-
     def _pool_blocked(self, event: api.BettingInPoolBlocked, out: list[Change]) -> None:
-        pool = self._live_pool(event.pool_id, event.res, out)
-        if pool is not None:
-            self._pool_flags(pool, True, pool.is_hot, out)
+        self._pool_flags(event, True, None, out)
 
     def _pool_allowed(self, event: api.BettingInPoolAllowed, out: list[Change]) -> None:
-        pool = self._live_pool(event.pool_id, event.res, out)
-        if pool is not None:
-            self._pool_flags(pool, False, pool.is_hot, out)
+        self._pool_flags(event, False, None, out)
 
     def _pool_hot(self, event: api.HotBettingPoolSuggested, out: list[Change]) -> None:
-        pool = self._live_pool(event.pool_id, event.res, out)
-        if pool is not None:
-            self._pool_flags(pool, pool.is_blocked, True, out)
+        self._pool_flags(event, None, True, out)
 
-    def _pool_flags(self, pool: Pool, blocked: bool, hot: bool, out: list[Change]) -> None:
-        status, old = _live_status(blocked, hot), pool.status
-        if (blocked, hot) != (pool.is_blocked, pool.is_hot):
-            pool.is_blocked, pool.is_hot, pool.status, pool.view = blocked, hot, status, None
-            if status is not old and out is not _DISCARD:
-                out.append(_status_changed(pool.pool_id, old, status))
+    def _pool_flags(self, event: Any, blocked: bool | None, hot: bool | None,
+                    out: list[Change]) -> None:
+        """A flag push (368, 369, 367) sets ``blocked`` or ``hot`` (the other ``None``:
+        unchanged) of the pool it names, if the mirror holds it and it has not ended; an
+        unknown one is noted as ``_known_pool`` notes it. One function: a 368/369 must cost
+        at most half of its decode, which is small."""
+        pool = self._pools.get(event.pool_id)
+        if pool is None:
+            self._known_pool(event.pool_id, event.res, out)
+            return
+        old = pool.status
+        if old is _RESOLVED or old is _EXPIRED:
+            return
+        was_blocked, was_hot = pool.is_blocked, pool.is_hot
+        now_blocked = was_blocked if blocked is None else blocked
+        now_hot = was_hot if hot is None else hot
+        if now_blocked == was_blocked and now_hot == was_hot:
+            return
+        status = _BLOCKED if now_blocked else _HOT if now_hot else _OPEN
+        pool.is_blocked, pool.is_hot, pool.status, pool.view = now_blocked, now_hot, status, None
+        if status is not old and out is not _DISCARD:
+            out.append(_status_changed(pool.pool_id, old, status))
 
     # -- bets and settlement -------------------------------------------------------------
 

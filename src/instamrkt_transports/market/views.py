@@ -18,7 +18,7 @@ from .ledger import CENT, money
 from .records import Bet, Game, Pool
 
 __all__ = ("bet_fields", "distribution", "game_details", "game_fields", "leaderboard",
-           "points", "pool_fields", "prediction")
+           "odds", "points", "pool_fields", "prediction")
 
 
 def game_fields(game: Game, *, details: bool = True) -> dict[str, Any]:
@@ -82,6 +82,8 @@ def distribution(pool: Pool, *, with_bets: bool) -> list[dict[str, Any]]:
     targets, not of bets."""
     tally = pool.tally()
     total, backed, backers = tally.total, tally.money, tally.backers
+    total_cents = tally.total_cents if tally.exact and tally.total_cents < _EXACT_BELOW else 0
+    cents = tally.cents
     targets = pool.bettable
     others = backed.keys() - targets
     if others:
@@ -96,6 +98,13 @@ def distribution(pool: Pool, *, with_bets: bool) -> list[dict[str, Any]]:
         if backing is None:
             entry: dict[str, Any] = {"target_id": target, "display_name": target,
                                      "backing_people": 0, "backing_money": 0}
+        elif total_cents:  # every amount whole cents: the same values, in integers
+            backing_cents = cents[target]
+            entry = {"target_id": target, "display_name": target,
+                     "backing_people": len(backers[target]),
+                     "backing_money": money(backing) if backing_cents % 100
+                     else backing_cents // 100,
+                     "to_win_if_backed": odds(total_cents, backing_cents)}
         else:
             entry = {"target_id": target, "display_name": target,
                      "backing_people": len(backers[target]), "backing_money": money(backing)}
@@ -105,6 +114,30 @@ def distribution(pool: Pool, *, with_bets: bool) -> list[dict[str, Any]]:
             entry["bets"] = by_target.get(target, [])
         entries.append(entry)
     return entries
+
+
+# Below this many cents the Decimal division (28 digits) cannot land on or across a
+# rounding tie of the quotient in cents: integer half-even rounding gives the same text.
+_EXACT_BELOW = 10**20
+
+
+def odds(total_cents: int, backing_cents: int) -> str:
+    """``str((total / backing).quantize(CENT))`` for positive whole cents, backing at most
+    total, total below ``_EXACT_BELOW``: the pool's payout per unit backed, rounded half
+    to even to the cent, as the ``Decimal`` form would be."""
+    hundredths, rest = divmod(total_cents * 100, backing_cents)
+    if rest * 2 > backing_cents or (rest * 2 == backing_cents and hundredths & 1):
+        hundredths += 1
+    text = _ODDS.get(hundredths)
+    if text is None:  # the same few odds come back again and again
+        if len(_ODDS) >= 4096:
+            _ODDS.clear()
+        units, part = divmod(hundredths, 100)
+        text = _ODDS[hundredths] = f"{units}.{part:02d}"
+    return text
+
+
+_ODDS: dict[int, str] = {}  # odds in hundredths -> their text
 
 
 def pool_fields(pool: Pool, game: Game | None, user: str | None) -> dict[str, Any]:

@@ -206,6 +206,14 @@ def _recording(path: Any, bets: int = 600, per_pool: int = 50) -> None:
                                  action_id="goal", description=pool_id, start_at=at,
                                  distribution=[{"target_id": "reds"},
                                                {"target_id": "blues"}]))
+            # and a pool the clock ends (363) while the next pools take bets
+            lines.append(message(at, 352, pool_id=f"t-{i}", game_id="g-1", type=2,
+                                 action_id="corner", description="time", start_at=at,
+                                 finish_at=at + 5, distribution=[{"target_id": "reds"},
+                                                                 {"target_id": "blues"}]))
+            lines.append(message(at, 361, pool_id=f"t-{i}", new_bets=[{
+                "bet_id": f"tb{i}", "user_id": "100", "amount": "2", "placed_at": at,
+                "target": "none"}]))
         amount = ["1", "2.50", "0.75", "3"][i % 4]
         lines.append(message(at, 361, pool_id=pool_id, new_bets=[{
             "bet_id": f"b{i}", "user_id": str(100 + i % 9), "amount": amount,
@@ -253,6 +261,31 @@ def test_a_replay_skipping_unheard_balances_sends_every_other_push_unchanged(
     assert dict(plain.available) == dict(skipping.available)
     assert dict(plain.exposure) == dict(skipping.exposure)
     assert plain.house == skipping.house
+
+
+def test_replayed_bets_push_what_the_bet_request_pushes(tmp_path: Any,
+                                                        monkeypatch: Any) -> None:
+    """A replayed bet skips reading the wire, the tick of a millisecond already ticked and
+    the checks already passed by its amount: the pushes and the money are those of the
+    plain request (op 392), which ticks and checks everything, time pools expiring
+    between the bets included."""
+    path = tmp_path / "bets.jsonl"
+    _recording(path)
+    fast, fast_market = _played(path, None)
+
+    def as_a_request(self: Market, user: str, pool_id: str, target: str,
+                     amount: Decimal) -> Any:
+        return self.handle(user, 392, {"pool_id": pool_id, "target": target,
+                                       "amount": str(amount)}, set())
+
+    monkeypatch.setattr(Market, "place_bet", as_a_request)
+    plain, plain_market = _played(path, None)
+    assert any(p.res == 363 for p in plain)
+    assert orjson.dumps([(p.res, p.fields, p.to.kind, p.to.key, p.to.exclude)
+                         for p in fast]) == \
+        orjson.dumps([(p.res, p.fields, p.to.kind, p.to.key, p.to.exclude) for p in plain])
+    assert dict(fast_market.available) == dict(plain_market.available)
+    assert fast_market.house == plain_market.house
 
 
 # -- the clock ----------------------------------------------------------------------------

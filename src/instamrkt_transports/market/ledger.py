@@ -182,7 +182,8 @@ class Ledger:
         """
         valid = [b for b in bets if b.placed_at <= at]
         late = [b for b in bets if b.placed_at > at]
-        cents = [_cents(b.amount) for b in valid]  # each bet's stake read once
+        known = _CENTS_OF.get  # each bet's stake read once, mostly from the remembered
+        cents = [known(b.amount) or _cents(b.amount) for b in valid]
         total = sum(cents)
         win_cents = sum(c for b, c in zip(valid, cents, strict=True) if b.target == winning)
         money_return = total == 0 or win_cents == 0
@@ -203,9 +204,11 @@ class Ledger:
             self._house += Decimal(total - sum(paid[b.bet_id] for b in valid)) / 100
         returned: dict[str, Decimal] = {}
         exposure, available = self._exposure, self._available
+        written = _HUNDREDTHS.get
         for bet in bets:
             user = bet.user_id
-            back_money = _hundredths(paid[bet.bet_id])
+            back = paid[bet.bet_id]
+            back_money = written(back) or _hundredths(back)
             exposure[user] -= bet.amount
             available[user] += back_money
             returned[user] = returned.get(user, _ZERO) + back_money

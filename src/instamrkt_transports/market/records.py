@@ -25,6 +25,7 @@ __all__ = ("BINARY_EVENT", "BINARY_TARGETS", "BINARY_TIME", "CURRENCY", "PARIMUT
 CURRENCY = "DON"
 PARIMUTUEL_EVENT, PARIMUTUEL_TIME, BINARY_EVENT, BINARY_TIME = 1, 2, 3, 4
 BINARY_TARGETS = ("yes", "no")
+_BINARY_TYPES = frozenset((BINARY_EVENT, BINARY_TIME))
 _FIELDS = {spec.res: frozenset(f.name for f in spec.fields) for spec in RESPONSES}
 _FIELDS.update({res: _FIELDS[450] for res in EXTRA_CODES})  # 452, 453: leaderboards
 
@@ -187,12 +188,13 @@ class Pool:
 
     @property
     def binary(self) -> bool:
-        return self.type in (BINARY_EVENT, BINARY_TIME)
+        return self.type in _BINARY_TYPES
 
     @property
     def bettable(self) -> list[str]:
         """What a bet may back: yes/no for binary pools, else the pool's targets."""
-        return list(BINARY_TARGETS) if self.binary else self.targets
+        # read twice by every bet: the test inlined rather than asked of ``binary``
+        return list(BINARY_TARGETS) if self.type in _BINARY_TYPES else self.targets
 
     @property
     def total(self) -> Decimal:

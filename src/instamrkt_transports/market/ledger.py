@@ -180,37 +180,45 @@ class Ledger:
         No winning stake (or no money): every stake is returned. ``winners`` reports net
         winnings (as the docs' 362 example: payout minus the winning stake).
         """
-        valid = [b for b in bets if b.placed_at <= at]
-        late = [b for b in bets if b.placed_at > at]
-        known = _CENTS_OF.get  # each bet's stake read once, mostly from the remembered
-        cents = [known(b.amount) or _cents(b.amount) for b in valid]
-        total = sum(cents)
-        win_cents = sum(c for b, c in zip(valid, cents, strict=True) if b.target == winning)
+        known = _CENTS_OF.get  # each stake read once, mostly from the remembered
+        stakes = [known(b.amount) or _cents(b.amount) for b in bets]
+        total = win_cents = 0
+        for bet, stake in zip(bets, stakes, strict=True):
+            if bet.placed_at <= at:
+                total += stake
+                if bet.target == winning:
+                    win_cents += stake
         money_return = total == 0 or win_cents == 0
-        paid = {b.bet_id: _cents(b.amount) for b in late}
         winners: dict[str, Decimal] = {}
         losers: dict[str, Decimal] = {}
+        written = _HUNDREDTHS.get
         if money_return:
-            paid.update(zip([b.bet_id for b in valid], cents, strict=True))
+            paid = stakes  # every stake back, in time or late
         else:
-            for bet, stake in zip(valid, cents, strict=True):
+            paid = []  # each bet's payout in cents, in bet order
+            paid_in_time = 0
+            for bet, stake in zip(bets, stakes, strict=True):
+                if bet.placed_at > at:
+                    paid.append(stake)  # too late: returned
+                    continue
                 user = bet.user_id
                 if bet.target == winning:
-                    back = paid[bet.bet_id] = total * stake // win_cents
-                    winners[user] = winners.get(user, _ZERO) + _hundredths(back) - bet.amount
+                    back = total * stake // win_cents
+                    paid_in_time += back
+                    winners[user] = winners.get(user, _ZERO) + \
+                        (written(back) or _hundredths(back)) - bet.amount
                 else:
-                    paid[bet.bet_id] = 0
+                    back = 0
                     losers[user] = losers.get(user, _ZERO) + bet.amount
-            self._house += Decimal(total - sum(paid[b.bet_id] for b in valid)) / 100
+                paid.append(back)
+            self._house += Decimal(total - paid_in_time) / 100
         returned: dict[str, Decimal] = {}
         exposure, available = self._exposure, self._available
-        written = _HUNDREDTHS.get
-        for bet in bets:
+        for bet, back in zip(bets, paid, strict=True):
             user = bet.user_id
-            back = paid[bet.bet_id]
             back_money = written(back) or _hundredths(back)
             exposure[user] -= bet.amount
             available[user] += back_money
             returned[user] = returned.get(user, _ZERO) + back_money
-        return Settlement(returned, winners, losers, sorted({b.user_id for b in late}),
-                          money_return)
+        late = {b.user_id for b in bets if b.placed_at > at}
+        return Settlement(returned, winners, losers, sorted(late), money_return)

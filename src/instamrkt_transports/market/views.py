@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from .ledger import CENT, money
-from .records import Bet, Game, Pool
+from .records import Bet, Game, Pool, Tally
 
 __all__ = ("bet_fields", "distribution", "game_details", "game_fields", "leaderboard",
            "odds", "points", "pool_fields", "prediction")
@@ -82,12 +82,12 @@ def distribution(pool: Pool, *, with_bets: bool) -> list[dict[str, Any]]:
     targets, not of bets."""
     tally = pool.tally()
     total, backed, backers = tally.total, tally.money, tally.backers
-    total_cents = tally.total_cents if tally.exact and tally.total_cents < _EXACT_BELOW else 0
-    cents = tally.cents
     targets = pool.bettable
     others = backed.keys() - targets
     if others:
         targets = targets + sorted(others)
+    if not with_bets and tally.exact and tally.total_cents < _EXACT_BELOW:
+        return _whole_cents_entries(tally, targets)  # every bet's 361
     by_target: dict[str, list[dict[str, Any]]] = {}
     if with_bets:
         for bet in pool.bets:
@@ -98,13 +98,6 @@ def distribution(pool: Pool, *, with_bets: bool) -> list[dict[str, Any]]:
         if backing is None:
             entry: dict[str, Any] = {"target_id": target, "display_name": target,
                                      "backing_people": 0, "backing_money": 0}
-        elif total_cents:  # every amount whole cents: the same values, in integers
-            backing_cents = cents[target]
-            entry = {"target_id": target, "display_name": target,
-                     "backing_people": len(backers[target]),
-                     "backing_money": money(backing) if backing_cents % 100
-                     else backing_cents // 100,
-                     "to_win_if_backed": odds(total_cents, backing_cents)}
         else:
             entry = {"target_id": target, "display_name": target,
                      "backing_people": len(backers[target]), "backing_money": money(backing)}
@@ -113,6 +106,30 @@ def distribution(pool: Pool, *, with_bets: bool) -> list[dict[str, Any]]:
         if with_bets:
             entry["bets"] = by_target.get(target, [])
         entries.append(entry)
+    return entries
+
+
+def _whole_cents_entries(tally: Tally, targets: list[str]) -> list[dict[str, Any]]:
+    """``distribution``'s entries when every amount is a positive whole number of cents:
+    the same values, from the sums in integer cents (``odds``, inlined)."""
+    total = tally.total_cents * 100
+    cents, backers, backed = tally.cents, tally.backers, tally.money
+    entries: list[dict[str, Any]] = []
+    for target in targets:
+        backing = cents.get(target)
+        if backing is None:
+            entries.append({"target_id": target, "display_name": target,
+                            "backing_people": 0, "backing_money": 0})
+            continue
+        hundredths, rest = divmod(total, backing)
+        rest += rest
+        if rest > backing or (rest == backing and hundredths & 1):
+            hundredths += 1
+        entries.append({"target_id": target, "display_name": target,
+                        "backing_people": len(backers[target]),
+                        "backing_money": money(backed[target]) if backing % 100
+                        else backing // 100,
+                        "to_win_if_backed": _ODDS.get(hundredths) or _odds_text(hundredths)})
     return entries
 
 
@@ -128,12 +145,14 @@ def odds(total_cents: int, backing_cents: int) -> str:
     hundredths, rest = divmod(total_cents * 100, backing_cents)
     if rest * 2 > backing_cents or (rest * 2 == backing_cents and hundredths & 1):
         hundredths += 1
-    text = _ODDS.get(hundredths)
-    if text is None:  # the same few odds come back again and again
-        if len(_ODDS) >= 4096:
-            _ODDS.clear()
-        units, part = divmod(hundredths, 100)
-        text = _ODDS[hundredths] = f"{units}.{part:02d}"
+    return _ODDS.get(hundredths) or _odds_text(hundredths)
+
+
+def _odds_text(hundredths: int) -> str:
+    if len(_ODDS) >= 4096:  # the same few odds come back again and again: remembered
+        _ODDS.clear()
+    units, part = divmod(hundredths, 100)
+    text = _ODDS[hundredths] = f"{units}.{part:02d}"
     return text
 
 

@@ -80,8 +80,12 @@ def serve_replay(args: argparse.Namespace, out: Output, users: dict[str | int, s
         assert backtest is not None
         # The recording's steps and the market's opening live as long as this process:
         # kept out of the cyclic collector's scans, which would otherwise walk them again
-        # and again as a fast replay's bets pile up.
+        # and again as a fast replay's bets pile up. A bet makes a dozen short-lived
+        # dicts and lists (its pushes), nearly all freed by reference counting: the
+        # youngest generation is collected every 20,000 allocations rather than 700,
+        # which took a tenth of a full-speed replay's time.
         gc.freeze()
+        gc.set_threshold(20_000, *gc.get_threshold()[1:])
         ids = sorted(str(u) for u in users)
         out.emit(f"serving on {server.url} for {len(ids)} user(s), replaying {args.replay} "
                  f"at speed {args.speed}; Ctrl-C to stop",

@@ -23,6 +23,7 @@ from .records import CURRENCY, Bet, MarketError, checked
 __all__ = ("CENT", "Ledger", "Settlement", "money")
 
 CENT = Decimal("0.01")
+_ZERO = Decimal(0)
 
 
 def money(amount: Decimal) -> int | str:
@@ -47,7 +48,29 @@ checked(815, dict.fromkeys(("current_balance", "available_balance", "currency"))
 
 
 def _cents(amount: Decimal) -> int:
-    return int(amount * 100)
+    """``int(amount * 100)``, remembered: a pool's bets repeat a few amounts, and settling
+    reads each bet's several times."""
+    cents = _CENTS_OF.get(amount)
+    if cents is None:
+        if len(_CENTS_OF) >= 4096:
+            _CENTS_OF.clear()
+        cents = _CENTS_OF[amount] = int(amount * 100)  # equal amounts: equal cents
+    return cents
+
+
+def _hundredths(cents: int) -> Decimal:
+    """``Decimal(cents) / 100``, remembered (payouts repeat too); the same value and
+    exponent as computed each time."""
+    amount = _HUNDREDTHS.get(cents)
+    if amount is None:
+        if len(_HUNDREDTHS) >= 4096:
+            _HUNDREDTHS.clear()
+        amount = _HUNDREDTHS[cents] = Decimal(cents) / 100
+    return amount
+
+
+_CENTS_OF: dict[Decimal, int] = {}
+_HUNDREDTHS: dict[int, Decimal] = {}
 
 
 @attrs.frozen(slots=True)
@@ -139,11 +162,14 @@ class Ledger:
 
     def stake(self, user: str, amount: Decimal) -> None:
         """Move ``amount`` of ``user``'s available balance into exposure (a bet)."""
-        available, exposure = self.balances(user)
+        available = self._available.get(user)
+        if available is None:  # every bet comes here: the account read once, not thrice
+            self.open(user)
+            available = self._available[user]
         if amount > available:
             raise MarketError("insufficient funds")
         self._available[user] = available - amount
-        self._exposure[user] = exposure + amount
+        self._exposure[user] = self._exposure.get(user, _ZERO) + amount
 
     def settle(self, bets: Sequence[Bet], winning: str, at: int) -> Settlement:
         """Resolve the stakes ``bets`` of one pool to ``winning`` at ``at``: every stake
@@ -154,29 +180,45 @@ class Ledger:
         No winning stake (or no money): every stake is returned. ``winners`` reports net
         winnings (as the docs' 362 example: payout minus the winning stake).
         """
-        valid = [b for b in bets if b.placed_at <= at]
-        late = [b for b in bets if b.placed_at > at]
-        total = sum(_cents(b.amount) for b in valid)
-        win_cents = sum(_cents(b.amount) for b in valid if b.target == winning)
+        known = _CENTS_OF.get  # each stake read once, mostly from the remembered
+        stakes = [known(b.amount) or _cents(b.amount) for b in bets]
+        total = win_cents = 0
+        for bet, stake in zip(bets, stakes, strict=True):
+            if bet.placed_at <= at:
+                total += stake
+                if bet.target == winning:
+                    win_cents += stake
         money_return = total == 0 or win_cents == 0
-        paid = {b.bet_id: _cents(b.amount) for b in late + (valid if money_return else [])}
         winners: dict[str, Decimal] = {}
         losers: dict[str, Decimal] = {}
-        if not money_return:
-            for bet in valid:
+        written = _HUNDREDTHS.get
+        if money_return:
+            paid = stakes  # every stake back, in time or late
+        else:
+            paid = []  # each bet's payout in cents, in bet order
+            paid_in_time = 0
+            for bet, stake in zip(bets, stakes, strict=True):
+                if bet.placed_at > at:
+                    paid.append(stake)  # too late: returned
+                    continue
+                user = bet.user_id
                 if bet.target == winning:
-                    paid[bet.bet_id] = total * _cents(bet.amount) // win_cents
-                    winners[bet.user_id] = winners.get(bet.user_id, Decimal(0)) + \
-                        Decimal(paid[bet.bet_id]) / 100 - bet.amount
+                    back = total * stake // win_cents
+                    paid_in_time += back
+                    winners[user] = winners.get(user, _ZERO) + \
+                        (written(back) or _hundredths(back)) - bet.amount
                 else:
-                    paid[bet.bet_id] = 0
-                    losers[bet.user_id] = losers.get(bet.user_id, Decimal(0)) + bet.amount
-            self._house += Decimal(total - sum(paid[b.bet_id] for b in valid)) / 100
+                    back = 0
+                    losers[user] = losers.get(user, _ZERO) + bet.amount
+                paid.append(back)
+            self._house += Decimal(total - paid_in_time) / 100
         returned: dict[str, Decimal] = {}
-        for bet in bets:
-            back = Decimal(paid[bet.bet_id]) / 100
-            self._exposure[bet.user_id] -= bet.amount
-            self._available[bet.user_id] += back
-            returned[bet.user_id] = returned.get(bet.user_id, Decimal(0)) + back
-        return Settlement(returned, winners, losers, sorted({b.user_id for b in late}),
-                          money_return)
+        exposure, available = self._exposure, self._available
+        for bet, back in zip(bets, paid, strict=True):
+            user = bet.user_id
+            back_money = written(back) or _hundredths(back)
+            exposure[user] -= bet.amount
+            available[user] += back_money
+            returned[user] = returned.get(user, _ZERO) + back_money
+        late = {b.user_id for b in bets if b.placed_at > at}
+        return Settlement(returned, winners, losers, sorted(late), money_return)

@@ -67,6 +67,11 @@ __all__ = ("Audience", "Bet", "Game", "Market", "MarketError", "Out", "Pool", "S
 
 _REPLIES = {spec.op: spec.replies for spec in OPS}
 
+_GOOD_AMOUNTS: set[Decimal] = set()  # bet amounts that passed the checks: bets repeat a few
+
+# the reply of every bet (``Market._placed``): its names checked here once
+checked(356, dict.fromkeys(("bet_id", "pool_id", "target", "amount")))
+
 
 def _with_none(targets: list[str]) -> list[str]:
     """A game's targets with ``none`` added when skipped (the docs: "necessary for automatic
@@ -118,6 +123,11 @@ class Market:
         # action blocks and allows given a future time: (at, seq, "block"/"allow", game, action)
         self._timetable: list[tuple[int, int, str, str, str]] = []
         self._seq = itertools.count()
+        # no open or upcoming game closes by its close_at before this (None: none has one)
+        self._closing_from: int | None = None
+        # the clock's value at the last tick, while nothing has been asked since: nothing
+        # is due by then (only a request schedules or closes anything)
+        self._ticked_at: int | None = None
         self._synthetic = SyntheticPushes(clock, self._ledger.balance_fields)
 
     def now(self) -> int:
@@ -181,6 +191,7 @@ class Market:
         """
         self._ledger.open(user)
         due = self.tick()
+        self._ticked_at = None  # what the request does may fall due at once
         handler = self._HANDLERS.get(op)
         if handler is None:
             return 666, {"text": f"op {op} is not implemented by the reference server"}, due
@@ -201,10 +212,19 @@ class Market:
             pushes += self._book.due(at)  # what the pools had due first, in time order
             pushes += self._set_action_blocked(game_id, action_id, what == "block", at)
         pushes += self._book.due(now)
-        for game in list(self.games.values()):
-            if game.status == "open" and game.close_at is not None and game.close_at <= now:
-                pushes += self._close_game(game, None)
-        self._forget_closed_games()
+        # Every request (and every replayed bet) ticks: the games are looked through only
+        # when one of them may have reached its close_at.
+        if self._closing_from is not None and self._closing_from <= now:
+            for game in list(self.games.values()):
+                if game.status == "open" and game.close_at is not None and \
+                        game.close_at <= now:
+                    pushes += self._close_game(game, None)
+            self._closing_from = min((g.close_at for g in self.games.values()
+                                      if g.status != "closed" and g.close_at is not None),
+                                     default=None)
+        if self._closed_games > self._closed_kept:
+            self._forget_closed_games()
+        self._ticked_at = now
         return pushes
 
     def _forget_closed_games(self) -> None:
@@ -292,6 +312,9 @@ class Market:
             game.actions, game.targets = _strs(r.actions), _with_none(_strs(r.targets))
         game.status = "open" if open_now else "upcoming"
         self.games[game.game_id] = game
+        if game.close_at is not None and (self._closing_from is None
+                                          or game.close_at < self._closing_from):
+            self._closing_from = game.close_at
         return game
 
     def _create_and_open_game(self, user: str, r: api.CreateAndOpenGame, joined: set[str]
@@ -560,12 +583,24 @@ class Market:
         (a replayed recording's bettors, whose bets come decoded), skipping only the
         reading of the wire; the checks, answer and pushes are the request's."""
         self._ledger.open(user)
-        due = self.tick()
+        # a replay ticks as its clock moves: the bets of the same millisecond need not
+        due = [] if self._clock() == self._ticked_at else self.tick()
         try:
             res, fields, pushes = self._placed(user, pool_id, target, amount)
         except MarketError as exc:
             return 666, {"text": str(exc)}, due
-        return res, checked(res, fields), due + pushes
+        return res, fields, due + pushes if due else pushes  # fields checked at import
+
+    def balance_pushes_for(self, heard: Callable[[str], bool] | None) -> None:
+        """Build the balance pushes (815) of bets and payouts only for the users ``heard``
+        says someone may receive them (None, the default: everyone).
+
+        A replayed recording's bettors are scripted users no client is connected as: their
+        815s, half of a replay's pushes, would be built to be dropped. ``heard`` must answer
+        as the server's routing would when the pushes are routed (the replay routes them
+        at once); money moves the same either way, and every other push is unchanged.
+        """
+        self._book.heard = heard
 
     def _bet(self, user: str, r: api.PlaceBetInBettingPool, joined: set[str]) -> _Result:
         return self._placed(user, r.pool_id, str(r.target), Decimal(r.amount))
@@ -573,11 +608,15 @@ class Market:
     def _placed(self, user: str, pool_id: str | int, target: str, amount: Decimal
                 ) -> _Result:
         now = self._clock()
-        if not amount.is_finite() or amount <= 0:
-            raise MarketError("place_bet_in_betting_pool: the amount must be positive")
-        if amount != amount.quantize(CENT):
-            raise MarketError("place_bet_in_betting_pool: the amount has more than two "
-                              "decimals (money is kept in cents)")
+        if not amount.is_finite() or amount not in _GOOD_AMOUNTS:
+            if not amount.is_finite() or amount <= 0:
+                raise MarketError("place_bet_in_betting_pool: the amount must be positive")
+            if amount != amount.quantize(CENT):
+                raise MarketError("place_bet_in_betting_pool: the amount has more than two "
+                                  "decimals (money is kept in cents)")
+            if len(_GOOD_AMOUNTS) >= 4096:
+                _GOOD_AMOUNTS.clear()
+            _GOOD_AMOUNTS.add(amount)  # whether an amount passes depends on its value alone
         bet, pushes = self._book.place_bet(user, pool_id, target, amount, now)
         return 356, {"bet_id": bet.bet_id, "pool_id": pool_id, "target": target,
                      "amount": format(amount, "f")}, pushes

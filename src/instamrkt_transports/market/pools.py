@@ -55,6 +55,9 @@ class PoolBook:
         self._ledger = ledger
         self._games = games
         self._pools: dict[str, Pool] = {}
+        # game id -> its unresolved pools, in opening order (the order of ``_pools``): an
+        # event looks through these, not the resolved pools each game keeps
+        self._unresolved: dict[str, dict[str, Pool]] = {}
         self._bets: dict[str, Bet] = {}
         self._pool_ids = itertools.count(1)
         self._bet_ids = itertools.count(1)
@@ -63,6 +66,8 @@ class PoolBook:
         self._due: list[tuple[int, int, str, str]] = []
         self._due_seq = itertools.count()
         self._audiences: dict[tuple[str, str], Audience] = {}
+        # who may hear a balance push (815): None is everyone; see Market.balance_pushes_for
+        self.heard: Callable[[str], bool] | None = None
 
     @property
     def pools(self) -> Mapping[str, Pool]:
@@ -88,8 +93,12 @@ class PoolBook:
 
     def open_for_action(self, game_id: str, action: str) -> list[Pool]:
         """The unresolved pools of ``game_id`` on ``action``."""
-        return [p for p in self.of_game(game_id)
+        return [p for p in self._unresolved_of(game_id)
                 if p.action_id == action and p.resolved_at is None]
+
+    def _unresolved_of(self, game_id: str) -> list[Pool]:
+        pools = self._unresolved.get(str(game_id))
+        return list(pools.values()) if pools else []
 
     # -- a pool's life -----------------------------------------------------------------------
 
@@ -98,6 +107,8 @@ class PoolBook:
         if pool.pool_id in self._pools:  # ids are the book's own: never two pools in one id
             raise AssertionError(f"pool id {pool.pool_id!r} is taken")
         self._pools[pool.pool_id] = pool
+        if pool.resolved_at is None:
+            self._unresolved.setdefault(pool.game_id, {})[pool.pool_id] = pool
         if pool.finish_at is not None:
             self._schedule(pool.finish_at, "expire", pool.pool_id)
         game = self._games.get(pool.game_id)
@@ -111,7 +122,7 @@ class PoolBook:
                   now: int) -> tuple[Bet, list[Out]]:
         """Stake ``amount`` on ``target``: the bet, and its 361 and 815 pushes. An unknown
         ``pool_id`` is refused before any money moves (no pool is made up for it)."""
-        pool = self._pools.get(str(pool_id))
+        pool = self._pools.get(pool_id if isinstance(pool_id, str) else str(pool_id))
         if pool is None:
             raise MarketError(f"place_bet_in_betting_pool: unknown betting pool {pool_id!r} "
                               "(no bet placed, nothing charged)")
@@ -122,12 +133,15 @@ class PoolBook:
         bet = Bet(f"bet-{next(self._bet_ids)}", user, pool.pool_id, target, amount, now)
         self._bets[bet.bet_id] = bet
         pool.bets.append(bet)
+        pushes = [Out(361, {"pool_id": pool.pool_id, "target_level": 1,
+                            "distribution": distribution(pool, with_bets=False),
+                            "new_bets": [bet_fields(bet)]},
+                      self._audience("game", pool.game_id))]
         # Like the real server, a balance change is followed by a 815 push to the user.
-        return bet, [
-            Out(361, {"pool_id": pool.pool_id, "target_level": 1,
-                      "distribution": distribution(pool, with_bets=False),
-                      "new_bets": [bet_fields(bet)]}, self._audience("game", pool.game_id)),
-            Out(815, self._ledger.balance_fields(user), self._audience("user", user))]
+        if self.heard is None or self.heard(user):
+            pushes.append(Out(815, self._ledger.balance_fields(user),
+                              self._audience("user", user)))
+        return bet, pushes
 
     def _audience(self, kind: str, key: str) -> Audience:
         """The audience of a game's or a user's pushes, made once (every bet has two).
@@ -148,8 +162,9 @@ class PoolBook:
             return f"pool {pool.pool_id!r} stopped accepting bets"
         if self._games[pool.game_id].status != "open":
             return f"game {pool.game_id!r} is not open"
-        if pool.bettable and target not in pool.bettable:
-            return f"target {target!r} is not one of {pool.bettable}"
+        bettable = pool.bettable
+        if bettable and target not in bettable:
+            return f"target {target!r} is not one of {bettable}"
         return None
 
     def block_or_allow(self, pools: list[Pool], blocked: bool, at: int | None,
@@ -190,7 +205,7 @@ class PoolBook:
     def event(self, game_id: str, action_id: str, target_id: str, at: int) -> list[Out]:
         """Resolve the pools of ``game_id`` that an event hits (``docs/market.md``)."""
         pushes: list[Out] = []
-        for pool in self.of_game(game_id):
+        for pool in self._unresolved_of(game_id):
             if pool.resolved_at is not None or pool.start_at > at:
                 continue
             if pool.action_id is not None and pool.action_id != action_id:
@@ -215,7 +230,7 @@ class PoolBook:
         pushes: list[Out] = []
         pending: list[Pool] = []
         now = self._clock()
-        for pool in list(self._pools.values()):
+        for pool in self._unresolved_of(game_id):
             if pool.game_id == game_id and pool.resolved_at is None:
                 if keep_manual and pool.binary:
                     pool.blocked = True
@@ -229,6 +244,8 @@ class PoolBook:
     def due(self, now: int) -> list[Out]:
         """Run what the timetable says is due by ``now``: scheduled blocks, allows and hot
         suggestions, and time-based pools reaching ``finish_at`` (363). Returns the pushes."""
+        if not self._due or self._due[0][0] > now:
+            return []  # every bet's tick asks: answered without building anything
         pushes: list[Out] = []
         while self._due and self._due[0][0] <= now:
             at, _seq, what, pool_id = heapq.heappop(self._due)
@@ -254,6 +271,7 @@ class PoolBook:
         for user, back in settled.returned.items():
             pool.payouts[user] = pool.payouts.get(user, Decimal(0)) + back
         pool.resolved_at, pool.winning_target = now, winning
+        self._unresolved.get(pool.game_id, {}).pop(pool.pool_id, None)
         fields: dict[str, Any] = {
             "pool_id": pool.pool_id, "game_id": pool.game_id, "winning_target": winning,
             "description": pool.description,
@@ -265,8 +283,9 @@ class PoolBook:
             fields["expired_at"] = now
         pushes = [Out(res, checked(res, {k: v for k, v in fields.items() if v is not None}),
                       Audience("game", pool.game_id))]
+        heard = self.heard
         pushes += [Out(815, self._ledger.balance_fields(u), Audience("user", u))
-                   for u in settled.returned]
+                   for u in settled.returned if heard is None or heard(u)]
         self._remember_resolved(pool)
         if pool.recreate_on_end:
             game = self._games[pool.game_id]
@@ -298,6 +317,7 @@ class PoolBook:
         if any(pool.resolved_at is None for pool in pools):
             return False
         self._resolved.pop(game_id, None)
+        self._unresolved.pop(game_id, None)
         self._audiences.pop(("game", game_id), None)
         for pool in pools:
             self._forget(pool.pool_id)
@@ -305,5 +325,6 @@ class PoolBook:
 
     def _forget(self, pool_id: str) -> None:
         pool = self._pools.pop(pool_id)
+        self._unresolved.get(pool.game_id, {}).pop(pool_id, None)
         for bet in pool.bets:
             del self._bets[bet.bet_id]

@@ -25,6 +25,7 @@ __all__ = ("BINARY_EVENT", "BINARY_TARGETS", "BINARY_TIME", "CURRENCY", "PARIMUT
 CURRENCY = "DON"
 PARIMUTUEL_EVENT, PARIMUTUEL_TIME, BINARY_EVENT, BINARY_TIME = 1, 2, 3, 4
 BINARY_TARGETS = ("yes", "no")
+_BINARY_TYPES = frozenset((BINARY_EVENT, BINARY_TIME))
 _FIELDS = {spec.res: frozenset(f.name for f in spec.fields) for spec in RESPONSES}
 _FIELDS.update({res: _FIELDS[450] for res in EXTRA_CODES})  # 452, 453: leaderboards
 
@@ -107,10 +108,14 @@ class Tally:
 
     Every bet pushes the pool's distribution (361), so reading these by summing the bets
     would cost each bet the whole pool; kept up to date they cost it one addition. Exact
-    (``Decimal`` cents added in bet order, as a sum over the bets would).
+    (``Decimal`` cents added in bet order, as a sum over the bets would). The same sums
+    are kept in integer cents (``total_cents``, ``cents``) while every amount is a
+    positive whole number of cents (``exact``), as the market's bets always are: the odds
+    of a 361 are then integer arithmetic rather than a ``Decimal`` division per target.
     """
 
-    __slots__ = ("backers", "bets", "counted", "money", "total", "users")
+    __slots__ = ("backers", "bets", "cents", "counted", "exact", "money", "total",
+                 "total_cents", "users")
 
     def __init__(self, bets: list[Bet]) -> None:
         self.bets = bets  # the list summed: a pool given another list is summed afresh
@@ -119,19 +124,46 @@ class Tally:
         self.money: dict[str, Decimal] = {}  # target -> backing money
         self.backers: dict[str, set[str]] = {}  # target -> users backing it
         self.users: set[str] = set()  # everyone who bet in the pool
+        self.exact = True  # every amount so far a positive whole number of cents
+        self.total_cents = 0
+        self.cents: dict[str, int] = {}  # target -> backing money in cents, while exact
 
     def add(self, bet: Bet) -> None:
         self.counted += 1
-        self.total += bet.amount
-        target = bet.target
+        amount = bet.amount
+        self.total += amount
+        target, user = bet.target, bet.user_id
+        cents = _CENTS.get(amount)
+        if cents is None:
+            cents = _whole_cents(amount)
         backing = self.money.get(target)
         if backing is None:
-            self.money[target] = bet.amount
-            self.backers[target] = {bet.user_id}
+            self.money[target] = amount
+            self.backers[target] = {user}
         else:
-            self.money[target] = backing + bet.amount
-            self.backers[target].add(bet.user_id)
-        self.users.add(bet.user_id)
+            self.money[target] = backing + amount
+            self.backers[target].add(user)
+        if cents:
+            self.cents[target] = self.cents.get(target, 0) + cents
+            self.total_cents += cents
+        else:
+            self.exact = False
+        self.users.add(user)
+
+
+def _whole_cents(amount: Decimal) -> int:
+    """``amount`` in cents when a positive whole number of them (remembered: bets repeat a
+    few amounts), else 0."""
+    cents = amount * 100
+    if not (cents.is_finite() and cents > 0 and cents == cents.to_integral_value()):
+        return 0
+    if len(_CENTS) >= 4096:
+        _CENTS.clear()
+    number = _CENTS[amount] = int(cents)  # equal amounts are equal cents, whatever their text
+    return number
+
+
+_CENTS: dict[Decimal, int] = {}
 
 
 @attrs.define(slots=True, kw_only=True)
@@ -156,12 +188,13 @@ class Pool:
 
     @property
     def binary(self) -> bool:
-        return self.type in (BINARY_EVENT, BINARY_TIME)
+        return self.type in _BINARY_TYPES
 
     @property
     def bettable(self) -> list[str]:
         """What a bet may back: yes/no for binary pools, else the pool's targets."""
-        return list(BINARY_TARGETS) if self.binary else self.targets
+        # read twice by every bet: the test inlined rather than asked of ``binary``
+        return list(BINARY_TARGETS) if self.type in _BINARY_TYPES else self.targets
 
     @property
     def total(self) -> Decimal:

@@ -137,8 +137,14 @@ class Backtest:
         would), until they made at least ``pushes`` pushes or the timeline ends: playing as
         fast as possible (``--speed max``), the server routes the pushes a batch at a time."""
         out: list[Out] = []
-        while self._next < len(self.timeline.steps) and len(out) < pushes:
-            out += self._step()
+        steps, clock = self.timeline.steps, self.clock
+        while self._next < len(steps) and len(out) < pushes:  # _step, inlined: per bet
+            step = steps[self._next]
+            self._next += 1
+            if step.at > clock.now:
+                clock.now = step.at
+                out += self.market.tick()
+            out += self._run(step)
         return out
 
     def _step(self) -> list[Out]:

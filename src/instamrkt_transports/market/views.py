@@ -15,10 +15,10 @@ from decimal import Decimal
 from typing import Any
 
 from .ledger import CENT, money
-from .records import Bet, Game, Pool
+from .records import Bet, Game, Pool, Tally
 
 __all__ = ("bet_fields", "distribution", "game_details", "game_fields", "leaderboard",
-           "points", "pool_fields", "prediction")
+           "odds", "points", "pool_fields", "prediction")
 
 
 def game_fields(game: Game, *, details: bool = True) -> dict[str, Any]:
@@ -86,6 +86,8 @@ def distribution(pool: Pool, *, with_bets: bool) -> list[dict[str, Any]]:
     others = backed.keys() - targets
     if others:
         targets = targets + sorted(others)
+    if not with_bets and tally.exact and tally.total_cents < _EXACT_BELOW:
+        return _whole_cents_entries(tally, targets)  # every bet's 361
     by_target: dict[str, list[dict[str, Any]]] = {}
     if with_bets:
         for bet in pool.bets:
@@ -105,6 +107,56 @@ def distribution(pool: Pool, *, with_bets: bool) -> list[dict[str, Any]]:
             entry["bets"] = by_target.get(target, [])
         entries.append(entry)
     return entries
+
+
+def _whole_cents_entries(tally: Tally, targets: list[str]) -> list[dict[str, Any]]:
+    """``distribution``'s entries when every amount is a positive whole number of cents:
+    the same values, from the sums in integer cents (``odds``, inlined)."""
+    total = tally.total_cents * 100
+    cents, backers, backed = tally.cents, tally.backers, tally.money
+    entries: list[dict[str, Any]] = []
+    for target in targets:
+        backing = cents.get(target)
+        if backing is None:
+            entries.append({"target_id": target, "display_name": target,
+                            "backing_people": 0, "backing_money": 0})
+            continue
+        hundredths, rest = divmod(total, backing)
+        rest += rest
+        if rest > backing or (rest == backing and hundredths & 1):
+            hundredths += 1
+        entries.append({"target_id": target, "display_name": target,
+                        "backing_people": len(backers[target]),
+                        "backing_money": money(backed[target]) if backing % 100
+                        else backing // 100,
+                        "to_win_if_backed": _ODDS.get(hundredths) or _odds_text(hundredths)})
+    return entries
+
+
+# Below this many cents the Decimal division (28 digits) cannot land on or across a
+# rounding tie of the quotient in cents: integer half-even rounding gives the same text.
+_EXACT_BELOW = 10**20
+
+
+def odds(total_cents: int, backing_cents: int) -> str:
+    """``str((total / backing).quantize(CENT))`` for positive whole cents, backing at most
+    total, total below ``_EXACT_BELOW``: the pool's payout per unit backed, rounded half
+    to even to the cent, as the ``Decimal`` form would be."""
+    hundredths, rest = divmod(total_cents * 100, backing_cents)
+    if rest * 2 > backing_cents or (rest * 2 == backing_cents and hundredths & 1):
+        hundredths += 1
+    return _ODDS.get(hundredths) or _odds_text(hundredths)
+
+
+def _odds_text(hundredths: int) -> str:
+    if len(_ODDS) >= 4096:  # the same few odds come back again and again: remembered
+        _ODDS.clear()
+    units, part = divmod(hundredths, 100)
+    text = _ODDS[hundredths] = f"{units}.{part:02d}"
+    return text
+
+
+_ODDS: dict[int, str] = {}  # odds in hundredths -> their text
 
 
 def pool_fields(pool: Pool, game: Game | None, user: str | None) -> dict[str, Any]:

@@ -70,9 +70,8 @@ def hand_made_recording(path: Path) -> None:
 
 def wait_for_the_end(client: Any, server: ServerThread) -> list[Any]:
     """The events until the replay ended and all it sent was read. ``replay_finished``
-    turns True once the last pushes are queued, before they are written: the end is a
-    quiet second that began after it turned True (a wait that began before it can time
-    out with the last pushes still on their way)."""
+    turns True once the last pushes are written, which the client may not have read yet:
+    the end is a quiet second that began after it turned True."""
     events = []
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

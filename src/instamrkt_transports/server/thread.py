@@ -123,7 +123,8 @@ class ServerThread:
 
     @property
     def replay_finished(self) -> bool:
-        """The replayed recording has been played to its end."""
+        """The replayed recording has been played to its end and every connection has
+        written what it was sent (the clients may still be reading it)."""
         return self.server.replay_finished
 
     def replay_report(self, users: Iterable[str] = ()) -> list[UserReport]:

@@ -112,15 +112,17 @@ def text_frames(proto: ServerProtocol, messages: Iterable[bytes]) -> bytes | Non
 
 
 class _Out:
-    __slots__ = ("batch", "code", "data", "kind")
+    __slots__ = ("batch", "code", "data", "done", "kind")
 
     def __init__(self, kind: str, data: bytes = b"", code: int = 1000,
-                 batch: list[bytes] | None = None) -> None:
-        # "reply", "push", "raw", "close" (data is then the reason) or "pushes" (``batch``)
+                 batch: list[bytes] | None = None, done: anyio.Event | None = None) -> None:
+        # "reply", "push", "raw", "close" (data is then the reason), "pushes" (``batch``)
+        # or "mark" (``done`` is set once all that was queued before it is written)
         self.kind = kind
         self.data = data
         self.code = code
         self.batch = batch
+        self.done = done
 
 
 class _Session:
@@ -182,8 +184,8 @@ class ReferenceServer:
     games instead, once a client joined one of them: at the recorded pace times ``speed``,
     or as fast as the clients read with ``speed="max"``; the market's clock is then the
     recording's. ``backtest.game_ids`` maps recorded game ids to served ones,
-    ``replay_finished`` turns True at the end, and ``replay_report()`` says what each user
-    did.
+    ``replay_finished`` turns True once the last pushes are written to the clients, and
+    ``replay_report()`` says what each user did.
 
     ``start()`` and ``aclose()`` must be awaited from the same task (they enter and leave a
     task group); prefer ``async with``. Everything else must run on the server's event loop;
@@ -660,8 +662,25 @@ class ReferenceServer:
                 await anyio.sleep(min(0.05, (due - now) / 1000 / self.speed))
                 continue
             await self._route_wait(backtest.play_until(now))
+        await self._written_out()
         self.replay_finished = True
         log.info("reference server: the recording is played to its end")
+
+    async def _written_out(self) -> None:
+        """Wait until each connection has written what was queued for it, so that
+        ``replay_finished`` means the last pushes are on their way to the clients, not in a
+        queue (a connection that closes meanwhile has nothing more to write)."""
+        marks: list[tuple[_Session, anyio.Event]] = []
+        for session in list(self._sessions):
+            done = anyio.Event()
+            try:
+                await session.out_send.send(_Out("mark", done=done))
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                continue
+            marks.append((session, done))
+        while not all(done.is_set() or session.closing or session not in self._sessions
+                      for session, done in marks):
+            await anyio.sleep(0.01)
 
     async def _route_wait(self, pushes: list[Out]) -> None:
         """``route``, waiting for room in each connection's queue instead of dropping. Each
@@ -808,6 +827,12 @@ class ReferenceServer:
 
     async def _writer(self, session: _Session) -> None:
         async for out in session.out_recv:
+            if out.done is not None:  # a mark: what came before it leaves now
+                if session.unflushed:
+                    session.unflushed = 0
+                    await self._flush(session)
+                out.done.set()
+                continue
             if out.kind == "close":
                 await self._send_close(session, out.code, out.data.decode())
                 continue

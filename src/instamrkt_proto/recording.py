@@ -198,25 +198,42 @@ def read_header(line: bytes | str) -> Header:
 def raw_records(lines: Iterator[bytes | str]) -> Iterator[dict[str, Any]]:
     """The record lines after the header as dicts, lazily; a broken line is an error
     except a last line cut short (a recording whose writer was killed mid-line)."""
-    number = 1
-    loads, decode_error = orjson.loads, orjson.JSONDecodeError
-    for line in lines:
-        number += 1
+    loads = orjson.loads
+    for number, line in enumerate(lines, 2):
         try:
             data = loads(line)
-        except decode_error:
-            if not line.strip():
+        except orjson.JSONDecodeError:
+            data = NOT_JSON
+        if type(data) is not dict or "k" not in data:
+            data = odd_line(line, data, number)
+            if data is None:
                 continue
-            if not (line.endswith(b"\n") if isinstance(line, bytes) else line.endswith("\n")):
-                return  # the cut-off tail of a recording whose writer died
-            raise RecordingError(f"line {number} of the recording is not JSON") from None
-        if type(data) is dict and "k" in data:
-            yield data
-        elif isinstance(data, dict) and data.get("format") == FORMAT:
-            data["k"] = HEADER  # a later session appended to the same file
-            yield data
-        else:
-            raise RecordingError(f"line {number} of the recording is not a record")
+            if data is CUT_SHORT:
+                return
+        yield data
+
+
+CUT_SHORT: dict[str, Any] = {}
+"""What ``odd_line`` gives for the cut-off tail of a recording whose writer died: the end."""
+NOT_JSON = object()
+"""What a line that is not JSON is given to ``odd_line`` as."""
+
+
+def odd_line(line: bytes | str, data: Any, number: int) -> dict[str, Any] | None:
+    """A line that is not a plain record (``data``: what it parsed to, or ``NOT_JSON``): a
+    later session's header as a record of kind ``HEADER``, None for a blank line,
+    ``CUT_SHORT`` for a last line cut short, else ``RecordingError``. Kept apart so that
+    the readers' loops hold only the usual case."""
+    if data is NOT_JSON:
+        if not line.strip():
+            return None
+        if not (line.endswith(b"\n") if isinstance(line, bytes) else line.endswith("\n")):
+            return CUT_SHORT
+        raise RecordingError(f"line {number} of the recording is not JSON")
+    if isinstance(data, dict) and data.get("format") == FORMAT:
+        data["k"] = HEADER  # a later session appended to the same file
+        return data
+    raise RecordingError(f"line {number} of the recording is not a record")
 
 
 def read_records(lines: Iterable[bytes | str]) -> tuple[Header, Iterator[Record]]:

@@ -34,15 +34,13 @@ from .config import DEFAULT
 from .events import Event
 from .mirror import Change, MarketMirror
 from .recording import (
-    CUT_SHORT,
     HEADER,
     INPUTS,
-    NOT_JSON,
     Header,
     RecordingError,
     Secrets,
     decode_params,
-    odd_line,
+    raw_records,
     read_header,
 )
 
@@ -180,19 +178,7 @@ def replay_lines(lines: Iterable[bytes | str], *, check: bool = True,
             sent.extend(secrets.outgoing(frame) for frame in frames)
         return core.events_received()
 
-    # ``raw_records`` inlined: this loop is the replay's whole cost beside the core's own
-    loads, decode_error = orjson.loads, orjson.JSONDecodeError
-    for number, line in enumerate(it, 2):
-        try:
-            data = loads(line)
-        except decode_error:
-            data = NOT_JSON
-        if type(data) is not dict or "k" not in data:
-            data = odd_line(line, data, number)
-            if data is None:
-                continue
-            if data is CUT_SHORT:
-                break
+    for data in raw_records(it):
         kind = data["k"]
         if kind == "in" and "r" not in data:
             t, w = data["t"], data["w"]

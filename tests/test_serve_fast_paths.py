@@ -24,7 +24,7 @@ from instamrkt_transports.market.ledger import CENT, Ledger
 from instamrkt_transports.market.records import Bet, Pool
 from instamrkt_transports.market.replay import Backtest, VirtualClock, load_timeline
 from instamrkt_transports.market.views import distribution, odds
-from instamrkt_transports.server.websocket import text_frames
+from instamrkt_transports.server.connection import text_frames
 
 T0 = 1_800_000_000_000
 

@@ -1,6 +1,7 @@
 """The reference server's fault knobs and its record of what it received.
 
-Plain synchronous Python with no I/O, kept apart from the networking in ``websocket.py``.
+Plain synchronous Python with no I/O, kept apart from the networking in ``websocket.py``
+and ``connection.py``.
 ``Faults`` are the misbehaviours a client must survive. ``ServerStats`` records what the
 server received so tests can assert on the server side (pacing, retries, no duplicate bets)
 instead of trusting the client.

@@ -7,11 +7,10 @@ handshake rules it would meet in production, plus the faults in ``Faults``. The 
 behind it is the in-memory ``Market`` of ``instamrkt_transports.market``. It runs on asyncio
 and trio.
 
-Each connection has one reader task (feeds bytes in, answers requests), one writer task
-(drains a bounded queue of outgoing messages, applying delays and drops) and one push task.
-Writes to the socket go through a lock, because the reader also writes (pongs, close
-echoes). A full queue blocks the reader (backpressure) for replies and drops pushes
-(counted in ``stats.pushes_dropped``), as a server protecting itself from a slow consumer.
+This module accepts, authenticates and decides: what a request answers (the market),
+who hears a push (``route``), which fault applies. Each accepted connection's queue, reader
+and writer are a ``Connection`` (``server/connection.py``); a recording's games are paced
+by ``Playback`` (``server/playback.py``).
 
 Authentication happens before the upgrade: a bad digest or unknown user gets HTTP 403, a
 missing parameter HTTP 400, and no websocket is ever opened. The websockets library's own
@@ -29,10 +28,8 @@ from __future__ import annotations
 
 import functools
 import logging
-import math
 import os
 import ssl
-import struct
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from types import TracebackType
@@ -42,7 +39,6 @@ import anyio
 import anyio.abc
 import attrs
 from anyio.streams.tls import TLSStream
-from websockets.frames import Frame, Opcode
 from websockets.http11 import Request
 from websockets.protocol import State
 from websockets.server import ServerProtocol
@@ -59,105 +55,19 @@ from .._quietlog import NoDebugLogger
 from ..market import Audience, Market, Out
 from ..market.replay import Backtest, UserReport, VirtualClock, load_timeline
 from ..market.scenario import Scenario, make_scenario
+from .connection import NETWORK_ERRORS, Connection, Outgoing, write_pending
 from .faults import Faults, ServerStats
+from .playback import Playback, parse_speed
 from .rest import REST_PREFIX, RestService, serve_http
 
-__all__ = ("ReferenceServer", "text_frames")
+__all__ = ("ReferenceServer",)
 
 log = logging.getLogger("instamrkt_transports.server")
-_DATA = frozenset({Opcode.TEXT, Opcode.BINARY, Opcode.CONT})
-_NETWORK_ERRORS = (anyio.BrokenResourceError, anyio.ClosedResourceError, anyio.EndOfStream,
-                   OSError, ssl.SSLError)
-
-
 _WS_LOG = NoDebugLogger(logging.getLogger("instamrkt_transports.server.websockets"), {})
 
 
 def _wall_ms() -> int:
     return time.time_ns() // 1_000_000
-
-
-_BATCH = 256  # pushes queued (and written) together when the replay plays at full speed
-
-_SHORT_TEXT = [bytes((0x81, n)) for n in range(126)]  # FIN + text, unmasked, length < 126
-_MEDIUM_TEXT = struct.Struct("!BBH").pack  # 126: a 16-bit length follows
-
-
-def text_frames(proto: ServerProtocol, messages: Iterable[bytes]) -> bytes | None:
-    """The frames ``proto.send_text`` would write for ``messages``, as one buffer, or None
-    when this connection needs the library's own path.
-
-    Framing a flood one message at a time (a ``Frame`` object, its checks and a buffer per
-    message) cost the replay at full speed about a tenth of the server's time; the
-    frame of an unmasked, unfragmented, uncompressed text message is two or four header
-    bytes before the payload. Anything else (extensions, a fragmented message under way,
-    a closing connection, debug logging, a payload of 64 KiB or more) goes through
-    ``send_text``, which is then the one to answer or refuse it.
-    """
-    if (proto.state is not State.OPEN or proto.extensions or proto.expect_continuation_frame
-            or proto.debug):
-        return None
-    parts: list[bytes] = []
-    append = parts.append
-    for data in messages:
-        size = len(data)
-        if size < 126:
-            append(_SHORT_TEXT[size])
-        elif size < 65536:
-            append(_MEDIUM_TEXT(0x81, 126, size))
-        else:
-            return None
-        append(data)
-    return b"".join(parts)
-
-
-class _Out:
-    __slots__ = ("batch", "code", "data", "done", "kind")
-
-    def __init__(self, kind: str, data: bytes = b"", code: int = 1000,
-                 batch: list[bytes] | None = None, done: anyio.Event | None = None) -> None:
-        # "reply", "push", "raw", "close" (data is then the reason), "pushes" (``batch``)
-        # or "mark" (``done`` is set once all that was queued before it is written)
-        self.kind = kind
-        self.data = data
-        self.code = code
-        self.batch = batch
-        self.done = done
-
-
-class _Session:
-    """One accepted websocket connection and what the server tracks about it."""
-
-    def __init__(self, stream: anyio.abc.ByteStream, proto: ServerProtocol,
-                 core: ServerConnection, user_id: str, queue_size: int) -> None:
-        self.stream = stream
-        self.proto = proto
-        self.core = core
-        self.user_id = user_id
-        self.out_send, self.out_recv = anyio.create_memory_object_stream[_Out](queue_size)
-        self.lock = anyio.Lock()
-        self.scope = anyio.CancelScope()
-        self.joined: set[str] = set()
-        self.sources: dict[str, Iterator[tuple[int, dict[str, Any]]]] = {}
-        self.fragments: list[bytes] = []
-        self.requests = 0
-        self.replies = 0
-        self.closing = False
-        self.eof_sent = False
-        self.unflushed = 0  # messages written to the protocol since the last flush
-
-
-def _speed(value: float | str) -> float | None:
-    """``speed``: a positive factor, or "max" (None: as fast as the clients read)."""
-    if value == "max":
-        return None
-    try:
-        speed = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"speed must be a positive number or 'max', not {value!r}") from None
-    if not (speed > 0 and math.isfinite(speed)):
-        raise ValueError(f"speed must be a positive number or 'max', not {value!r}")
-    return speed
 
 
 class ReferenceServer:
@@ -230,7 +140,7 @@ class ReferenceServer:
         self._wall = wall_clock
         self.tick_interval = tick_interval
         self.backtest: Backtest | None = None
-        self.speed = _speed(speed)
+        self.speed = parse_speed(speed)
         if replay is not None:  # the recording's clock, not the wall's (market/replay.py)
             timeline = load_timeline(replay)
             clock = VirtualClock(timeline.start)
@@ -239,7 +149,6 @@ class ReferenceServer:
             self.backtest.start()
         else:
             self.market = Market(wall_clock, initial_balance)
-        self.replay_finished = False
         for uid in self.users:
             self.market.add_user(uid)
         self.scenario: Scenario | None = None
@@ -247,10 +156,13 @@ class ReferenceServer:
             self.scenario = make_scenario(scenario, self.market, seed=scenario_seed,
                                           interval=scenario_interval)
         self.stats = ServerStats()
-        self._sessions: set[_Session] = set()
-        self._online: dict[str, int] = {}  # user id -> its connections in ``_sessions``
+        self._connections: set[Connection] = set()
+        self._online: dict[str, int] = {}  # user id -> its connections in ``_connections``
+        self._playback: Playback | None = None
         if self.backtest is not None:  # the recorded bettors' balances reach nobody
             self.market.balance_pushes_for(self._online.__contains__)
+            self._playback = Playback(self.backtest, self.speed, self._connections,
+                                      lambda to: self._audience(to, None))
         self._tg: anyio.abc.TaskGroup | None = None
         self._listener: anyio.abc.Listener[Any] | None = None
         self._accept_scope: anyio.CancelScope | None = None
@@ -263,7 +175,8 @@ class ReferenceServer:
 
     def __repr__(self) -> str:
         where = self.url if self._tg is not None else "not started"
-        return f"<ReferenceServer {where} users={len(self.users)} sessions={len(self._sessions)}>"
+        return (f"<ReferenceServer {where} users={len(self.users)} "
+                f"connections={len(self._connections)}>")
 
     # -- configuration -----------------------------------------------------------------------
 
@@ -325,7 +238,7 @@ class ReferenceServer:
 
     def connected_users(self) -> list[str]:
         """User ids of the open connections (one entry per connection)."""
-        return sorted(s.user_id for s in self._sessions)
+        return sorted(s.user_id for s in self._connections)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -359,8 +272,8 @@ class ReferenceServer:
         self._accept_scope = anyio.CancelScope()
         tg.start_soon(self._accept_loop, listener, self._accept_scope, self._connection)
         tg.start_soon(self._ticker)
-        if self.backtest is not None:
-            tg.start_soon(self._play_replay)
+        if self._playback is not None:
+            tg.start_soon(self._playback.play)
         log.info("reference server listening on %s", self.url)
         if rest_listener is not None:
             self._rest_scope = anyio.CancelScope()
@@ -385,7 +298,7 @@ class ReferenceServer:
                                                       ssl_context=self.ssl_context,
                                                       standard_compatible=False)
                 await serve(stream)
-        except (*_NETWORK_ERRORS, TimeoutError):
+        except (*NETWORK_ERRORS, TimeoutError):
             pass
         except Exception:  # never let one connection take the server down
             log.exception("reference server: %s handler failed", what)
@@ -421,9 +334,9 @@ class ReferenceServer:
             self._drained = anyio.Event()
             with anyio.move_on_after(self.close_timeout):
                 async with anyio.create_task_group() as closers:
-                    for session in list(self._sessions):
-                        closers.start_soon(self._send_close, session, 1001, "server shutting down")
-                if self._sessions:
+                    for connection in list(self._connections):
+                        closers.start_soon(connection.send_close, 1001, "server shutting down")
+                if self._connections:
                     await self._drained.wait()
         finally:
             tg.cancel_scope.cancel()
@@ -437,8 +350,8 @@ class ReferenceServer:
 
         Returns how many connections it was queued to (a full queue drops it).
         """
-        targets = [s for s in self._sessions if user_id is None or s.user_id == str(user_id)]
-        return sum(self._push_nowait(s, res, fields) for s in targets)
+        targets = [s for s in self._connections if user_id is None or s.user_id == str(user_id)]
+        return sum(s.push_nowait(res, fields) for s in targets)
 
     def burst(self, game_id: str | int, n: int) -> int:
         """Queue ``n`` pushes (366, 362, 815 in turn) to every connection that joined the game.
@@ -447,9 +360,9 @@ class ReferenceServer:
         """
         game = str(game_id)
         queued = 0
-        for session in [s for s in self._sessions if game in s.joined]:
-            source = self._source(session, game)
-            queued += sum(self._push_nowait(session, *next(source)) for _ in range(n))
+        for connection in [s for s in self._connections if game in s.joined]:
+            source = self._source(connection, game)
+            queued += sum(connection.push_nowait(*next(source)) for _ in range(n))
         return queued
 
     async def flood(self, user_id: str | int, n: int, res: int = 815) -> int:
@@ -460,16 +373,14 @@ class ReferenceServer:
         Returns how many were queued.
         """
         sent = 0
-        for session in [s for s in self._sessions if s.user_id == str(user_id)]:
+        for connection in [s for s in self._connections if s.user_id == str(user_id)]:
             for seq in range(n):
-                if session.closing:
+                if connection.closing:
                     break
-                session.core.push(res, seq=seq, current_balance=seq, available_balance=seq,
+                connection.core.push(res, seq=seq, current_balance=seq, available_balance=seq,
                                   currency="DON")
-                for data in session.core.data_to_send():
-                    try:
-                        await session.out_send.send(_Out("push", data))
-                    except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                for data in connection.core.data_to_send():
+                    if not await connection.send(Outgoing("push", data)):
                         return sent
                 sent += 1
         return sent
@@ -477,9 +388,9 @@ class ReferenceServer:
     def close_connections(self, user_id: str | int | None = None, code: int = 1001,
                           reason: str = "") -> int:
         """Close the connections of ``user_id`` (None: all) with ``code`` after queued replies."""
-        targets = [s for s in self._sessions if user_id is None or s.user_id == str(user_id)]
-        for session in targets:
-            self._queue_close(session, code, reason)
+        targets = [s for s in self._connections if user_id is None or s.user_id == str(user_id)]
+        for connection in targets:
+            connection.queue_close(code, reason)
         return len(targets)
 
     # -- per connection ----------------------------------------------------------------------
@@ -500,7 +411,7 @@ class ReferenceServer:
                 if events and isinstance(events[0], Request):
                     request = events[0]
         if request is None:
-            await self._write(stream, proto)
+            await write_pending(stream, proto)
             return
         accepted_key: list[str | None] = [None]
         core = ServerConnection(self.users, wall_clock=self._wall,
@@ -517,29 +428,27 @@ class ReferenceServer:
         proto.send_response(response)
         if response.status_code != 101:
             self.stats.rejected[response.status_code] += 1  # counted before the client knows
-            await self._write(stream, proto)
+            await write_pending(stream, proto)
             return
         assert verdict.user_id is not None
         self.stats.connections += 1
-        await self._write(stream, proto)
-        session = _Session(stream, proto, core, verdict.user_id, self.queue_size)
-        self._sessions.add(session)
-        self._online[session.user_id] = self._online.get(session.user_id, 0) + 1
+        await write_pending(stream, proto)
+        uid = verdict.user_id
+        connection = Connection(stream, proto, core, uid, queue_size=self.queue_size,
+                             faults=lambda: self._faults(uid), stats=self.stats,
+                             close_timeout=self.close_timeout)
+        self._connections.add(connection)
+        self._online[uid] = self._online.get(uid, 0) + 1
         try:
-            with session.scope:
-                async with anyio.create_task_group() as tg:
-                    tg.start_soon(self._guarded, session, self._writer)
-                    tg.start_soon(self._guarded, session, self._push_loop)
-                    await self._guarded(session, self._reader)
-                    tg.cancel_scope.cancel()
+            await connection.serve(self._on_message, self._push_loop)
         finally:
             core.close()
-            self._sessions.discard(session)
-            if self._online[session.user_id] > 1:
-                self._online[session.user_id] -= 1
+            self._connections.discard(connection)
+            if self._online[connection.user_id] > 1:
+                self._online[connection.user_id] -= 1
             else:
-                del self._online[session.user_id]
-            if self._drained is not None and not self._sessions:
+                del self._online[connection.user_id]
+            if self._drained is not None and not self._connections:
                 self._drained.set()
 
     def _refuse_logon(self, user_id: str, accepted_key: str | None) -> bool:
@@ -547,65 +456,11 @@ class ReferenceServer:
         since expired or been replaced by a login: a dead key must not log on."""
         return self._faults(user_id).refuse_logon or self.users.get(user_id) != accepted_key
 
-    async def _guarded(self, session: _Session,
-                       task: Callable[[_Session], Awaitable[None]]) -> None:
-        """Run one of the session's tasks; any failure ends the session, never the server."""
-        try:
-            await task(session)
-        except _NETWORK_ERRORS:
-            pass
-        except Exception:
-            log.exception("reference server: connection of user %r failed", session.user_id)
-        session.scope.cancel()
-
-    async def _write(self, stream: anyio.abc.ByteStream, proto: ServerProtocol) -> bool:
-        """Write what ``proto`` has for the wire; True once it signalled end of stream."""
-        eof = False
-        pending: list[bytes] = []  # frames leave in one write: a system call per flush
-        for chunk in proto.data_to_send():
-            if chunk:
-                pending.append(chunk)
-                continue
-            if pending:
-                await stream.send(b"".join(pending))
-                pending.clear()
-            eof = True
-            if not isinstance(stream, TLSStream):  # TLS has no half-close: just close
-                await stream.send_eof()
-        if pending:
-            await stream.send(b"".join(pending))
-        return eof
-
-    async def _flush(self, session: _Session) -> None:
-        async with session.lock:
-            if self._faults(session.user_id).silent:
-                session.proto.data_to_send()  # half-open: nothing ever reaches the wire
-                return
-            if await self._write(session.stream, session.proto):
-                session.eof_sent = True
-
-    async def _reader(self, session: _Session) -> None:
-        proto = session.proto
-        while not session.eof_sent and proto.state is not State.CLOSED:
-            try:
-                proto.receive_data(await session.stream.receive(65536))
-            except _NETWORK_ERRORS:
-                proto.receive_eof()
-            arrived = time.monotonic()  # stamp arrival, not processing, for pacing checks
-            for frame in proto.events_received():
-                if isinstance(frame, Frame) and frame.opcode in _DATA:
-                    session.fragments.append(bytes(frame.data))
-                    if frame.fin:
-                        message = b"".join(session.fragments)
-                        session.fragments.clear()
-                        await self._on_message(session, message, arrived)
-            await self._flush(session)
-
-    async def _on_message(self, session: _Session, data: bytes, arrived: float) -> None:
-        if session.closing:
+    async def _on_message(self, connection: Connection, data: bytes, arrived: float) -> None:
+        if connection.closing:
             return
-        faults = self._faults(session.user_id)
-        core = session.core
+        faults = self._faults(connection.user_id)
+        core = connection.core
         core.clock_skew_ms = faults.clock_skew_ms
         core.receive_message(data)
         replies = core.data_to_send()
@@ -616,19 +471,19 @@ class ReferenceServer:
                 continue
             if not isinstance(event, (RequestAnswered, RequestReceived)):
                 continue
-            session.requests += 1
-            self.stats.record(arrived, session.user_id, event.op, dict(event.params))
+            connection.requests += 1
+            self.stats.record(arrived, connection.user_id, event.op, dict(event.params))
             if isinstance(event, RequestReceived):
-                pushes = self._execute(session, event, faults)
+                pushes = self._execute(connection, event, faults)
                 replies += core.data_to_send()
         limit = faults.too_many_requests_after
-        if limit is not None and session.requests > limit:
-            self._closing_by_fault("too_many_requests", faults)
-            self._queue_close(session, 1008, "too many requests")
+        if limit is not None and connection.requests > limit:
+            connection.closing_by_fault("too_many_requests", faults)
+            connection.queue_close(1008, "too many requests")
             return
         for reply in replies:
-            await self._queue_reply(session, reply, faults)
-        self.route(pushes, session)
+            await self._queue_reply(connection, reply, faults)
+        self.route(pushes, connection)
 
     async def _ticker(self) -> None:
         """Let the market's clock act between requests (pool expiry, scheduled blocks)."""
@@ -641,75 +496,11 @@ class ReferenceServer:
             except Exception:  # a market bug must not stop the clock or the server
                 log.exception("reference server: market tick failed")
 
-    async def _play_replay(self) -> None:
-        """Play the recording once a client joined one of its games: at the recorded pace
-        times ``speed``, or (``speed`` None) as fast as the clients read, never dropping a
-        push (a full queue waits, as ``flood`` does)."""
-        backtest = self.backtest
-        assert backtest is not None
-        served = set(backtest.game_ids.values())
-        while not any(s.joined & served for s in self._sessions):
-            await anyio.sleep(0.01)
-        started, origin = time.monotonic(), backtest.clock.now
-        while not backtest.finished:
-            if self.speed is None:  # as fast as possible: a batch of steps at a time
-                await self._route_wait(backtest.play_next(_BATCH))
-                continue
-            due = backtest.next_at
-            assert due is not None
-            now = origin + int((time.monotonic() - started) * 1000 * self.speed)
-            if due > now:
-                await anyio.sleep(min(0.05, (due - now) / 1000 / self.speed))
-                continue
-            await self._route_wait(backtest.play_until(now))
-        await self._written_out()
-        self.replay_finished = True
-        log.info("reference server: the recording is played to its end")
-
-    async def _written_out(self) -> None:
-        """Wait until each connection has written what was queued for it, so that
-        ``replay_finished`` means the last pushes are on their way to the clients, not in a
-        queue (a connection that closes meanwhile has nothing more to write)."""
-        marks: list[tuple[_Session, anyio.Event]] = []
-        for session in list(self._sessions):
-            done = anyio.Event()
-            try:
-                await session.out_send.send(_Out("mark", done=done))
-            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-                continue
-            marks.append((session, done))
-        while not all(done.is_set() or session.closing or session not in self._sessions
-                      for session, done in marks):
-            await anyio.sleep(0.01)
-
-    async def _route_wait(self, pushes: list[Out]) -> None:
-        """``route``, waiting for room in each connection's queue instead of dropping. Each
-        push is encoded once for its audience, and each connection's pushes are queued in
-        batches that its writer writes at once."""
-        touched: dict[_Session, None] = {}  # in order of first push
-        audiences: dict[int, list[_Session]] = {}  # by id: a batch's pushes share audiences
-        for out in pushes:
-            encoded: dict[int, bytes] = {}
-            audience = audiences.get(id(out.to))
-            if audience is None:
-                audience = audiences[id(out.to)] = self._audience(out.to, None)
-            for session in audience:
-                if not session.closing:
-                    session.core.push_shared(out.res, out.fields, encoded)
-                    touched[session] = None
-        # Taken before any wait: a reader answering a request meanwhile takes its reply
-        # from the same core, and must not take these pushes with it.
-        batches = [(session, session.core.data_to_send()) for session in touched]
-        for session, items in batches:
-            for start in range(0, len(items), _BATCH):
-                if session.closing:
-                    break
-                try:
-                    await session.out_send.send(_Out("pushes",
-                                                     batch=items[start:start + _BATCH]))
-                except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-                    break
-        await anyio.sleep(0)  # let the readers in between steps, even when none waited
+    @property
+    def replay_finished(self) -> bool:
+        """True once the recording is played to its end and every connection has written
+        what was queued for it (False when not replaying)."""
+        return self._playback is not None and self._playback.finished
 
     def replay_report(self, users: Iterable[str] = ()) -> list[UserReport]:
         """What each user did in the replayed games, from the market's ledger (every user
@@ -718,7 +509,7 @@ class ReferenceServer:
             raise RuntimeError("this server is not replaying a recording")
         return self.backtest.report(users)
 
-    def route(self, pushes: list[Out], requester: _Session | None = None) -> int:
+    def route(self, pushes: list[Out], requester: Connection | None = None) -> int:
         """Queue each push to its audience's connections (``Audience``); returns how many.
 
         "user": every connection of that user; "game": every connection that joined the
@@ -727,189 +518,71 @@ class ReferenceServer:
         queued = 0
         for out in pushes:
             encoded: dict[int, bytes] = {}  # one encoding for the whole audience
-            for session in self._audience(out.to, requester):
-                queued += self._push_nowait(session, out.res, out.fields, encoded)
+            for connection in self._audience(out.to, requester):
+                queued += connection.push_nowait(out.res, out.fields, encoded)
         return queued
 
-    def _audience(self, to: Audience, requester: _Session | None) -> list[_Session]:
-        sessions = list(self._sessions)
+    def _audience(self, to: Audience, requester: Connection | None) -> list[Connection]:
+        connections = list(self._connections)
         if requester is not None:
-            sessions.sort(key=lambda s: s is not requester)  # requester first
+            connections.sort(key=lambda s: s is not requester)  # requester first
         if to.kind == "user":
-            chosen = [s for s in sessions if s.user_id == to.key]
+            chosen = [s for s in connections if s.user_id == to.key]
         elif to.kind == "game":
-            chosen = [s for s in sessions if to.key in s.joined]
+            chosen = [s for s in connections if to.key in s.joined]
         else:
-            chosen = sessions
+            chosen = connections
         return [s for s in chosen if s.user_id != to.exclude]
 
-    def _execute(self, session: _Session, event: RequestReceived, faults: Faults
+    def _execute(self, connection: Connection, event: RequestReceived, faults: Faults
                  ) -> list[Out]:
         if faults.silent:
-            session.core.error("not executed: the server is silent")  # discarded anyway
+            connection.core.error("not executed: the server is silent")  # discarded anyway
             return []
         try:
-            res, fields, pushes = self.market.handle(session.user_id, event.op,
-                                                     dict(event.params), session.joined)
-            session.core.reply(res, **fields)
+            res, fields, pushes = self.market.handle(connection.user_id, event.op,
+                                                     dict(event.params), connection.joined)
+            connection.core.reply(res, **fields)
         except Exception:
             log.exception("reference server: op %d failed", event.op)
-            session.core.error(f"op {event.op}: internal error")
+            connection.core.error(f"op {event.op}: internal error")
             return []
         return pushes
 
-    async def _queue_reply(self, session: _Session, reply: bytes, faults: Faults) -> None:
-        send = session.out_send.send
+    async def _queue_reply(self, connection: Connection, reply: bytes, faults: Faults) -> None:
+        send = connection.out_send.send
         for _ in range(faults.pushes_before_reply):
-            game = min(session.joined) if session.joined else "none"
-            res, fields = next(self._source(session, game))
-            session.core.push(res, **fields)
-            for data in session.core.data_to_send():
-                await send(_Out("push", data))
+            game = min(connection.joined) if connection.joined else "none"
+            res, fields = next(self._source(connection, game))
+            connection.core.push(res, **fields)
+            for data in connection.core.data_to_send():
+                await send(Outgoing("push", data))
         if faults.oversized:
-            await send(_Out("push", self._oversized(session, faults.oversized)))
+            await send(Outgoing("push", self._oversized(connection, faults.oversized)))
         if faults.malformed == "before":
-            await send(_Out("raw", faults.malformed_payload))
+            await send(Outgoing("raw", faults.malformed_payload))
         payload = faults.malformed_payload if faults.malformed == "instead" else reply
-        await send(_Out("reply", payload))
+        await send(Outgoing("reply", payload))
 
-    def _oversized(self, session: _Session, size: int) -> bytes:
-        session.core.push(901, sender="server", text="", received_at=self._wall(), channel=None)
-        base = session.core.data_to_send()[0]
-        session.core.push(901, sender="server", text="x" * max(0, size - len(base)),
+    def _oversized(self, connection: Connection, size: int) -> bytes:
+        connection.core.push(901, sender="server", text="", received_at=self._wall(), channel=None)
+        base = connection.core.data_to_send()[0]
+        connection.core.push(901, sender="server", text="x" * max(0, size - len(base)),
                           received_at=self._wall(), channel=None)
-        return session.core.data_to_send()[0]
+        return connection.core.data_to_send()[0]
 
-    def _source(self, session: _Session, game: str) -> Iterator[tuple[int, dict[str, Any]]]:
-        if game not in session.sources:
-            session.sources[game] = self.market.push_stream(game, session.user_id)
-        return session.sources[game]
+    def _source(self, connection: Connection, game: str) -> Iterator[tuple[int, dict[str, Any]]]:
+        if game not in connection.sources:
+            connection.sources[game] = self.market.push_stream(game, connection.user_id)
+        return connection.sources[game]
 
-    def _push_nowait(self, session: _Session, res: int, fields: Mapping[str, Any],
-                     encoded: dict[int, bytes] | None = None) -> bool:
-        """Queue one push, or drop it if the queue is full; ``encoded`` shares its encoding
-        with the rest of its audience (``ServerConnection.push_shared``)."""
-        if session.closing:
-            return False
-        if encoded is None:
-            session.core.push(res, **fields)
-        else:
-            session.core.push_shared(res, fields, encoded)
-        try:
-            for data in session.core.data_to_send():
-                session.out_send.send_nowait(_Out("push", data))
-        except (anyio.WouldBlock, anyio.BrokenResourceError, anyio.ClosedResourceError):
-            self.stats.pushes_dropped += 1
-            return False
-        return True
-
-    def _queue_close(self, session: _Session, code: int, reason: str) -> None:
-        if session.closing:
-            return
-        session.closing = True
-        try:
-            session.out_send.send_nowait(_Out("close", reason.encode(), code))
-        except anyio.WouldBlock:  # queue full: close at once, dropping the queue
-            session.scope.cancel()
-        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-            pass
-
-    async def _push_loop(self, session: _Session) -> None:
+    async def _push_loop(self, connection: Connection) -> None:
         """The push source of the connection's joined games, paced by ``push_interval``."""
         while True:
-            interval = self._faults(session.user_id).push_interval
+            interval = self._faults(connection.user_id).push_interval
             if not interval:
                 await anyio.sleep(0.1)  # poll: the knob may be turned on at any moment
                 continue
             await anyio.sleep(interval)
-            for game in sorted(session.joined):
-                self._push_nowait(session, *next(self._source(session, game)))
-
-    async def _writer(self, session: _Session) -> None:
-        async for out in session.out_recv:
-            if out.done is not None:  # a mark: what came before it leaves now
-                if session.unflushed:
-                    session.unflushed = 0
-                    await self._flush(session)
-                out.done.set()
-                continue
-            if out.kind == "close":
-                await self._send_close(session, out.code, out.data.decode())
-                continue
-            if out.batch is not None:
-                await self._write_batch(session, out.batch)
-                continue
-            delay = self._faults(session.user_id).reply_delay
-            if out.kind == "reply" and delay > 0:
-                await anyio.sleep(delay)
-            faults = self._faults(session.user_id)
-            if session.proto.state is not State.OPEN:
-                continue
-            drop = None if faults.silent else faults.drop_after_replies
-            if out.kind == "reply" and drop is not None and session.replies >= drop:
-                await self._drop(session, faults)  # the knob was set after the Nth reply
-                return
-            session.proto.send_text(out.data)
-            if not faults.silent:  # counted before the write, so a client never sees it first
-                if out.kind == "reply":
-                    self.stats.replies_sent += 1
-                    session.replies += 1
-                elif out.kind == "push":
-                    self.stats.pushes_sent += 1
-            if out.kind == "reply" and drop is not None and session.replies >= drop:
-                await self._drop(session, faults, flush=True)
-                return
-            # Pushes queued right behind this one leave in the same write (up to 64): a
-            # flood costs a system call per batch, not per message.
-            session.unflushed += 1
-            if (out.kind != "push" or session.unflushed >= 64
-                    or not session.out_recv.statistics().current_buffer_used):
-                session.unflushed = 0
-                await self._flush(session)
-
-    async def _write_batch(self, session: _Session, batch: list[bytes]) -> None:
-        """Write a batch of pushes (``_route_wait``): flushed with what follows it when
-        more is queued, as single pushes are."""
-        proto = session.proto
-        if proto.state is not State.OPEN:
-            return
-        frames = text_frames(proto, batch)
-        if frames is None:
-            for data in batch:
-                proto.send_text(data)
-        else:
-            proto.writes.append(frames)
-        if not self._faults(session.user_id).silent:
-            self.stats.pushes_sent += len(batch)
-        session.unflushed += len(batch)
-        if session.unflushed >= 64 or not session.out_recv.statistics().current_buffer_used:
-            session.unflushed = 0
-            await self._flush(session)
-
-    def _closing_by_fault(self, kind: str, faults: Faults) -> None:
-        """A knob of ``faults`` is about to close a connection: count it and, for a one-shot
-        set, reset the knobs now, before the client can see the close and reconnect."""
-        self.stats.closed_by_fault[kind] += 1
-        if faults.once:
-            faults.reset()
-
-    async def _drop(self, session: _Session, faults: Faults, *, flush: bool = False) -> None:
-        """Close the TCP connection with no websocket close frame (the client sees 1006)."""
-        self._closing_by_fault("drop", faults)
-        if flush:
-            await self._flush(session)
-        session.scope.cancel()
-
-    async def _send_close(self, session: _Session, code: int, reason: str) -> None:
-        """Start the closing handshake; cancel the connection if it does not finish in time."""
-        session.closing = True
-        if session.proto.state is State.OPEN:
-            session.proto.send_close(code, reason)
-            with anyio.move_on_after(self.close_timeout):
-                await self._flush(session)
-        if self._tg is not None:
-            self._tg.start_soon(self._close_timer, session)
-
-    async def _close_timer(self, session: _Session) -> None:
-        await anyio.sleep(self.close_timeout)
-        session.scope.cancel()
+            for game in sorted(connection.joined):
+                connection.push_nowait(*next(self._source(connection, game)))

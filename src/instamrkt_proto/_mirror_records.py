@@ -385,3 +385,16 @@ class Ignored(Change):
 
     res: int | None
     reason: str
+
+
+class _Discard(list[Change]):
+    """Where ``MarketMirror.update`` sends changes: nowhere (the hot paths skip building
+    them)."""
+
+    __slots__ = ()
+
+    def append(self, change: Change) -> None:
+        pass
+
+
+DISCARD: list[Change] = _Discard()

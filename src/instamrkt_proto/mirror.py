@@ -33,12 +33,12 @@ the thread that applies.
 
 What is stale lives apart (``_mirror_stale``), so that what a gap spoils and which reads
 repair it are decided in one place; pools are records changed in place and frozen when read
-(``_mirror_pools``), as a view built per push would cost more than decoding the push.
+(``_mirror_pools``), as a view built per push would cost more than decoding the push; my
+bets, my balance and the checks between them are the ledger's (``_mirror_ledger``).
 """
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from types import MappingProxyType
@@ -47,12 +47,14 @@ from typing import Any
 import attrs
 
 from . import api
+from ._mirror_ledger import Ledger
 from ._mirror_pools import Pool, PoolViews, may_be_mine, resolved_payout
 from ._mirror_pools import distribution as _distribution
 from ._mirror_pools import live_status as _live_status
 from ._mirror_pools import proxy as _proxy
 from ._mirror_pools import raw_fields as _raw
 from ._mirror_records import (
+    DISCARD,
     EMPTY,
     Balance,
     BalanceChanged,
@@ -80,7 +82,6 @@ from ._mirror_records import (
     StaleKind,
     builder,
 )
-from ._mirror_stale import BALANCE as _BALANCE
 from ._mirror_stale import Staleness, game_keys
 from .errors import RemoteProtocolError
 from .events import Event, LateReply, Push, PushesDropped, Reconnected, Response
@@ -117,32 +118,14 @@ __all__ = (
 _ZERO = Decimal(0)
 _RESOLVED, _EXPIRED = PoolStatus.RESOLVED, PoolStatus.EXPIRED
 _OPEN, _HOT, _BLOCKED = PoolStatus.OPEN, PoolStatus.HOT, PoolStatus.BLOCKED
-_WON, _LOST, _RETURNED, _SETTLED = (BetState.WON, BetState.LOST, BetState.RETURNED,
-                                    BetState.SETTLED)
 _TOMBSTONES = 128  # late pushes for a forgotten pool come within moments
 
-_new_balance = builder(Balance)
-_new_bet = builder(BetView)
-_balance_changed = builder(BalanceChanged)
-_bet_changed = builder(BetChanged)
 _distribution_changed = builder(DistributionChanged)
 _ignored = builder(Ignored)
 _stake_changed = builder(StakeChanged)
 _status_changed = builder(PoolStatusChanged)
-_pool_resolved = builder(PoolResolved)
 _IGNORED: dict[tuple[int | None, str], Ignored] = {}
-
-
-class _Discard(list[Change]):
-    """Where ``update`` sends changes: nowhere (the hot paths skip building them)."""
-
-    __slots__ = ()
-
-    def append(self, change: Change) -> None:
-        pass
-
-
-_DISCARD = _Discard()
+_DISCARD = DISCARD  # where ``update`` sends changes: nowhere (the hot paths skip building them)
 Handler = Callable[["MarketMirror", Any, list[Change]], None]
 
 
@@ -155,33 +138,27 @@ class MarketMirror:
     currency (``None``: the first one seen); balance messages in another are ignored.
     """
 
-    __slots__ = ("_balance", "_bets", "_counts", "_currency", "_expect", "_games", "_gen",
-                 "_me", "_missing", "_out", "_pools", "_stale", "_staleness", "_tombs",
-                 "_unnamed")
+    __slots__ = ("_counts", "_games", "_gen", "_ledger", "_missing", "_out", "_pools",
+                 "_stale", "_staleness", "_tombs")
 
     def __init__(self, user_id: str | int | None = None, *, currency: str | None = None
                  ) -> None:
-        self._me = None if user_id is None else str(user_id)
-        self._currency = currency
         self._games: dict[str, GameView] = {}
         self._pools: dict[str, Pool] = {}
-        self._bets: dict[str, BetView] = {}
-        self._balance = Balance(currency=currency)
         self._staleness = staleness = Staleness(self._pools)
         # its sets, tested on the push paths without a hop; only it changes them
         self._stale, self._missing = staleness.keys, staleness.missing
-        self._expect: deque[tuple[str, Decimal, Decimal]] = deque()  # (pool, cur, avail)
+        self._ledger = Ledger(None if user_id is None else str(user_id), currency, staleness)
         self._tombs: dict[str, None] = {}  # pools forgotten lately, oldest first
-        self._unnamed = 0
         self._gen = 0
-        self._counts = [0, 0, 0, 0]  # events, changes, ignored, mismatches
+        self._counts = [0, 0, 0]  # events, changes, ignored (the ledger counts its own)
         self._out: list[Change] = []
 
     # -- reading -------------------------------------------------------------------------
 
     @property
     def user_id(self) -> str | None:
-        return self._me
+        return self._ledger.me
 
     @property
     def games(self) -> Mapping[str, GameView]:
@@ -196,11 +173,11 @@ class MarketMirror:
     @property
     def my_bets(self) -> Mapping[str, BetView]:
         """My bets by bet id (a bet whose reply carried no id is keyed ``unnamed-N``)."""
-        return MappingProxyType(self._bets)
+        return MappingProxyType(self._ledger.bets)
 
     @property
     def balance(self) -> Balance:
-        return self._balance
+        return self._ledger.balance
 
     @property
     def stale(self) -> frozenset[StaleKey]:
@@ -208,10 +185,10 @@ class MarketMirror:
 
     @property
     def metrics(self) -> MirrorMetrics:
-        events, changes, ignored, mismatches = self._counts
-        staleness = self._staleness
-        return MirrorMetrics(events=events, changes=changes, ignored=ignored,
-                             mismatches=mismatches, gaps=staleness.gaps,
+        events, changes, ignored = self._counts
+        staleness, ledger = self._staleness, self._ledger
+        return MirrorMetrics(events=events, changes=changes, ignored=ignored + ledger.ignored,
+                             mismatches=ledger.mismatches, gaps=staleness.gaps,
                              resyncs=staleness.resyncs)
 
     def is_stale(self, pool_id: str) -> bool:
@@ -224,18 +201,19 @@ class MarketMirror:
             gen = self._gen
             if gen & 1:  # an apply is under way in another thread: let it finish
                 continue
+            ledger = self._ledger
             snap = MirrorSnapshot(
-                user_id=self._me, games=MappingProxyType(dict(self._games)),
+                user_id=ledger.me, games=MappingProxyType(dict(self._games)),
                 pools=MappingProxyType({p: v.view or v.build() for p, v in
                                         self._pools.copy().items()}),
-                my_bets=MappingProxyType(dict(self._bets)), balance=self._balance,
+                my_bets=MappingProxyType(dict(ledger.bets)), balance=ledger.balance,
                 stale=frozenset(self._stale.copy()))
             if self._gen == gen:
                 return snap
 
     def resync_requests(self) -> tuple[api.Request[Any], ...]:
         """The reads whose replies refresh everything stale, each once, in a stable order."""
-        return self._staleness.resync_requests(self._balance.currency)
+        return self._staleness.resync_requests(self._ledger.balance.currency)
 
     def forget_settled(self) -> tuple[Change, ...]:
         """Drop ended pools and my bets in them (a long-running bot's memory bound)."""
@@ -243,8 +221,7 @@ class MarketMirror:
         self._gen += 1
         try:
             for pool_id in [p for p, v in self._pools.items() if v.status.ended]:
-                for bet in self._pools[pool_id].my_bets:
-                    self._bets.pop(bet, None)
+                self._ledger.forget(self._pools[pool_id].my_bets)
                 self._forget_pool(pool_id, "settled", out)
         finally:
             self._gen += 1
@@ -301,7 +278,7 @@ class MarketMirror:
 
     def _gap(self, event: Event, out: list[Change]) -> None:
         """Pushes were lost: the games rejoined or not, and everything stale."""
-        self._expect.clear()
+        self._ledger.gap()
         cause = type(event).__name__
         if isinstance(event, Reconnected):
             rejoined = set(event.rejoined)
@@ -331,12 +308,6 @@ class MarketMirror:
             if len(_IGNORED) < 256:
                 _IGNORED[res, reason] = change
         out.append(change)
-
-    def _mismatch(self, subject: str, pool_id: str | None, expected: Decimal, actual: Decimal,
-                  out: list[Change]) -> None:
-        self._counts[3] += 1
-        out.append(MirrorMismatch(subject=subject, pool_id=pool_id, expected=expected,
-                                  actual=actual))
 
     # -- games ---------------------------------------------------------------------------
 
@@ -444,13 +415,7 @@ class MarketMirror:
         before = old.frozen() if old is not None and same else None
         pool = old if old is not None and same else Pool(pool_id)
         if not same:  # my bets placed before the mirror knew the pool
-            pool.my_bets = tuple(k for k, b in self._bets.items()
-                                 if b.pool_id == pool_id and b.state is BetState.PLACED)
-            stakes: dict[str, Decimal] = {}
-            for key in pool.my_bets:
-                bet = self._bets[key]
-                if bet.target is not None and bet.amount is not None:
-                    stakes[bet.target] = stakes.get(bet.target, _ZERO) + bet.amount
+            pool.my_bets, stakes = self._ledger.placed_in(pool_id)
             pool.set_stakes(_proxy(stakes))
         if image.user_backed or "user_backed" in _raw(image):
             pool.set_stakes(_proxy(dict(image.user_backed)))
@@ -460,13 +425,7 @@ class MarketMirror:
         if ended:
             if not pool.status.ended:  # it ended while the mirror did not look
                 pool.status = PoolStatus.RESOLVED
-                for key in pool.my_bets:  # the list says what the pool paid, not each bet
-                    placed = self._bets.get(key)
-                    if placed is not None and placed.state is BetState.PLACED:
-                        self._bets[key] = settled = _new_bet(
-                            placed.bet_id, placed.pool_id, placed.target, placed.amount,
-                            placed.placed_at, BetState.SETTLED, None)
-                        out.append(_bet_changed(settled, "pool list"))
+                self._ledger.ended_unseen(pool.my_bets, out)
         else:
             pool.status = _live_status(blocked, hot)
         pool.game_id = image.game_id or game_id
@@ -533,11 +492,12 @@ class MarketMirror:
         entries = event.distribution
         self._set_distribution(pool, entries, out)
         with_bets = any(entry.bets or "bets" in entry.raw for entry in entries)
-        if with_bets and self._me is not None:
+        me = self._ledger.me
+        if with_bets and me is not None:
             stakes: dict[str, Decimal] = {}
             for entry in entries:
                 for bet in entry.bets:
-                    if bet.user_id == self._me and bet.amount is not None:
+                    if bet.user_id == me and bet.amount is not None:
                         target = bet.target or entry.target_id or ""
                         stakes[target] = stakes.get(target, _ZERO) + bet.amount
                         self._add_bet(bet.bet_id, pool.pool_id, target, bet.amount,
@@ -562,12 +522,12 @@ class MarketMirror:
 
     def _distribution_push(self, event: api.BettingPoolBetsDistributionUpdate,
                            out: list[Change]) -> None:
-        me, pool_id = self._me, event.pool_id
+        me, pool_id = self._ledger.me, event.pool_id
         if event.new_bets and (me is None or may_be_mine(event.fields, me)):
             # my bets, and "me" learnt from a bet my own reply announced
             for bet in event.new_bets:
-                if me is None and bet.bet_id in self._bets and bet.user_id is not None:
-                    self._me = me = bet.user_id
+                if me is None:
+                    me = self._ledger.learn(bet)
                 if bet.user_id == me and me is not None and pool_id is not None:
                     self._add_bet(bet.bet_id, pool_id, bet.target, bet.amount,
                                   bet.placed_at, "distribution push", out)
@@ -609,22 +569,16 @@ class MarketMirror:
         if status is not old and out is not _DISCARD:
             out.append(_status_changed(pool.pool_id, old, status))
 
-    # -- bets and settlement -------------------------------------------------------------
+    # -- my bets, a pool's end and my balance: the ledger's -----------------------------
 
     def _add_bet(self, bet_id: str | None, pool_id: str, target: str | None,
                  amount: Decimal | None, placed_at: int | None, cause: str,
                  out: list[Change], *, stake: bool = True) -> None:
-        """A bet of mine (from my bet reply, a distribution push or read), once per id."""
-        if bet_id is not None and bet_id in self._bets:
+        """A bet of mine (from my bet reply, a distribution push or read), once per id, and
+        in its pool if the mirror holds it open."""
+        key = self._ledger.add(bet_id, pool_id, target, amount, placed_at, cause, out)
+        if key is None:
             return
-        if bet_id is None:
-            self._unnamed += 1
-            key = f"unnamed-{self._unnamed}"
-        else:
-            key = bet_id
-        bet = _new_bet(bet_id, pool_id, target, amount, placed_at, BetState.PLACED, None)
-        self._bets[key] = bet
-        out.append(_bet_changed(bet, cause))
         pool = self._pools.get(pool_id)
         if pool is None or pool.status.ended:
             return
@@ -646,194 +600,31 @@ class MarketMirror:
 
     def _resolved(self, event: api.BetPoolResolved | api.BetPoolExpired,
                   out: list[Change], status: PoolStatus = _RESOLVED) -> None:
-        """A pool ended: its status, my payout checked against my stakes (a mismatch is
-        reported, and the balance the next 815 must show queued), my bets settled.
-
-        A game's end pushes one per pool and a 362 is cheap to decode; this must cost at
-        most half of that decode, hence one function, locals over attributes and no change
-        record built for ``update``."""
+        """A pool ended: its status and outcome; the ledger checks my payout, reports the
+        end and settles my bets (``Ledger.pool_ended``); a pool left with nothing of mine
+        is forgotten. A 362 must cost at most half of its decode: one call into the
+        ledger, which does its part in one function."""
         pool = self._pools.get(event.pool_id) if event.pool_id is not None else None
         if pool is None:
             self._known_pool(event.pool_id, event.res, out)
             return
-        pool_id, old = pool.pool_id, pool.status
+        old = pool.status
         if old is _RESOLVED or old is _EXPIRED:
             self._ignore(event.res, "pool already ended", out)
             return
-        winning = event.winning_target
-        stakes = pool.my_stakes
-        stake = pool.my_stake
-        me = self._me
-        won = lost = None
-        invalid = refund = False
-        payout: Decimal | None = None
-        if me is not None:
-            won, lost = event.winners.get(me), event.losers.get(me)
-            invalid = me in event.invalidated_bettors
-            refund = bool(event.is_money_return)
-        if me is not None and (stake or won is not None or lost is not None or invalid):
-            # check the push against my stakes; queue the balance the next 815 must show
-            stale = self._stale
-            checkable = not stale or not self._staleness.is_stale(pool_id)
-            won_ = won or _ZERO
-            lost_ = lost or _ZERO
-            if checkable:
-                if not stake:
-                    if won or lost:
-                        self._mismatch("stake", pool_id, _ZERO, won_ + lost_, out)
-                elif not invalid and not refund:
-                    expected = _ZERO  # what I staked on the targets that lost
-                    for target, amount in stakes.items():
-                        if target != winning:
-                            expected += amount
-                    if expected != lost_:
-                        self._mismatch("lost_stake", pool_id, expected, lost_, out)
-            payout = stake - lost_ + won_  # resolved_payout(stake, won_, lost_)
-            if payout < _ZERO:
-                self._mismatch("payout", pool_id, _ZERO, payout, out)
-            expect = self._expect
-            current: Decimal | None
-            available: Decimal | None
-            if expect:
-                _, current, available = expect[-1]
-            else:
-                balance = self._balance
-                current, available = balance.current, balance.available
-            if checkable and current is not None and available is not None and \
-                    _BALANCE not in stale:
-                expect.append((pool_id, current - stake + payout, available + payout))
-        pool.status, pool.winning_target, pool.resolved_at = status, winning, event.resolved_at
-        pool.my_payout, pool.view = payout, None
-        if out is not _DISCARD:
-            out.append(_status_changed(pool_id, old, status))
-            out.append(_pool_resolved(pool_id, pool.game_id, status, winning, stake, payout))
-        keys = pool.my_bets
-        if len(keys) == 1 and not refund and not invalid:  # the usual case: one bet
-            key = keys[0]
-            bet = self._bets.get(key)
-            if bet is not None:
-                placed = bet.amount
-                if bet.target == winning:
-                    state = _WON  # the sole bet on the winner: it holds my whole stake on it
-                    paid = placed + (won or _ZERO) if placed and \
-                        stakes.get(winning or "") == placed else None
-                else:
-                    state, paid = _LOST, _ZERO
-                self._bets[key] = settled = _new_bet(bet.bet_id, bet.pool_id, bet.target,
-                                                     placed, bet.placed_at, state, paid)
-                if out is not _DISCARD:
-                    out.append(_bet_changed(settled, "pool ended"))
-        elif keys:
-            self._settle_bets(pool, winning, won, invalid, refund, out)
+        pool.status, pool.winning_target, pool.resolved_at = (status, event.winning_target,
+                                                              event.resolved_at)
+        self._ledger.pool_ended(pool, old, event, out)  # sets my payout, drops the view
         if self._stale or self._missing:
-            self._staleness.pool_gone(pool_id)
-        if not keys and not stakes:
-            self._forget_pool(pool_id, "ended", out)
-
-    def _settle_bets(self, pool: Pool, winning: str | None, won: Decimal | None,
-                     invalid: bool, refund: bool, out: list[Change]) -> None:
-        bets = self._bets
-        keys = pool.my_bets
-        sole_winner: bool | None = None  # whether one bet holds my whole winning stake
-        report = out is not _DISCARD
-        for key in keys:
-            bet = bets.get(key)
-            if bet is None:
-                continue
-            amount = bet.amount
-            if refund:
-                state, payout = _RETURNED, amount
-            elif invalid:
-                state, payout = _SETTLED, None
-            elif bet.target == winning:
-                state = _WON
-                if sole_winner is None:
-                    sole_winner = amount is not None and (
-                        len(keys) == 1 or sum(1 for k in keys if k in bets
-                                              and bets[k].target == winning) == 1
-                    ) and pool.my_stakes.get(winning or "") == amount
-                payout = amount + (won or _ZERO) if sole_winner and amount else None
-            else:
-                state, payout = _LOST, _ZERO
-            bets[key] = settled = _new_bet(bet.bet_id, bet.pool_id, bet.target, amount,
-                                           bet.placed_at, state, payout)
-            if report:
-                out.append(_bet_changed(settled, "pool ended"))
-
-    # -- balance -------------------------------------------------------------------------
-
-    def _foreign(self, currency: str | None, res: int, out: list[Change]) -> bool:
-        """A balance in another currency than the mirror's (learning it the first time)."""
-        if currency is None:
-            return False
-        if self._currency is None:
-            self._currency = currency
-            return False
-        if currency != self._currency:
-            self._ignore(res, f"balance in {currency}", out)
-            return True
-        return False
-
-    def _set_balance(self, new: Balance, cause: str, out: list[Change]) -> None:
-        old = self._balance
-        if new != old:
-            self._balance = new
-            out.append(BalanceChanged(old=old, new=new, cause=cause))
+            self._staleness.pool_gone(pool.pool_id)
+        if not pool.my_bets and not pool.my_stakes:
+            self._forget_pool(pool.pool_id, "ended", out)
 
     def _balance_update(self, event: api.BalanceUpdate, out: list[Change]) -> None:
-        currency = event.currency
-        if currency != self._currency and self._foreign(currency, 815, out):
-            return
-        current, available = event.current_balance, event.available_balance
-        expect = self._expect
-        if expect:
-            for index, (_pool, cur, avail) in enumerate(expect):
-                if cur == current and avail == available:
-                    for _ in range(index + 1):
-                        expect.popleft()
-                    break
-            else:
-                pool_id, cur, avail = expect[0]
-                if cur != current:
-                    self._mismatch("current_balance", pool_id, cur, current, out)
-                if avail != available:
-                    self._mismatch("available_balance", pool_id, avail, available, out)
-                expect.clear()
-        old = self._balance
-        if current != old.current or available != old.available or \
-                old.currency is not self._currency or old.exposure is None:
-            new = self._balance = _new_balance(current, available, current - available,
-                                               self._currency)
-            if out is not _DISCARD:
-                out.append(_balance_changed(old, new, "balance_update"))
-        if self._stale and _BALANCE in self._stale:
-            self._staleness.balance_pushed(out)
+        self._ledger.balance_update(event, out)
 
     def _balance_read(self, event: Any, out: list[Change]) -> None:
-        """800/810/840: one part read; the third follows from current = available +
-        exposure when the other is known."""
-        if self._foreign(event.currency, event.res, out):
-            return
-        old = self._balance
-        current, available, exposure = old.current, old.available, old.exposure
-        if isinstance(event, api.YourCurrentBalance):
-            current, part = event.current_balance, "current"
-            if available is not None:
-                exposure = current - available
-        elif isinstance(event, api.YourAvailableBalance):
-            available, part = event.available_balance, "available"
-            if current is not None:
-                exposure = current - available
-        else:
-            exposure, part = event.exposure, "exposure"
-            if current is not None:
-                available = current - exposure
-            elif available is not None:
-                current = available + exposure
-        self._expect.clear()
-        self._set_balance(Balance(current=current, available=available, exposure=exposure,
-                                  currency=self._currency), event.name or part, out)
-        self._staleness.balance_read(part, out)
+        self._ledger.balance_read(event, out)
 
     # -- the rest ------------------------------------------------------------------------
 

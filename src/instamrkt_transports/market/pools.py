@@ -35,6 +35,7 @@ def matches(pool_target: str, event_target: str) -> bool:
 
 
 NONE = "none"
+_ZERO = Decimal(0)
 
 
 def _expiry_target(pool: Pool) -> str:
@@ -268,8 +269,9 @@ class PoolBook:
         share the pool) and build the 362 or 363 and the 815s."""
         now = self._clock()
         settled = self._ledger.settle(pool.bets, winning, at)
+        payouts = pool.payouts
         for user, back in settled.returned.items():
-            pool.payouts[user] = pool.payouts.get(user, Decimal(0)) + back
+            payouts[user] = payouts.get(user, _ZERO) + back
         pool.resolved_at, pool.winning_target = now, winning
         self._unresolved.get(pool.game_id, {}).pop(pool.pool_id, None)
         fields: dict[str, Any] = {

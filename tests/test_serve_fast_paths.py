@@ -9,6 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import attrs
 import orjson
 import pytest
 from hypothesis import given
@@ -22,7 +23,7 @@ from instamrkt_proto.codec import encode_response
 from instamrkt_proto.recording import encode_header, encode_record
 from instamrkt_transports.market import Market, Out
 from instamrkt_transports.market.ledger import CENT, Ledger, money
-from instamrkt_transports.market.records import Bet, Pool
+from instamrkt_transports.market.records import Bet, Pool, new_bet
 from instamrkt_transports.market.replay import Backtest, VirtualClock, load_timeline
 from instamrkt_transports.market.views import distribution, odds
 from instamrkt_transports.server.websocket import text_frames
@@ -329,6 +330,21 @@ def test_a_scripted_bet_is_the_bet_request_without_its_answer() -> None:
     assert scripted.house == requested.house
 
 
+@given(st.text(max_size=5), st.text(max_size=5), st.text(max_size=5), st.text(max_size=5),
+       st.decimals(allow_nan=False), st.integers())
+def test_a_bet_made_through_its_slots_is_the_bet_made_by_its_class(
+        bet_id: str, user: str, pool: str, target: str, amount: Decimal, at: int) -> None:
+    made = new_bet(bet_id, user, pool, target, amount, at)
+    plain = Bet(bet_id, user, pool, target, amount, at)
+    assert type(made) is Bet
+    assert made == plain
+    assert hash(made) == hash(plain)
+    assert repr(made) == repr(plain)
+    assert attrs.asdict(made) == attrs.asdict(plain)
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        made.amount = Decimal(0)  # type: ignore[misc]
+
+
 # -- money on the wire --------------------------------------------------------------------
 
 @given(st.decimals(allow_nan=False, allow_infinity=False))
@@ -344,7 +360,9 @@ def test_money_text_of_small_and_long_fractions(text: str) -> None:
 
 
 def test_a_response_with_a_reserved_field_name_is_refused_as_before() -> None:
-    for fields in ({"res": 1}, {"response_header": {}}, {"res": 1, "response_header": 2}):
+    clashing: list[dict[str, Any]] = [{"res": 1}, {"response_header": {}},
+                                      {"res": 1, "response_header": 2}]
+    for fields in clashing:
         with pytest.raises(LocalProtocolError, match="are reserved"):
             encode_response(361, fields, t=T0)
     assert encode_response(361, {"pool_id": "p"}, t=T0) == orjson.dumps(

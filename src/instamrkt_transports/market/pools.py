@@ -23,7 +23,7 @@ from typing import Any
 import attrs
 
 from .ledger import Ledger, money
-from .records import Audience, Bet, Game, MarketError, Out, Pool, checked
+from .records import Audience, Bet, Game, MarketError, Out, Pool, checked, new_bet
 from .views import bet_fields, distribution, pool_fields
 
 __all__ = ("NONE", "PoolBook", "matches")
@@ -131,7 +131,7 @@ class PoolBook:
         if why:
             raise MarketError(f"place_bet_in_betting_pool: {why}")
         self._ledger.stake(user, amount)
-        bet = Bet(f"bet-{next(self._bet_ids)}", user, pool.pool_id, target, amount, now)
+        bet = new_bet(f"bet-{next(self._bet_ids)}", user, pool.pool_id, target, amount, now)
         self._bets[bet.bet_id] = bet
         pool.bets.append(bet)
         pushes = [Out(361, {"pool_id": pool.pool_id, "target_level": 1,

@@ -25,6 +25,7 @@ from instamrkt_transports.market import Market, Out
 from instamrkt_transports.market.ledger import CENT, Ledger, money
 from instamrkt_transports.market.records import Bet, Pool, new_bet
 from instamrkt_transports.market.replay import Backtest, VirtualClock, load_timeline
+from instamrkt_transports.market.timeline import _money
 from instamrkt_transports.market.views import distribution, odds
 from instamrkt_transports.server.websocket import text_frames
 
@@ -343,6 +344,33 @@ def test_a_bet_made_through_its_slots_is_the_bet_made_by_its_class(
     assert attrs.asdict(made) == attrs.asdict(plain)
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         made.amount = Decimal(0)  # type: ignore[misc]
+
+
+def test_a_recording_s_equal_amounts_and_names_are_shared_objects(tmp_path: Any) -> None:
+    """Read once per text: the same values (and exponents, so the same texts on the wire)
+    as read bet by bet, in one object for equal texts."""
+    path = tmp_path / "bets.jsonl"
+    _recording(path)
+    steps = [s for s in load_timeline(path).steps if s.kind == "bet"]
+    amounts = {s.data["amount"] for s in steps}
+    assert {str(a) for a in amounts} == {"1", "2", "2.50", "0.75", "3"}
+    by_text: dict[str, set[int]] = {}
+    for step in steps:
+        for key in ("amount", "user", "target"):
+            by_text.setdefault(f"{key}={step.data[key]}", set()).add(id(step.data[key]))
+    assert all(len(ids) == 1 for ids in by_text.values())
+
+
+@pytest.mark.parametrize("value", ["2.50", "2.5", 2.5, 3, "1E+1", "0.001"])
+def test_a_recorded_amount_reads_as_its_decimal(value: Any) -> None:
+    assert str(_money(value)) == str(Decimal(str(value)))
+    assert _money(value) is _money(value)
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "Infinity", "x", None, ""])
+def test_a_recorded_amount_that_is_no_stake_reads_as_none(value: Any) -> None:
+    assert _money(value) is None
+    assert _money(value) is None
 
 
 # -- money on the wire --------------------------------------------------------------------

@@ -166,7 +166,7 @@ def _settled_plainly(bets: list[Bet], winning: str, at: int
 
 @given(st.lists(st.tuples(st.sampled_from(["reds", "blues"]), st.sampled_from(["u1", "u2"]),
                           st.sampled_from([Decimal(s) for s in ("1", "1.00", "0.5", "2.35",
-                                                                "0.01", "3")]),
+                                                                "0.01", "3", "0")]),
                           st.booleans()), max_size=25),
        st.sampled_from(["reds", "blues", "none"]))
 def test_settling_moves_the_money_the_payout_rule_says(
@@ -178,13 +178,14 @@ def test_settling_moves_the_money_the_payout_rule_says(
         placed.append(Bet(f"b{i}", user, "p", target, amount, T0 + (5 if late else 0)))
     settled = ledger.settle(placed, winning, T0)
     returned, winners, losers, house = _settled_plainly(placed, winning, T0)
-    # str: the same values written the same way (a 362 writes them)
-    assert {u: str(v) for u, v in settled.returned.items()} == \
-        {u: str(v) for u, v in returned.items()}
-    assert {u: str(v) for u, v in settled.winners.items()} == \
-        {u: str(v) for u, v in winners.items()}
-    assert {u: str(v) for u, v in settled.losers.items()} == \
-        {u: str(v) for u, v in losers.items()}
+    # str: the same values written the same way, in the same order (a 362 writes them)
+    assert [(u, str(v)) for u, v in settled.returned.items()] == \
+        [(u, str(v)) for u, v in returned.items()]
+    assert [(u, str(v)) for u, v in settled.winners.items()] == \
+        [(u, str(v)) for u, v in winners.items()]
+    assert [(u, str(v)) for u, v in settled.losers.items()] == \
+        [(u, str(v)) for u, v in losers.items()]
+    assert settled.invalidated == sorted({u for _t, u, _a, late in bets if late})
     assert ledger.house == house
     assert ledger.total() == ledger.minted
     assert all(v == 0 for v in ledger.exposure.values())

@@ -22,7 +22,7 @@ from instamrkt_proto import ClientConfig, LocalProtocolError
 from instamrkt_proto.codec import encode_response
 from instamrkt_proto.recording import encode_header, encode_record
 from instamrkt_transports.market import Market, Out
-from instamrkt_transports.market.ledger import CENT, Ledger, money
+from instamrkt_transports.market.ledger import CENT, Ledger, money, new_money
 from instamrkt_transports.market.records import Bet, Pool, new_bet
 from instamrkt_transports.market.replay import Backtest, VirtualClock, load_timeline
 from instamrkt_transports.market.timeline import _money
@@ -382,10 +382,17 @@ def test_money_text_is_the_plain_decimal_text(amount: Decimal) -> None:
     assert money(amount) == expected
 
 
+@given(st.decimals(allow_nan=False, allow_infinity=False))
+def test_new_money_is_money(amount: Decimal) -> None:
+    assert new_money(amount) == money(amount)
+    assert type(new_money(amount)) is type(money(amount))
+
+
 @pytest.mark.parametrize("text", ["0.5", "0.50", "-0.02", "1E-7", "-1.0E-6", "0.0000010",
                                   "12.345", "1234567890123.5"])
 def test_money_text_of_small_and_long_fractions(text: str) -> None:
     assert money(Decimal(text)) == format(Decimal(text), "f")
+    assert new_money(Decimal(text)) == format(Decimal(text), "f")
 
 
 def test_a_response_with_a_reserved_field_name_is_refused_as_before() -> None:

@@ -20,7 +20,7 @@ import attrs
 
 from .records import CURRENCY, Bet, MarketError, checked
 
-__all__ = ("CENT", "Ledger", "Settlement", "money")
+__all__ = ("CENT", "Ledger", "Settlement", "money", "new_money")
 
 CENT = Decimal("0.01")
 _ZERO = Decimal(0)
@@ -33,14 +33,28 @@ def money(amount: Decimal) -> int | str:
     if number is not None:
         return number
     if amount != amount.to_integral_value():
-        # not cached: 12.5 and 12.50 are equal, not written alike. ``str`` writes the
-        # same text, at a third of the cost, unless it picks an exponent (below 1E-6).
-        text = str(amount)
-        return format(amount, "f") if "E" in text else text
+        return _fraction_text(amount)
     if len(_WHOLE) >= 4096:
         _WHOLE.clear()
     number = _WHOLE[amount] = int(amount)
     return number
+
+
+def new_money(amount: Decimal) -> int | str:
+    """``money(amount)`` for an amount just computed, as a winner's net winnings: looking
+    it up among the whole amounts would hash it first, which costs a new ``Decimal`` (of a
+    fraction, as winnings mostly are) twice what writing it does."""
+    if amount != amount.to_integral_value():
+        return _fraction_text(amount)
+    return money(amount)
+
+
+def _fraction_text(amount: Decimal) -> str:
+    """``format(amount, "f")``: not cached (12.5 and 12.50 are equal, not written alike).
+    ``str`` writes the same text at a third of the cost, unless it picks an exponent
+    (below 1E-6)."""
+    text = str(amount)
+    return format(amount, "f") if "E" in text else text
 
 
 _WHOLE: dict[Decimal, int] = {}  # whole amounts already written: any equal one reads alike

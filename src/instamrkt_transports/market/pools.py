@@ -22,7 +22,7 @@ from typing import Any
 
 import attrs
 
-from .ledger import Ledger, money
+from .ledger import Ledger, money, new_money
 from .records import Audience, Bet, Game, MarketError, Out, Pool, checked, new_bet
 from .views import bet_fields, distribution, pool_fields
 
@@ -277,7 +277,7 @@ class PoolBook:
         fields: dict[str, Any] = {
             "pool_id": pool.pool_id, "game_id": pool.game_id, "winning_target": winning,
             "description": pool.description,
-            "winners": {u: money(v) for u, v in settled.winners.items()},
+            "winners": {u: new_money(v) for u, v in settled.winners.items()},
             "losers": {u: money(v) for u, v in settled.losers.items()},
             "invalidated_bettors": settled.invalidated,
             "is_money_return": settled.money_return, "resolved_at": now}

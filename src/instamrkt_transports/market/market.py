@@ -594,7 +594,8 @@ class Market:
     def place_bet(self, user: str, pool_id: str, target: str, amount: Decimal) -> _Result:
         """``handle`` of a bet (392) whose parameters are already read: for scripted users
         (a replayed recording's bettors, whose bets come decoded), skipping only the
-        reading of the wire; the checks, answer and pushes are the request's."""
+        reading of the wire; the checks, answer and pushes are the request's. A replay,
+        which drops the answer, uses ``scripted_bet``."""
         self._ledger.open(user)
         # a replay ticks as its clock moves: the bets of the same millisecond need not
         due = [] if self._clock() == self._ticked_at else self.tick()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import attrs
 import orjson
 import pytest
 from hypothesis import given
@@ -17,12 +18,14 @@ from websockets.extensions.permessage_deflate import PerMessageDeflate
 from websockets.protocol import State
 from websockets.server import ServerProtocol
 
-from instamrkt_proto import ClientConfig
+from instamrkt_proto import ClientConfig, LocalProtocolError
+from instamrkt_proto.codec import encode_response
 from instamrkt_proto.recording import encode_header, encode_record
 from instamrkt_transports.market import Market, Out
-from instamrkt_transports.market.ledger import CENT, Ledger
-from instamrkt_transports.market.records import Bet, Pool
+from instamrkt_transports.market.ledger import CENT, Ledger, money, new_money
+from instamrkt_transports.market.records import Bet, Pool, new_bet
 from instamrkt_transports.market.replay import Backtest, VirtualClock, load_timeline
+from instamrkt_transports.market.timeline import _money
 from instamrkt_transports.market.views import distribution, odds
 from instamrkt_transports.server.connection import text_frames
 
@@ -163,7 +166,7 @@ def _settled_plainly(bets: list[Bet], winning: str, at: int
 
 @given(st.lists(st.tuples(st.sampled_from(["reds", "blues"]), st.sampled_from(["u1", "u2"]),
                           st.sampled_from([Decimal(s) for s in ("1", "1.00", "0.5", "2.35",
-                                                                "0.01", "3")]),
+                                                                "0.01", "3", "0")]),
                           st.booleans()), max_size=25),
        st.sampled_from(["reds", "blues", "none"]))
 def test_settling_moves_the_money_the_payout_rule_says(
@@ -175,13 +178,14 @@ def test_settling_moves_the_money_the_payout_rule_says(
         placed.append(Bet(f"b{i}", user, "p", target, amount, T0 + (5 if late else 0)))
     settled = ledger.settle(placed, winning, T0)
     returned, winners, losers, house = _settled_plainly(placed, winning, T0)
-    # str: the same values written the same way (a 362 writes them)
-    assert {u: str(v) for u, v in settled.returned.items()} == \
-        {u: str(v) for u, v in returned.items()}
-    assert {u: str(v) for u, v in settled.winners.items()} == \
-        {u: str(v) for u, v in winners.items()}
-    assert {u: str(v) for u, v in settled.losers.items()} == \
-        {u: str(v) for u, v in losers.items()}
+    # str: the same values written the same way, in the same order (a 362 writes them)
+    assert [(u, str(v)) for u, v in settled.returned.items()] == \
+        [(u, str(v)) for u, v in returned.items()]
+    assert [(u, str(v)) for u, v in settled.winners.items()] == \
+        [(u, str(v)) for u, v in winners.items()]
+    assert [(u, str(v)) for u, v in settled.losers.items()] == \
+        [(u, str(v)) for u, v in losers.items()]
+    assert settled.invalidated == sorted({u for _t, u, _a, late in bets if late})
     assert ledger.house == house
     assert ledger.total() == ledger.minted
     assert all(v == 0 for v in ledger.exposure.values())
@@ -275,10 +279,11 @@ def test_replayed_bets_push_what_the_bet_request_pushes(tmp_path: Any,
 
     def as_a_request(self: Market, user: str, pool_id: str, target: str,
                      amount: Decimal) -> Any:
-        return self.handle(user, 392, {"pool_id": pool_id, "target": target,
-                                       "amount": str(amount)}, set())
+        res, fields, pushes = self.handle(user, 392, {"pool_id": pool_id, "target": target,
+                                                      "amount": str(amount)}, set())
+        return (fields["text"] if res == 666 else None), pushes
 
-    monkeypatch.setattr(Market, "place_bet", as_a_request)
+    monkeypatch.setattr(Market, "scripted_bet", as_a_request)
     plain, plain_market = _played(path, None)
     assert any(p.res == 363 for p in plain)
     assert orjson.dumps([(p.res, p.fields, p.to.kind, p.to.key, p.to.exclude)
@@ -286,6 +291,118 @@ def test_replayed_bets_push_what_the_bet_request_pushes(tmp_path: Any,
         orjson.dumps([(p.res, p.fields, p.to.kind, p.to.key, p.to.exclude) for p in plain])
     assert dict(fast_market.available) == dict(plain_market.available)
     assert fast_market.house == plain_market.house
+
+
+def test_a_scripted_bet_is_the_bet_request_without_its_answer() -> None:
+    """Placed or refused (unknown pool, bad amounts, no funds, a resolved pool), a scripted
+    bet moves the money and pushes what the request does, and refuses with its text."""
+    def market_with_pool() -> tuple[Market, str]:
+        market = Market(lambda: T0, 10)
+        source = market.handle("a", 365, {"source_name": "s"}, set())[1]["source_id"]
+        game = market.handle("a", 370, {"source_id": source, "game_name": "g",
+                                        "actions": "goal", "targets": "reds,blues"},
+                             set())[1]["game_id"]
+        pool = market.handle("a", 385, {"game_id": game, "description": "who",
+                                        "action_id": "goal", "targets": "reds,blues"},
+                             set())[1]["pool_id"]
+        return market, pool
+
+    bets = [("u1", "reds", "1"), ("u2", "blues", "2.50"), ("u1", "reds", "0"),
+            ("u1", "reds", "0.001"), ("u3", "reds", "11"), ("u3", "green", "1"),
+            ("u3", "none", "9.99"), ("u1", "nope", "1"), ("u2", "reds", "1E+0")]
+    scripted, market_s = market_with_pool()
+    requested, market_r = market_with_pool()
+    for user, target, amount in bets:
+        pool_s = pool_r = "pool-9" if target == "nope" else None
+        refused, pushes = scripted.scripted_bet(user, pool_s or market_s, target,
+                                                Decimal(amount))
+        res, fields, plain = requested.place_bet(user, pool_r or market_r, target,
+                                                 Decimal(amount))
+        assert refused == (fields["text"] if res == 666 else None)
+        assert [(p.res, p.fields, p.to) for p in pushes] == \
+            [(p.res, p.fields, p.to) for p in plain]
+    for market in (scripted, requested):  # and once the pool is resolved
+        game = next(iter(market.games))
+        market.handle("a", 395, {"game_id": game, "action_id": "goal",
+                                 "target_id": "reds"}, set())
+    refused, _ = scripted.scripted_bet("u1", market_s, "reds", Decimal(1))
+    assert refused == requested.place_bet("u1", market_r, "reds", Decimal(1))[1]["text"]
+    assert dict(scripted.available) == dict(requested.available)
+    assert dict(scripted.exposure) == dict(requested.exposure)
+    assert scripted.house == requested.house
+
+
+@given(st.text(max_size=5), st.text(max_size=5), st.text(max_size=5), st.text(max_size=5),
+       st.decimals(allow_nan=False), st.integers())
+def test_a_bet_made_through_its_slots_is_the_bet_made_by_its_class(
+        bet_id: str, user: str, pool: str, target: str, amount: Decimal, at: int) -> None:
+    made = new_bet(bet_id, user, pool, target, amount, at)
+    plain = Bet(bet_id, user, pool, target, amount, at)
+    assert type(made) is Bet
+    assert made == plain
+    assert hash(made) == hash(plain)
+    assert repr(made) == repr(plain)
+    assert attrs.asdict(made) == attrs.asdict(plain)
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        made.amount = Decimal(0)  # type: ignore[misc]
+
+
+def test_a_recording_s_equal_amounts_and_names_are_shared_objects(tmp_path: Any) -> None:
+    """Read once per text: the same values (and exponents, so the same texts on the wire)
+    as read bet by bet, in one object for equal texts."""
+    path = tmp_path / "bets.jsonl"
+    _recording(path)
+    steps = [s for s in load_timeline(path).steps if s.kind == "bet"]
+    amounts = {s.data["amount"] for s in steps}
+    assert {str(a) for a in amounts} == {"1", "2", "2.50", "0.75", "3"}
+    by_text: dict[str, set[int]] = {}
+    for step in steps:
+        for key in ("amount", "user", "target"):
+            by_text.setdefault(f"{key}={step.data[key]}", set()).add(id(step.data[key]))
+    assert all(len(ids) == 1 for ids in by_text.values())
+
+
+@pytest.mark.parametrize("value", ["2.50", "2.5", 2.5, 3, "1E+1", "0.001"])
+def test_a_recorded_amount_reads_as_its_decimal(value: Any) -> None:
+    assert str(_money(value)) == str(Decimal(str(value)))
+    assert _money(value) is _money(value)
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "Infinity", "x", None, ""])
+def test_a_recorded_amount_that_is_no_stake_reads_as_none(value: Any) -> None:
+    assert _money(value) is None
+    assert _money(value) is None
+
+
+# -- money on the wire --------------------------------------------------------------------
+
+@given(st.decimals(allow_nan=False, allow_infinity=False))
+def test_money_text_is_the_plain_decimal_text(amount: Decimal) -> None:
+    expected = int(amount) if amount == amount.to_integral_value() else format(amount, "f")
+    assert money(amount) == expected
+
+
+@given(st.decimals(allow_nan=False, allow_infinity=False))
+def test_new_money_is_money(amount: Decimal) -> None:
+    assert new_money(amount) == money(amount)
+    assert type(new_money(amount)) is type(money(amount))
+
+
+@pytest.mark.parametrize("text", ["0.5", "0.50", "-0.02", "1E-7", "-1.0E-6", "0.0000010",
+                                  "12.345", "1234567890123.5"])
+def test_money_text_of_small_and_long_fractions(text: str) -> None:
+    assert money(Decimal(text)) == format(Decimal(text), "f")
+    assert new_money(Decimal(text)) == format(Decimal(text), "f")
+
+
+def test_a_response_with_a_reserved_field_name_is_refused_as_before() -> None:
+    clashing: list[dict[str, Any]] = [{"res": 1}, {"response_header": {}},
+                                      {"res": 1, "response_header": 2}]
+    for fields in clashing:
+        with pytest.raises(LocalProtocolError, match="are reserved"):
+            encode_response(361, fields, t=T0)
+    assert encode_response(361, {"pool_id": "p"}, t=T0) == orjson.dumps(
+        {"response_header": {"t": T0}, "res": 361, "pool_id": "p"})
 
 
 # -- the clock ----------------------------------------------------------------------------

@@ -20,7 +20,7 @@ import attrs
 
 from .records import CURRENCY, Bet, MarketError, checked
 
-__all__ = ("CENT", "Ledger", "Settlement", "money")
+__all__ = ("CENT", "Ledger", "Settlement", "money", "new_money")
 
 CENT = Decimal("0.01")
 _ZERO = Decimal(0)
@@ -33,11 +33,28 @@ def money(amount: Decimal) -> int | str:
     if number is not None:
         return number
     if amount != amount.to_integral_value():
-        return format(amount, "f")  # not cached: 12.5 and 12.50 are equal, not written alike
+        return _fraction_text(amount)
     if len(_WHOLE) >= 4096:
         _WHOLE.clear()
     number = _WHOLE[amount] = int(amount)
     return number
+
+
+def new_money(amount: Decimal) -> int | str:
+    """``money(amount)`` for an amount just computed, as a winner's net winnings: looking
+    it up among the whole amounts would hash it first, which costs a new ``Decimal`` (of a
+    fraction, as winnings mostly are) twice what writing it does."""
+    if amount != amount.to_integral_value():
+        return _fraction_text(amount)
+    return money(amount)
+
+
+def _fraction_text(amount: Decimal) -> str:
+    """``format(amount, "f")``: not cached (12.5 and 12.50 are equal, not written alike).
+    ``str`` writes the same text at a third of the cost, unless it picks an exponent
+    (below 1E-6)."""
+    text = str(amount)
+    return format(amount, "f") if "E" in text else text
 
 
 _WHOLE: dict[Decimal, int] = {}  # whole amounts already written: any equal one reads alike
@@ -181,44 +198,49 @@ class Ledger:
         winnings (as the docs' 362 example: payout minus the winning stake).
         """
         known = _CENTS_OF.get  # each stake read once, mostly from the remembered
-        stakes = [known(b.amount) or _cents(b.amount) for b in bets]
+        stakes: list[int] = []
         total = win_cents = 0
-        for bet, stake in zip(bets, stakes, strict=True):
+        any_late = False
+        for bet in bets:
+            stake = known(bet.amount)
+            if stake is None:
+                stake = _cents(bet.amount)
+            stakes.append(stake)
             if bet.placed_at <= at:
                 total += stake
                 if bet.target == winning:
                     win_cents += stake
+            else:
+                any_late = True
         money_return = total == 0 or win_cents == 0
         winners: dict[str, Decimal] = {}
         losers: dict[str, Decimal] = {}
-        written = _HUNDREDTHS.get
-        if money_return:
-            paid = stakes  # every stake back, in time or late
-        else:
-            paid = []  # each bet's payout in cents, in bet order
-            paid_in_time = 0
-            for bet, stake in zip(bets, stakes, strict=True):
-                if bet.placed_at > at:
-                    paid.append(stake)  # too late: returned
-                    continue
-                user = bet.user_id
-                if bet.target == winning:
-                    back = total * stake // win_cents
-                    paid_in_time += back
-                    winners[user] = winners.get(user, _ZERO) + \
-                        (written(back) or _hundredths(back)) - bet.amount
-                else:
-                    back = 0
-                    losers[user] = losers.get(user, _ZERO) + bet.amount
-                paid.append(back)
-            self._house += Decimal(total - paid_in_time) / 100
         returned: dict[str, Decimal] = {}
         exposure, available = self._exposure, self._available
-        for bet, back in zip(bets, paid, strict=True):
+        written = _HUNDREDTHS.get
+        paid_in_time = 0
+        # One pass, in bet order: each dict sees its additions in the order it always did.
+        for bet, stake in zip(bets, stakes, strict=True):
             user = bet.user_id
-            back_money = written(back) or _hundredths(back)
+            won = False
+            if money_return or bet.placed_at > at:
+                back = stake  # every stake back (no winning stake), or too late: returned
+            elif bet.target == winning:
+                back = total * stake // win_cents
+                paid_in_time += back
+                won = True
+            else:
+                back = 0
+                losers[user] = losers.get(user, _ZERO) + bet.amount
+            back_money = written(back)
+            if back_money is None:
+                back_money = _hundredths(back)
+            if won:
+                winners[user] = winners.get(user, _ZERO) + back_money - bet.amount
             exposure[user] -= bet.amount
             available[user] += back_money
             returned[user] = returned.get(user, _ZERO) + back_money
-        late = {b.user_id for b in bets if b.placed_at > at}
-        return Settlement(returned, winners, losers, sorted(late), money_return)
+        if not money_return:
+            self._house += Decimal(total - paid_in_time) / 100
+        late = sorted({b.user_id for b in bets if b.placed_at > at}) if any_late else []
+        return Settlement(returned, winners, losers, late, money_return)

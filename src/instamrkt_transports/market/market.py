@@ -90,6 +90,19 @@ def _strs(value: str | Iterable[str] | None) -> list[str]:
 _Result = tuple[int, dict[str, Any], list[Out]]
 
 
+def _check_amount(amount: Decimal) -> None:
+    """Refuse a bet's amount unless positive and in whole cents."""
+    if not amount.is_finite() or amount not in _GOOD_AMOUNTS:
+        if not amount.is_finite() or amount <= 0:
+            raise MarketError("place_bet_in_betting_pool: the amount must be positive")
+        if amount != amount.quantize(CENT):
+            raise MarketError("place_bet_in_betting_pool: the amount has more than two "
+                              "decimals (money is kept in cents)")
+        if len(_GOOD_AMOUNTS) >= 4096:
+            _GOOD_AMOUNTS.clear()
+        _GOOD_AMOUNTS.add(amount)  # whether an amount passes depends on its value alone
+
+
 class Market:
     """The reference market (see the module docstring and ``docs/market.md``).
 
@@ -581,7 +594,8 @@ class Market:
     def place_bet(self, user: str, pool_id: str, target: str, amount: Decimal) -> _Result:
         """``handle`` of a bet (392) whose parameters are already read: for scripted users
         (a replayed recording's bettors, whose bets come decoded), skipping only the
-        reading of the wire; the checks, answer and pushes are the request's."""
+        reading of the wire; the checks, answer and pushes are the request's. A replay,
+        which drops the answer, uses ``scripted_bet``."""
         self._ledger.open(user)
         # a replay ticks as its clock moves: the bets of the same millisecond need not
         due = [] if self._clock() == self._ticked_at else self.tick()
@@ -590,6 +604,20 @@ class Market:
         except MarketError as exc:
             return 666, {"text": str(exc)}, due
         return res, fields, due + pushes if due else pushes  # fields checked at import
+
+    def scripted_bet(self, user: str, pool_id: str, target: str, amount: Decimal
+                     ) -> tuple[str | None, list[Out]]:
+        """``place_bet`` for a bettor nobody answers (a replayed recording's): the same
+        checks, money and pushes, and the refusal's text (None when the bet is placed)
+        instead of the answer, which a replay would build for every bet only to drop."""
+        self._ledger.open(user)
+        due = [] if self._clock() == self._ticked_at else self.tick()
+        try:
+            _check_amount(amount)
+            pushes = self._book.place_bet(user, pool_id, target, amount, self._clock())[1]
+        except MarketError as exc:
+            return str(exc), due
+        return None, due + pushes if due else pushes
 
     def balance_pushes_for(self, heard: Callable[[str], bool] | None) -> None:
         """Build the balance pushes (815) of bets and payouts only for the users ``heard``
@@ -608,15 +636,7 @@ class Market:
     def _placed(self, user: str, pool_id: str | int, target: str, amount: Decimal
                 ) -> _Result:
         now = self._clock()
-        if not amount.is_finite() or amount not in _GOOD_AMOUNTS:
-            if not amount.is_finite() or amount <= 0:
-                raise MarketError("place_bet_in_betting_pool: the amount must be positive")
-            if amount != amount.quantize(CENT):
-                raise MarketError("place_bet_in_betting_pool: the amount has more than two "
-                                  "decimals (money is kept in cents)")
-            if len(_GOOD_AMOUNTS) >= 4096:
-                _GOOD_AMOUNTS.clear()
-            _GOOD_AMOUNTS.add(amount)  # whether an amount passes depends on its value alone
+        _check_amount(amount)
         bet, pushes = self._book.place_bet(user, pool_id, target, amount, now)
         return 356, {"bet_id": bet.bet_id, "pool_id": pool_id, "target": target,
                      "amount": format(amount, "f")}, pushes

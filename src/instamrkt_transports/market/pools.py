@@ -22,8 +22,8 @@ from typing import Any
 
 import attrs
 
-from .ledger import Ledger, money
-from .records import Audience, Bet, Game, MarketError, Out, Pool, checked
+from .ledger import Ledger, money, new_money
+from .records import Audience, Bet, Game, MarketError, Out, Pool, checked, new_bet
 from .views import bet_fields, distribution, pool_fields
 
 __all__ = ("NONE", "PoolBook", "matches")
@@ -35,6 +35,7 @@ def matches(pool_target: str, event_target: str) -> bool:
 
 
 NONE = "none"
+_ZERO = Decimal(0)
 
 
 def _expiry_target(pool: Pool) -> str:
@@ -130,7 +131,7 @@ class PoolBook:
         if why:
             raise MarketError(f"place_bet_in_betting_pool: {why}")
         self._ledger.stake(user, amount)
-        bet = Bet(f"bet-{next(self._bet_ids)}", user, pool.pool_id, target, amount, now)
+        bet = new_bet(f"bet-{next(self._bet_ids)}", user, pool.pool_id, target, amount, now)
         self._bets[bet.bet_id] = bet
         pool.bets.append(bet)
         pushes = [Out(361, {"pool_id": pool.pool_id, "target_level": 1,
@@ -268,14 +269,15 @@ class PoolBook:
         share the pool) and build the 362 or 363 and the 815s."""
         now = self._clock()
         settled = self._ledger.settle(pool.bets, winning, at)
+        payouts = pool.payouts
         for user, back in settled.returned.items():
-            pool.payouts[user] = pool.payouts.get(user, Decimal(0)) + back
+            payouts[user] = payouts.get(user, _ZERO) + back
         pool.resolved_at, pool.winning_target = now, winning
         self._unresolved.get(pool.game_id, {}).pop(pool.pool_id, None)
         fields: dict[str, Any] = {
             "pool_id": pool.pool_id, "game_id": pool.game_id, "winning_target": winning,
             "description": pool.description,
-            "winners": {u: money(v) for u, v in settled.winners.items()},
+            "winners": {u: new_money(v) for u, v in settled.winners.items()},
             "losers": {u: money(v) for u, v in settled.losers.items()},
             "invalidated_bettors": settled.invalidated,
             "is_money_return": settled.money_return, "resolved_at": now}

@@ -168,12 +168,14 @@ class Backtest:
             if user not in self._users:
                 self._users.add(user)
                 self.market.add_user(user, user)
-            res, fields, pushes = self.market.place_bet(user, pool, step.data["target"],
-                                                        step.data["amount"])
-            if res == 666:
-                self.refused.append((step, str(fields.get("text", ""))))
-            return pushes
-        res, fields, pushes = 0, {}, []
+            refused, placed = self.market.scripted_bet(user, pool, step.data["target"],
+                                                       step.data["amount"])
+            if refused is not None:
+                self.refused.append((step, refused))
+            return placed
+        res = 0
+        fields: dict[str, Any] = {}
+        pushes: list[Out] = []
         if step.kind == "pool":
             info = self.timeline.pools[step.ref]
             game = self.game_ids.get(info["game"])

@@ -62,11 +62,36 @@ class Timeline:
 
 
 def _money(value: Any) -> Decimal | None:
+    """A recorded amount, or None unless a positive number. One ``Decimal`` per text (the
+    same value and exponent): a replay's bets repeat a few amounts, and the market hashes
+    each bet's amount to look it up; a shared object is hashed once."""
+    text = str(value)
+    amount = _AMOUNTS.get(text)
+    if amount is not None:
+        return amount
     try:
-        amount = Decimal(str(value))
+        amount = Decimal(text)
     except (InvalidOperation, ValueError):
         return None
-    return amount if amount.is_finite() and amount > 0 else None
+    if not (amount.is_finite() and amount > 0):
+        return None
+    if len(_AMOUNTS) >= 4096:
+        _AMOUNTS.clear()
+    _AMOUNTS[text] = amount
+    return amount
+
+
+def _shared(text: str) -> str:
+    """One object per recorded name (a bettor, a target): the market keys its dicts by them
+    for every bet, and a key that is the stored object is found without comparing text."""
+    shared = _NAMES.setdefault(text, text)
+    if len(_NAMES) >= 4096:
+        _NAMES.clear()
+    return shared
+
+
+_AMOUNTS: dict[str, Decimal] = {}
+_NAMES: dict[str, str] = {}
 
 
 def _game(tl: Timeline, game_id: Any) -> dict[str, Any] | None:
@@ -92,8 +117,9 @@ def _bets(tl: Timeline, at: int, pool_id: str, bets: Iterable[Any], listed: bool
             continue  # the recorded user's own bets: the bot under test bets instead
         placed = bet.get("placed_at")
         when = placed if isinstance(placed, int) and placed > 0 else at
-        tl.steps.append(Step(when, "bet", pool_id, {"user": f"rec-{user}", "target": str(target),
-                                                  "amount": amount, "listed": listed}))
+        tl.steps.append(Step(when, "bet", pool_id, {
+            "user": _shared(f"rec-{user}"), "target": _shared(str(target)), "amount": amount,
+            "listed": listed}))
 
 
 def _pool(tl: Timeline, at: int, pool: dict[str, Any], listed: bool) -> None:

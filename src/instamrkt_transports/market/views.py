@@ -83,9 +83,10 @@ def distribution(pool: Pool, *, with_bets: bool) -> list[dict[str, Any]]:
     tally = pool.tally()
     total, backed, backers = tally.total, tally.money, tally.backers
     targets = pool.bettable
-    others = backed.keys() - targets
-    if others:
-        targets = targets + sorted(others)
+    for target in backed:  # looked for, not subtracted: nearly always none is backed
+        if target not in targets:
+            targets = targets + sorted(backed.keys() - targets)
+            break
     if not with_bets and tally.exact and tally.total_cents < _EXACT_BELOW:
         return _whole_cents_entries(tally, targets)  # every bet's 361
     by_target: dict[str, list[dict[str, Any]]] = {}

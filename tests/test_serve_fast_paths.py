@@ -316,8 +316,9 @@ def test_a_scripted_bet_is_the_bet_request_without_its_answer() -> None:
         pool_s = pool_r = "pool-9" if target == "nope" else None
         refused, pushes = scripted.scripted_bet(user, pool_s or market_s, target,
                                                 Decimal(amount))
-        res, fields, plain = requested.place_bet(user, pool_r or market_r, target,
-                                                 Decimal(amount))
+        res, fields, plain = requested.handle(user, 392, {
+            "pool_id": pool_r or market_r, "target": target, "amount": str(Decimal(amount))},
+            set())
         assert refused == (fields["text"] if res == 666 else None)
         assert [(p.res, p.fields, p.to) for p in pushes] == \
             [(p.res, p.fields, p.to) for p in plain]
@@ -326,7 +327,8 @@ def test_a_scripted_bet_is_the_bet_request_without_its_answer() -> None:
         market.handle("a", 395, {"game_id": game, "action_id": "goal",
                                  "target_id": "reds"}, set())
     refused, _ = scripted.scripted_bet("u1", market_s, "reds", Decimal(1))
-    assert refused == requested.place_bet("u1", market_r, "reds", Decimal(1))[1]["text"]
+    assert refused == requested.handle("u1", 392, {"pool_id": market_r, "target": "reds",
+                                                   "amount": "1"}, set())[1]["text"]
     assert dict(scripted.available) == dict(requested.available)
     assert dict(scripted.exposure) == dict(requested.exposure)
     assert scripted.house == requested.house

@@ -591,26 +591,14 @@ class Market:
 
     # -- bets --------------------------------------------------------------------------------
 
-    def place_bet(self, user: str, pool_id: str, target: str, amount: Decimal) -> _Result:
-        """``handle`` of a bet (392) whose parameters are already read: for scripted users
-        (a replayed recording's bettors, whose bets come decoded), skipping only the
-        reading of the wire; the checks, answer and pushes are the request's. A replay,
-        which drops the answer, uses ``scripted_bet``."""
-        self._ledger.open(user)
-        # a replay ticks as its clock moves: the bets of the same millisecond need not
-        due = [] if self._clock() == self._ticked_at else self.tick()
-        try:
-            res, fields, pushes = self._placed(user, pool_id, target, amount)
-        except MarketError as exc:
-            return 666, {"text": str(exc)}, due
-        return res, fields, due + pushes if due else pushes  # fields checked at import
-
     def scripted_bet(self, user: str, pool_id: str, target: str, amount: Decimal
                      ) -> tuple[str | None, list[Out]]:
-        """``place_bet`` for a bettor nobody answers (a replayed recording's): the same
-        checks, money and pushes, and the refusal's text (None when the bet is placed)
-        instead of the answer, which a replay would build for every bet only to drop."""
+        """A bet (392) of a user nobody answers (a replayed recording's bettors, whose bets
+        come decoded): the request's checks, money and pushes, and the refusal's text (None
+        when the bet is placed) instead of the answer, which a replay would build for every
+        bet only to drop."""
         self._ledger.open(user)
+        # a replay ticks as its clock moves: the bets of the same millisecond need not
         due = [] if self._clock() == self._ticked_at else self.tick()
         try:
             _check_amount(amount)

@@ -20,6 +20,7 @@ millisecond after and count as late).
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from typing import IO, Any
@@ -81,17 +82,7 @@ def _money(value: Any) -> Decimal | None:
     return amount
 
 
-def _shared(text: str) -> str:
-    """One object per recorded name (a bettor, a target): the market keys its dicts by them
-    for every bet, and a key that is the stored object is found without comparing text."""
-    shared = _NAMES.setdefault(text, text)
-    if len(_NAMES) >= 4096:
-        _NAMES.clear()
-    return shared
-
-
 _AMOUNTS: dict[str, Decimal] = {}
-_NAMES: dict[str, str] = {}
 
 
 def _game(tl: Timeline, game_id: Any) -> dict[str, Any] | None:
@@ -117,9 +108,11 @@ def _bets(tl: Timeline, at: int, pool_id: str, bets: Iterable[Any], listed: bool
             continue  # the recorded user's own bets: the bot under test bets instead
         placed = bet.get("placed_at")
         when = placed if isinstance(placed, int) and placed > 0 else at
+        # One object per name (interned): the market keys its dicts by bettor and target
+        # for every bet, and a key that is the stored object is found without comparing text.
         tl.steps.append(Step(when, "bet", pool_id, {
-            "user": _shared(f"rec-{user}"), "target": _shared(str(target)), "amount": amount,
-            "listed": listed}))
+            "user": sys.intern(f"rec-{user}"), "target": sys.intern(str(target)),
+            "amount": amount, "listed": listed}))
 
 
 def _pool(tl: Timeline, at: int, pool: dict[str, Any], listed: bool) -> None:

@@ -13,6 +13,7 @@ speed) slow down with a client that stops reading.
 
 from __future__ import annotations
 
+import functools
 import logging
 import ssl
 import struct
@@ -153,16 +154,18 @@ class Connection:
         with self.scope:
             async with anyio.create_task_group() as tg:
                 self._tg = tg
-                tg.start_soon(self._guarded, self._writer())
+                tg.start_soon(self._guarded, self._writer)
                 for task in tasks:
-                    tg.start_soon(self._guarded, task(self))
-                await self._guarded(self._reader(on_message))
+                    tg.start_soon(self._guarded, functools.partial(task, self))
+                await self._guarded(functools.partial(self._reader, on_message))
                 tg.cancel_scope.cancel()
         self._tg = None
 
-    async def _guarded(self, task: Awaitable[None]) -> None:
+    async def _guarded(self, task: Callable[[], Awaitable[None]]) -> None:
+        # The coroutine is made here, in the task: one made before a task that is
+        # cancelled before it starts would never be awaited.
         try:
-            await task
+            await task()
         except NETWORK_ERRORS:
             pass
         except Exception:
